@@ -1,0 +1,3 @@
+from whatshooked.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""WhatsApp accounts: one abstract adapter, one implementation per config `type`."""

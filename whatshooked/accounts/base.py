@@ -1,0 +1,180 @@
+"""The one interface every kind of account implements; the core only ever talks to this."""
+
+from __future__ import annotations
+
+import abc
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from whatshooked.errors import Unsupported
+from whatshooked.events import Event
+
+if TYPE_CHECKING:
+    import aiohttp
+    from aiohttp import web
+
+    from whatshooked.config import AccountConfig, Config
+
+log = logging.getLogger(__name__)
+
+
+class AccountState(enum.StrEnum):
+    CONNECTING = "connecting"
+    QR = "qr"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    LOGGED_OUT = "logged_out"
+    DISABLED = "disabled"
+    ERROR = "error"
+
+
+class SendKind(enum.StrEnum):
+    """One per `/api/send*` route (and `/api/messages/read`)."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    AUDIO = "audio"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    INTERACTIVE = "interactive"
+    TEMPLATE = "template"
+    FLOW = "flow"
+    REACTION = "reaction"
+    CATALOG = "catalog"
+    PRODUCT = "product"
+    PRODUCT_LIST = "product-list"
+    READ = "read"
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """A validated send: `body` is the route's JSON body without `account_id` and `to`."""
+
+    kind: SendKind
+    to: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message_id: str
+    to: str
+    raw: dict[str, Any] | None = None
+
+
+class MediaSink(Protocol):
+    """Where adapters put received media (implemented by `whatshooked.media.MediaStore`)."""
+
+    async def save(
+        self, data: bytes, mime_type: str, *, filename: str | None = None, sha256: str | None = None
+    ) -> dict[str, Any]:
+        """Store the bytes; return the event's `media` object for the configured `media.mode`."""
+        ...
+
+
+Emit = Callable[[Event], Awaitable[None]]
+StateListener = Callable[["AccountAdapter", "AccountState", "str | None"], None]
+
+
+@dataclass
+class AdapterContext:
+    """What the daemon lends an adapter. `emit` returns once the event is committed."""
+
+    emit: Emit
+    http: aiohttp.ClientSession
+    media: MediaSink
+    settings: Config
+    seen_before: Callable[[str], Awaitable[bool]]
+    """True when this dedupe key was already recorded; records it otherwise (survives restarts)."""
+    on_state: StateListener | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class AccountAdapter(abc.ABC):
+    """One WhatsApp account. `connect` must return promptly: long-lived work goes in owned tasks."""
+
+    type_name: ClassVar[str]
+    send_kinds: ClassVar[frozenset[SendKind]] = frozenset()
+    operations: ClassVar[frozenset[str]] = frozenset()
+    """Management operations beyond sending (`templates.list`, `flows.create`, …)."""
+
+    def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self._state = AccountState.DISABLED if config.disabled else AccountState.DISCONNECTED
+        self._last_error: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def state(self) -> AccountState:
+        return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    def set_state(self, state: AccountState, error: str | None = None) -> None:
+        """Record a state change; one log line per change, and listeners told."""
+        if state is self._state and error == self._last_error:
+            return
+        previous, self._state = self._state, state
+        if error is not None or state in (AccountState.CONNECTED, AccountState.QR):
+            self._last_error = error
+        if error:
+            log.warning("account %s: %s -> %s (%s)", self.id, previous, state, error)
+        else:
+            log.info("account %s: %s -> %s", self.id, previous, state)
+        if self.ctx.on_state is not None:
+            self.ctx.on_state(self, state, error)
+
+    async def emit(self, event_type: str, **data: Any) -> Event:
+        event = Event(type=event_type, data={"account_id": self.id, **data})
+        await self.ctx.emit(event)
+        return event
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Start the session; failures end in a state (`error`, …), never an exception."""
+
+    @abc.abstractmethod
+    async def disconnect(self) -> None:
+        """Close the session and cancel every task this adapter owns."""
+
+    @abc.abstractmethod
+    def normalize_recipient(self, to: str) -> str:
+        """A phone number or JID as this backend wants it; raises RequestError if invalid."""
+
+    @abc.abstractmethod
+    async def send(self, request: SendRequest) -> SendResult:
+        """Send, or raise SendError with WhatsApp's reason."""
+
+    def supports(self, kind: SendKind) -> bool:
+        return kind in self.send_kinds
+
+    async def manage(self, operation: str, params: dict[str, Any]) -> Any:
+        """A Business API management call; returns the backend's JSON."""
+        raise Unsupported(self.id, self.type_name, operation)
+
+    # Optional capabilities -------------------------------------------------
+    webhook_path: str | None = None
+    """Set by adapters that receive HTTP webhooks (Cloud API); the daemon routes them here."""
+
+    async def handle_webhook(self, request: web.Request) -> web.StreamResponse:
+        raise Unsupported(self.id, self.type_name, "inbound webhooks")
+
+    @property
+    def current_qr(self) -> str | None:
+        """The QR string waiting to be scanned, if any."""
+        return None
+
+    async def pair_phone(self, phone: str) -> str:
+        raise Unsupported(self.id, self.type_name, "pairing by phone code")

@@ -1,0 +1,1 @@
+"""Getting events to hooks: matching, signing, attempts, retries and replay."""

@@ -1,0 +1,63 @@
+"""The event object of DESIGN §4: the same JSON in a hook's body, the cache and the logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+_COUNTER = [0]  # per-process tie-breaker for ids made in the same millisecond
+
+
+def _new_id() -> str:
+    """Time-ordered, unique id: `evt_` + 12 hex ms + 4 hex counter + 8 hex random."""
+    _COUNTER[0] = (_COUNTER[0] + 1) & 0xFFFF
+    return f"evt_{int(time.time() * 1000):012x}{_COUNTER[0]:04x}{os.urandom(4).hex()}"
+
+
+def utc_timestamp(epoch: float | None = None) -> str:
+    """ISO 8601 with milliseconds and a `Z`, e.g. `2026-11-21T10:00:00.123Z`."""
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str
+    data: dict[str, Any]
+    id: str = field(default_factory=_new_id)
+    timestamp: str = field(default_factory=utc_timestamp)
+
+    @property
+    def account_id(self) -> str | None:
+        value = self.data.get("account_id")
+        return value if isinstance(value, str) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "timestamp": self.timestamp, "data": self.data}
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Event:
+        return cls(type=raw["type"], data=raw.get("data") or {}, id=raw["id"], timestamp=raw["timestamp"])
+
+    @classmethod
+    def from_json(cls, body: bytes | str) -> Event:
+        return cls.from_dict(json.loads(body))
+
+
+def event_matches(patterns: tuple[str, ...] | list[str], event_type: str) -> bool:
+    """Exact names or a trailing `.*`; no patterns at all means every event."""
+    if not patterns:
+        return True
+    for pattern in patterns:
+        if pattern == "*" or pattern == event_type:
+            return True
+        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+            return True
+    return False

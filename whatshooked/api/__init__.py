@@ -1,0 +1,1 @@
+"""The HTTP side: the `/api` routes, `/health`, `/metrics` and inbound Cloud API webhooks."""

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.receiver import HookReceiver
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[HookReceiver]:
+    hook = HookReceiver()
+    await hook.start()
+    yield hook
+    await hook.close()

@@ -1,0 +1,80 @@
+"""API credentials: `x-api-key`, `Authorization: Bearer` or HTTP Basic, compared in constant time.
+
+With neither `server.api_key` nor `server.username` configured the API stays locked (every `/api`
+request gets 401 saying what to set): secure by default. `whatshooked init` always writes a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from whatshooked.api.keys import SETTINGS
+from whatshooked.config import ServerConfig
+
+log = logging.getLogger(__name__)
+
+NO_CREDENTIALS = "no API credentials are configured: set server.api_key (or server.username and server.password)"
+_PUBLIC_ATTR = "__whatshooked_public__"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def public(handler: Handler) -> Handler:
+    """Mark a handler under /api that decides access itself (e.g. signed media links)."""
+    setattr(handler, _PUBLIC_ATTR, True)
+    return handler
+
+
+def _same(given: str, expected: str) -> bool:
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def is_authorized(request: web.Request, server: ServerConfig) -> bool:
+    api_key = server.api_key.reveal()
+    given = request.headers.get("x-api-key")
+    if given is not None and _same(given, api_key):
+        return True
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return _same(value, api_key)
+    if scheme.lower() == "basic" and server.username:
+        try:
+            user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        # Both compared every time, so timing does not tell which one was wrong.
+        user_ok = _same(user, server.username)
+        password_ok = _same(password, server.password.reveal())
+        return bool(sep) and user_ok and password_ok
+    return False
+
+
+def unauthorized(server: ServerConfig) -> web.Response:
+    configured = bool(server.api_key or server.username)
+    headers = {"WWW-Authenticate": 'Basic realm="whatshooked"'} if server.username else {}
+    text = "unauthorized" if configured else f"unauthorized: {NO_CREDENTIALS}"
+    return web.Response(status=401, text=text, headers=headers)
+
+
+def needs_auth(request: web.Request) -> bool:
+    path = request.path
+    if not (path == "/api" or path.startswith("/api/")):
+        return False
+    handler = request.match_info.handler
+    return not getattr(handler, _PUBLIC_ATTR, False)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    if needs_auth(request):
+        server = request.app[SETTINGS].config.server
+        if not is_authorized(request, server):
+            return unauthorized(server)
+    return await handler(request)

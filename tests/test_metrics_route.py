@@ -1,0 +1,172 @@
+"""`GET /metrics` on a real server: auth, Prometheus' own parser, counters and refreshed gauges."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from whatshooked.accounts.base import AccountAdapter, AccountState, SendRequest, SendResult
+from whatshooked.accounts.manager import AccountManager, Lent
+from whatshooked.accounts.registry import Registry
+from whatshooked.api.auth import auth_middleware
+from whatshooked.api.keys import ACCOUNTS, METRICS, SETTINGS, STORE
+from whatshooked.api.routes import metrics as metrics_route
+from whatshooked.config import parse_config
+from whatshooked.events import Event
+from whatshooked.metrics import Metrics
+from whatshooked.settings import Settings
+
+Client = Callable[..., Awaitable[TestClient[Any, Any]]]
+API_KEY = "metrics-test-key"
+
+
+class StandIn(AccountAdapter):
+    """Connects at once; enough for the account-state gauge."""
+
+    type_name: ClassVar[str] = "stand-in"
+
+    async def connect(self) -> None:
+        self.set_state(AccountState.CONNECTED)
+
+    async def disconnect(self) -> None:
+        self.set_state(AccountState.DISCONNECTED)
+
+    def normalize_recipient(self, to: str) -> str:
+        return to
+
+    async def send(self, request: SendRequest) -> SendResult:
+        return SendResult(message_id="m1", to=request.to)
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample as {(name, sorted labels): value}, through prometheus_client's own parser."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def make_app(tmp_path: Path, extra: str = "", accounts: bool = False) -> tuple[web.Application, Any]:
+    text = f"server:\n  api_key: {API_KEY}\n{extra}"
+    if accounts:
+        text += "accounts:\n  - id: a1\n    type: whatsmeow\n  - id: a2\n    type: whatsmeow\n    disabled: true\n"
+    config = parse_config(text, tmp_path / "config.yaml")
+    app = web.Application(middlewares=[auth_middleware])
+    app[SETTINGS] = Settings(config)
+    app[METRICS] = Metrics()
+    app[STORE] = None
+    manager = None
+    if accounts:
+        http = aiohttp.ClientSession()
+
+        async def emit(event: Event) -> None:
+            return None
+
+        async def seen_before(key: str) -> bool:
+            return False
+
+        lent = Lent(emit=emit, http=http, media=None, seen_before=seen_before,  # type: ignore[arg-type]
+                    metrics=app[METRICS], extras={})
+        manager = AccountManager(lent, Registry({"whatsmeow": StandIn}))
+        await manager.start(config)
+        app[ACCOUNTS] = manager
+
+        async def close(_app: web.Application) -> None:
+            await manager.close()
+            await http.close()
+
+        app.on_cleanup.append(close)
+    metrics_route.setup(app)
+    return app, manager
+
+
+async def test_needs_credentials_like_the_api(tmp_path: Path, aiohttp_client: Client) -> None:
+    app, _ = await make_app(tmp_path)
+    client = await aiohttp_client(app)
+    assert (await client.get("/metrics")).status == 401
+    assert (await client.get("/metrics", headers={"x-api-key": "wrong"})).status == 401
+    response = await client.get("/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert metrics_route.metrics_requires_auth(app[SETTINGS].config)
+
+
+async def test_public_when_configured(tmp_path: Path, aiohttp_client: Client) -> None:
+    app, _ = await make_app(tmp_path, "  metrics_public: true\n")
+    client = await aiohttp_client(app)
+    assert (await client.get("/metrics")).status == 200
+    assert not metrics_route.metrics_requires_auth(app[SETTINGS].config)
+
+
+async def test_parses_and_counters_move(tmp_path: Path, aiohttp_client: Client) -> None:
+    app, _ = await make_app(tmp_path)
+    client = await aiohttp_client(app)
+    metrics: Metrics = app[METRICS]
+
+    async def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        response = await client.get("/metrics", headers={"x-api-key": API_KEY})
+        assert response.status == 200
+        return samples(await response.text())
+
+    metrics.events.labels("message.received").inc()
+    metrics.deliveries.labels("crm", "delivered").inc()
+    metrics.latency.labels("crm").observe(0.02)
+    metrics.webhook_requests.labels("accepted").inc()
+    before = await scrape()
+    metrics.events.labels("message.received").inc(2)
+    metrics.deliveries.labels("crm", "delivered").inc()
+    metrics.deliveries.labels("crm", "failed").inc()
+    metrics.retries.labels("crm").inc()
+    metrics.latency.labels("crm").observe(0.2)
+    metrics.webhook_requests.labels("bad_signature").inc()
+    after = await scrape()
+
+    events = ("whatshooked_events_total", (("type", "message.received"),))
+    assert before[events] == 1 and after[events] == 3
+    delivered = ("whatshooked_deliveries_total", (("hook", "crm"), ("outcome", "delivered")))
+    assert before[delivered] == 1 and after[delivered] == 2
+    assert after[("whatshooked_deliveries_total", (("hook", "crm"), ("outcome", "failed")))] == 1
+    assert after[("whatshooked_delivery_retries_total", (("hook", "crm"),))] == 1
+    assert after[("whatshooked_delivery_latency_seconds_count", (("hook", "crm"),))] == 2
+    assert after[("whatshooked_delivery_latency_seconds_bucket", (("hook", "crm"), ("le", "0.025")))] == 1
+    assert after[("whatshooked_inbound_webhook_requests_total", (("outcome", "bad_signature"),))] == 1
+    assert ("whatshooked_cache_events", ()) in after
+
+
+async def test_account_states_are_refreshed_on_scrape(tmp_path: Path, aiohttp_client: Client) -> None:
+    app, manager = await make_app(tmp_path, accounts=True)
+    client = await aiohttp_client(app)
+    metrics: Metrics = app[METRICS]
+    metrics.set_account_state("gone", "connected", ["connected"])  # an account no longer configured
+    response = await client.get("/metrics", headers={"x-api-key": API_KEY})
+    found = samples(await response.text())
+    assert found[("whatshooked_account_state", (("account", "a1"), ("state", "connected")))] == 1
+    assert found[("whatshooked_account_state", (("account", "a1"), ("state", "qr")))] == 0
+    assert found[("whatshooked_account_state", (("account", "a2"), ("state", "disabled")))] == 1
+    assert not any(labels and labels[0] == ("account", "gone") for _name, labels in found)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("whatshooked.store") is None, reason="whatshooked.store not written yet")
+async def test_cache_size_comes_from_the_store(tmp_path: Path, aiohttp_client: Client) -> None:
+    from whatshooked.store import Store
+
+    app, _ = await make_app(tmp_path)
+    store = await Store.open(tmp_path / "events.db")
+    try:
+        await store.add_event(Event(type="message.received", data={"account_id": "a1"}), [])
+        await store.add_event(Event(type="message.sent", data={"account_id": "a1"}), [])
+        app[STORE] = store
+        client = await aiohttp_client(app)
+        response = await client.get("/metrics", headers={"x-api-key": API_KEY})
+        assert samples(await response.text())[("whatshooked_cache_events", ())] == 2
+    finally:
+        await store.close()

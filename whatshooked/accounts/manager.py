@@ -1,0 +1,205 @@
+"""Owns every account adapter: builds them from the config, connects, reconnects, disconnects.
+
+Also the one path every send takes (API routes and two-way hook replies), so that each send raises
+`message.sent` or `message.failed` the same way whatever asked for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+
+from whatshooked.accounts.base import (
+    AccountAdapter,
+    AccountState,
+    AdapterContext,
+    MediaSink,
+    SendKind,
+    SendRequest,
+    SendResult,
+)
+from whatshooked.accounts.registry import BackendUnavailable, Registry, UnavailableAdapter
+from whatshooked.config import AccountConfig, Config
+from whatshooked.errors import RequestError, SendError, UnknownAccount, Unsupported
+from whatshooked.events import Event
+from whatshooked.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 30.0
+"""An adapter's connect() should return at once; past this it is left in `error`."""
+
+ReplyValidator = Callable[[SendKind, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Lent:
+    """What the daemon lends to every adapter it builds (the parts of AdapterContext that never change)."""
+
+    emit: Callable[[Event], Awaitable[None]]
+    http: aiohttp.ClientSession
+    media: MediaSink
+    seen_before: Callable[[str], Awaitable[bool]]
+    metrics: Metrics
+    extras: dict[str, Any]
+
+
+class AccountManager:
+    def __init__(self, lent: Lent, registry: Registry | None = None) -> None:
+        self._lent = lent
+        self._registry = registry or Registry()
+        self._adapters: dict[str, AccountAdapter] = {}
+        self._lock = asyncio.Lock()
+        self.reply_validator: ReplyValidator | None = None
+        """Set by the send routes: checks a two-way reply item like the matching /api/send route."""
+
+    # -- lookup -----------------------------------------------------------
+    def get(self, account_id: str) -> AccountAdapter:
+        adapter = self._adapters.get(account_id)
+        if adapter is None:
+            raise UnknownAccount(account_id)
+        return adapter
+
+    def adapters(self) -> list[AccountAdapter]:
+        return list(self._adapters.values())
+
+    def webhook_adapter(self, path: str) -> AccountAdapter | None:
+        for adapter in self._adapters.values():
+            if adapter.webhook_path == path and adapter.state is not AccountState.DISABLED:
+                return adapter
+        return None
+
+    def status(self) -> list[dict[str, Any]]:
+        return [
+            {"id": a.id, "type": a.config.type, "phone_number": a.config.phone_number,
+             "state": a.state.value, "last_error": a.last_error}
+            for a in self._adapters.values()
+        ]
+
+    # -- lifecycle --------------------------------------------------------
+    async def start(self, config: Config) -> None:
+        await self.apply(config)
+
+    async def apply(self, config: Config) -> None:
+        """Bring the running adapters in line with `config` (start, SIGHUP, API changes)."""
+        async with self._lock:
+            wanted = {account.id: account for account in config.accounts}
+            for account_id in [i for i in self._adapters if i not in wanted]:
+                log.info("account %s removed", account_id)
+                await self._stop(self._adapters.pop(account_id))
+            started = []
+            for account_id, account in wanted.items():
+                current = self._adapters.get(account_id)
+                if current is not None and current.config == account:
+                    continue
+                if current is not None:
+                    log.info("account %s changed: reconnecting", account_id)
+                    await self._stop(current)
+                adapter = self._build(account, config)
+                self._adapters[account_id] = adapter
+                if not account.disabled:
+                    started.append(adapter)
+            await asyncio.gather(*(self._connect(a) for a in started))
+
+    async def restart(self, account_id: str) -> None:
+        """Disconnect and connect again with the same config (e.g. to ask for a fresh QR code)."""
+        async with self._lock:
+            old = self.get(account_id)
+            await self._stop(old)
+            adapter = self._build(old.config, old.ctx.settings)
+            self._adapters[account_id] = adapter
+            if not adapter.config.disabled:
+                await self._connect(adapter)
+
+    async def close(self) -> None:
+        async with self._lock:
+            adapters, self._adapters = list(self._adapters.values()), {}
+            await asyncio.gather(*(self._stop(a) for a in adapters))
+
+    def _build(self, account: AccountConfig, config: Config) -> AccountAdapter:
+        lent = self._lent
+        ctx = AdapterContext(
+            emit=self.emit, http=lent.http, media=lent.media, settings=config,
+            seen_before=lent.seen_before, extras=lent.extras,
+        )
+        try:
+            cls = self._registry.adapter_class(account.type)
+        except BackendUnavailable as exc:
+            log.error("account %s: %s", account.id, exc)
+            return UnavailableAdapter(account, ctx, reason=str(exc))
+        try:
+            return cls(account, ctx)
+        except Exception as exc:  # a backend bug must not stop the daemon
+            log.exception("account %s: could not be set up", account.id)
+            return UnavailableAdapter(account, ctx, reason=f"could not be set up: {exc}")
+
+    async def _connect(self, adapter: AccountAdapter) -> None:
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await adapter.connect()
+        except Exception as exc:  # adapters should end in a state, but never let one take the daemon down
+            log.exception("account %s: connect failed", adapter.id)
+            adapter.set_state(AccountState.ERROR, f"connect failed: {exc or type(exc).__name__}")
+
+    async def _stop(self, adapter: AccountAdapter) -> None:
+        try:
+            await adapter.disconnect()
+        except Exception:
+            log.exception("account %s: disconnect failed", adapter.id)
+
+    # -- events and sends -------------------------------------------------
+    async def emit(self, event: Event) -> None:
+        """What adapters emit through: committed by the dispatcher, counted once."""
+        self._lent.metrics.events.labels(event.type).inc()
+        await self._lent.emit(event)
+
+    async def send(self, account_id: str, request: SendRequest) -> SendResult:
+        adapter = self.get(account_id)
+        if adapter.config.disabled:
+            raise RequestError(f"account {account_id!r} is disabled: enable it first")
+        if not adapter.supports(request.kind):
+            raise Unsupported(account_id, adapter.config.type, f"{request.kind.value} messages")
+        to = adapter.normalize_recipient(request.to) if request.to else request.to
+        request = replace(request, to=to)
+        try:
+            result = await adapter.send(request)
+        except SendError as exc:
+            if request.kind is not SendKind.READ:
+                error = {"code": exc.code, "message": str(exc)}
+                await self.emit(Event("message.failed", {"account_id": account_id, "to": to,
+                                                         "type": request.kind.value, "error": error}))
+            raise
+        if request.kind is not SendKind.READ:
+            await self.emit(Event("message.sent", {"account_id": account_id, "message_id": result.message_id,
+                                                   "to": result.to or to, "type": request.kind.value}))
+        return result
+
+    async def handle_reply(self, event: Event, items: list[dict[str, Any]]) -> None:
+        """A hook answered a message.received with `{"send": …}`: send each item like the API would."""
+        for index, item in enumerate(items):
+            try:
+                account_id, request = self._reply_request(event, item)
+                await self.send(account_id, request)
+            except (RequestError, SendError) as exc:
+                log.warning("two-way reply %d to event %s not sent: %s", index, event.id, exc)
+
+    def _reply_request(self, event: Event, item: Any) -> tuple[str, SendRequest]:
+        if not isinstance(item, dict):
+            raise RequestError("each item of 'send' must be a JSON object")
+        try:
+            kind = SendKind(item.get("type") or "text")
+        except ValueError:
+            raise RequestError(f"'type' {item.get('type')!r} is not a send type") from None
+        account_id = item.get("account_id") or event.account_id
+        to = item.get("to") or event.data.get("chat") or event.data.get("from")
+        if not isinstance(account_id, str) or not isinstance(to, str):
+            raise RequestError("'account_id' and 'to' must be strings")
+        body = {k: v for k, v in item.items() if k not in ("type", "account_id", "to")}
+        if self.reply_validator is not None:
+            body = self.reply_validator(kind, body)
+        return account_id, SendRequest(kind, to, body)

@@ -1,0 +1,77 @@
+"""Which adapter class serves which account `type`; backends are imported only when needed.
+
+The core never imports a backend module: neonize is loaded only when a whatsmeow account exists.
+Tests pass their own mapping (a type name to a stand-in class).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from typing import ClassVar
+
+from whatshooked.accounts.base import AccountAdapter, AccountState, SendRequest, SendResult
+from whatshooked.errors import SendError
+
+log = logging.getLogger(__name__)
+
+BACKENDS: Mapping[str, str] = {
+    "whatsmeow": "whatshooked.accounts.whatsapp_web:WhatsAppWebAdapter",
+    "business-api": "whatshooked.accounts.cloud_api:CloudApiAdapter",
+}
+
+
+class BackendUnavailable(Exception):
+    """The backend for an account type could not be loaded."""
+
+
+class Registry:
+    """Maps an account type to its adapter class: a class, or "module:Class" imported on first use."""
+
+    def __init__(self, backends: Mapping[str, str | type[AccountAdapter]] | None = None) -> None:
+        self._backends: dict[str, str | type[AccountAdapter]] = dict(BACKENDS if backends is None else backends)
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(self._backends)
+
+    def adapter_class(self, account_type: str) -> type[AccountAdapter]:
+        target = self._backends.get(account_type)
+        if target is None:
+            raise BackendUnavailable(f"unknown account type {account_type!r} (known: {', '.join(self._backends)})")
+        if isinstance(target, type):
+            return target
+        module_name, _, class_name = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            cls = getattr(module, class_name)
+        except (ImportError, AttributeError) as exc:
+            raise BackendUnavailable(f"the {account_type} backend could not be loaded: {exc}") from exc
+        if not (isinstance(cls, type) and issubclass(cls, AccountAdapter)):
+            raise BackendUnavailable(f"{target} is not an AccountAdapter")
+        self._backends[account_type] = cls
+        return cls
+
+
+class UnavailableAdapter(AccountAdapter):
+    """Stands in for an account whose backend failed to load, so it still shows in status as `error`."""
+
+    type_name: ClassVar[str] = "unavailable"
+
+    def __init__(self, *args: object, reason: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.reason = reason
+
+    async def connect(self) -> None:
+        self.set_state(AccountState.ERROR, self.reason)
+
+    async def disconnect(self) -> None:
+        if self.state is not AccountState.DISABLED:
+            self.set_state(AccountState.DISCONNECTED)
+
+    def normalize_recipient(self, to: str) -> str:
+        return to
+
+    async def send(self, request: SendRequest) -> SendResult:
+        raise SendError(self.reason)

@@ -1,0 +1,181 @@
+"""`/api/accounts*`: list, add, update, remove, disable, enable and status of WhatsApp accounts.
+
+Changes go to the YAML file (through Settings) and from there to the running adapters
+(AccountManager.apply). Secrets are shown as "***"; an update that sends "***" keeps the stored
+value, including a `${VAR}` reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from whatshooked.api import bodies
+from whatshooked.api.keys import ACCOUNTS, SETTINGS
+from whatshooked.config import ACCOUNT_TYPES, ID_PATTERN, AccountConfig
+from whatshooked.errors import RequestError, UnknownAccount
+
+MASK = "***"
+SECRET_FIELDS = ("access_token", "app_secret", "verify_token")
+BUSINESS_FIELDS = (
+    "phone_number_id", "access_token", "app_secret", "verify_token", "waba_id",
+    "business_account_id", "api_version", "webhook_path", "graph_url",
+)
+
+
+def account_json(account: AccountConfig) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "id": account.id, "type": account.type, "phone_number": account.phone_number,
+        "show_qr": account.show_qr, "disabled": account.disabled,
+    }
+    if account.session_path is not None:
+        shown["session_path"] = str(account.session_path)
+    b = account.business_api
+    if b is not None:
+        shown["business_api"] = {
+            "phone_number_id": b.phone_number_id, "waba_id": b.waba_id,
+            "business_account_id": b.business_account_id, "api_version": b.api_version,
+            "webhook_path": b.webhook_path, "graph_url": b.graph_url,
+            **{name: MASK for name in SECRET_FIELDS if getattr(b, name)},
+        }
+    return shown
+
+
+def account_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The account keys present in the body, type-checked (400 naming the field)."""
+    fields: dict[str, Any] = {}
+    if "type" in body:
+        fields["type"] = bodies.choice(body, "type", ACCOUNT_TYPES, default="whatsmeow")
+    for name in ("phone_number", "session_path"):
+        if name in body:
+            fields[name] = bodies.text(body, name)
+    for name in ("show_qr", "disabled"):
+        if name in body:
+            fields[name] = bodies.boolean(body, name)
+    business = bodies.mapping(body, "business_api")
+    if business is not None:
+        fields["business_api"] = {
+            name: bodies.text(business, name, prefix="business_api.") for name in BUSINESS_FIELDS if name in business
+        }
+    return fields
+
+
+def _accounts_of(raw: dict[str, Any]) -> list[Any]:
+    accounts = raw.get("accounts")
+    if accounts is None:
+        accounts = raw["accounts"] = []
+    if not isinstance(accounts, list):
+        raise RequestError("the config file's 'accounts' is not a list; fix the file first")
+    return accounts
+
+
+def _entry(raw: dict[str, Any], account_id: str) -> dict[str, Any]:
+    for entry in _accounts_of(raw):
+        if isinstance(entry, dict) and entry.get("id") == account_id:
+            return entry
+    raise UnknownAccount(account_id)
+
+
+def _merge(entry: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Update `entry` in place; a secret sent as "***" keeps what is stored."""
+    business = fields.pop("business_api", None)
+    entry.update(fields)
+    if business is not None:
+        stored = entry.get("business_api")
+        target = stored if isinstance(stored, dict) else {}
+        for name, value in business.items():
+            if name in SECRET_FIELDS and value == MASK:
+                continue
+            target[name] = value
+        entry["business_api"] = target
+
+
+async def list_accounts(request: web.Request) -> web.Response:
+    return web.json_response([account_json(a) for a in request.app[SETTINGS].config.accounts])
+
+
+async def account_status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ACCOUNTS].status())
+
+
+async def add_account(request: web.Request) -> web.Response:
+    body = await bodies.read_json(request)
+    account_id = bodies.text(body, "id", required=True)
+    if not ID_PATTERN.match(account_id):
+        raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
+    fields = account_fields(body)
+    fields.setdefault("type", "whatsmeow")
+    if fields["type"] == "business-api":
+        if "business_api" not in fields:
+            raise RequestError("field 'business_api' is required for a business-api account")
+        for name in ("phone_number_id", "access_token"):
+            if not fields["business_api"].get(name) or fields["business_api"][name] == MASK:
+                raise RequestError(f"field 'business_api.{name}' is required")
+
+    def edit(raw: dict[str, Any]) -> None:
+        accounts = _accounts_of(raw)
+        if any(isinstance(a, dict) and a.get("id") == account_id for a in accounts):
+            raise RequestError(f"account {account_id!r} already exists")
+        accounts.append({"id": account_id, **fields})
+
+    await request.app[SETTINGS].change(edit)
+    return web.json_response({"status": "ok", "account_id": account_id}, status=201)
+
+
+async def update_account(request: web.Request) -> web.Response:
+    body = await bodies.read_json(request)
+    account_id = bodies.text(body, "id", required=True)
+    fields = account_fields(body)
+    changed = await _change(request, account_id, lambda entry: _merge(entry, fields))
+    if not changed:  # same config: apply() leaves it alone, but an update means "reconnect"
+        await request.app[ACCOUNTS].restart(account_id)
+    return web.json_response({"status": "ok", "account_id": account_id})
+
+
+async def remove_account(request: web.Request) -> web.Response:
+    account_id = bodies.text(await bodies.read_json(request), "id", required=True)
+
+    def edit(raw: dict[str, Any]) -> None:
+        _entry(raw, account_id)
+        raw["accounts"] = [a for a in _accounts_of(raw) if not (isinstance(a, dict) and a.get("id") == account_id)]
+
+    await request.app[SETTINGS].change(edit)
+    return web.json_response({"status": "ok"})
+
+
+async def disable_account(request: web.Request) -> web.Response:
+    account_id = bodies.text(await bodies.read_json(request), "id", required=True)
+    await _change(request, account_id, lambda entry: entry.__setitem__("disabled", True))
+    return web.json_response({"status": "ok", "account_id": account_id})
+
+
+async def enable_account(request: web.Request) -> web.Response:
+    account_id = bodies.text(await bodies.read_json(request), "id", required=True)
+    changed = await _change(request, account_id, lambda entry: entry.pop("disabled", None))
+    if not changed:  # already enabled: enabling again restarts it (e.g. after a QR timeout)
+        await request.app[ACCOUNTS].restart(account_id)
+    return web.json_response({"status": "ok", "account_id": account_id})
+
+
+async def _change(request: web.Request, account_id: str, mutate: Any) -> bool:
+    """Apply `mutate` to the account's YAML entry; True when the entry really changed."""
+
+    def edit(raw: dict[str, Any]) -> bool:
+        entry = _entry(raw, account_id)
+        before = repr(entry)
+        mutate(entry)
+        return repr(entry) != before
+
+    return bool(await request.app[SETTINGS].change(edit))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/accounts", list_accounts)
+    app.router.add_get("/api/accounts/status", account_status)
+    app.router.add_post("/api/accounts/add", add_account)
+    app.router.add_post("/api/accounts/update", update_account)
+    app.router.add_post("/api/accounts/remove", remove_account)
+    app.router.add_post("/api/accounts/disable", disable_account)
+    app.router.add_post("/api/accounts/enable", enable_account)
+

@@ -1,0 +1,115 @@
+"""`/api/hooks`, `/api/hooks/add`, `/api/hooks/remove`: changes are written back to the YAML file."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from whatshooked.api import bodies
+from whatshooked.api.keys import SETTINGS
+from whatshooked.config import HOOK_METHODS, ID_PATTERN, HookConfig
+from whatshooked.delivery.signing import SigningError, decode_secret
+from whatshooked.errors import RequestError
+
+MASK = "***"
+_SENSITIVE_HEADER_PARTS = ("authorization", "cookie", "token", "secret", "key", "password", "auth")
+
+
+def hook_json(hook: HookConfig) -> dict[str, Any]:
+    """A hook as the API shows it: the secret, and header values that look like credentials, masked."""
+    shown: dict[str, Any] = {
+        "id": hook.id, "name": hook.name, "url": hook.url, "method": hook.method,
+        "headers": {name: (MASK if _sensitive(name) else value) for name, value in hook.headers.items()},
+        "active": hook.active, "events": list(hook.events), "description": hook.description,
+        "allow_insecure": hook.allow_insecure,
+    }
+    if hook.secret:
+        shown["secret"] = MASK
+    return shown
+
+
+def _sensitive(header: str) -> bool:
+    lowered = header.lower()
+    return any(part in lowered for part in _SENSITIVE_HEADER_PARTS)
+
+
+def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
+    """The YAML entry for a new hook, from the request body (400 naming the field otherwise)."""
+    hook_id = bodies.text(body, "id") or f"hook-{secrets.token_hex(4)}"
+    if not ID_PATTERN.match(hook_id):
+        raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
+    url = bodies.text(body, "url", required=True)
+    if not url.startswith(("http://", "https://")):
+        raise RequestError("field 'url' must start with http:// or https://")
+    entry: dict[str, Any] = {
+        "id": hook_id,
+        "name": bodies.text(body, "name") or hook_id,
+        "url": url,
+        "method": bodies.choice(body, "method", HOOK_METHODS, default="POST", upper=True),
+        "active": bodies.boolean(body, "active", default=True),
+    }
+    headers = bodies.string_map(body, "headers")
+    events = bodies.string_list(body, "events")
+    if any(not event.strip() for event in events):
+        raise RequestError("field 'events' must hold event names like message.received or message.*")
+    secret = bodies.text(body, "secret")
+    if secret:
+        try:
+            decode_secret(secret)
+        except SigningError as exc:
+            raise RequestError(f"field 'secret' {exc}") from None
+    optional = {
+        "headers": headers, "events": events, "secret": secret,
+        "description": bodies.text(body, "description"),
+        "allow_insecure": bodies.boolean(body, "allow_insecure"),
+    }
+    entry.update({key: value for key, value in optional.items() if value})
+    return entry
+
+
+def _hooks_of(raw: dict[str, Any]) -> list[Any]:
+    hooks = raw.get("hooks")
+    if hooks is None:
+        hooks = raw["hooks"] = []
+    if not isinstance(hooks, list):
+        raise RequestError("the config file's 'hooks' is not a list; fix the file first")
+    return hooks
+
+
+async def list_hooks(request: web.Request) -> web.Response:
+    return web.json_response([hook_json(h) for h in request.app[SETTINGS].config.hooks])
+
+
+async def add_hook(request: web.Request) -> web.Response:
+    entry = hook_entry(await bodies.read_json(request))
+
+    def edit(raw: dict[str, Any]) -> None:
+        hooks = _hooks_of(raw)
+        if any(isinstance(h, dict) and h.get("id") == entry["id"] for h in hooks):
+            raise RequestError(f"hook {entry['id']!r} already exists")
+        hooks.append(entry)
+
+    await request.app[SETTINGS].change(edit)
+    return web.json_response({"status": "ok", "hook_id": entry["id"]}, status=201)
+
+
+async def remove_hook(request: web.Request) -> web.Response:
+    hook_id = bodies.text(await bodies.read_json(request), "id", required=True)
+
+    def edit(raw: dict[str, Any]) -> None:
+        hooks = _hooks_of(raw)
+        kept = [h for h in hooks if not (isinstance(h, dict) and h.get("id") == hook_id)]
+        if len(kept) == len(hooks):
+            raise RequestError(f"hook {hook_id!r} not found", status=404)
+        raw["hooks"] = kept
+
+    await request.app[SETTINGS].change(edit)
+    return web.json_response({"status": "ok"})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/hooks", list_hooks)
+    app.router.add_post("/api/hooks/add", add_hook)
+    app.router.add_post("/api/hooks/remove", remove_hook)

@@ -1,0 +1,148 @@
+"""The current config, changed by the API or reloaded on SIGHUP, written back to the YAML file.
+
+API changes edit the RAW document (no interpolation), so `${VAR}` references in values the change
+did not touch are written back as they were. The new document is validated as a whole before it
+replaces the file; the file is replaced atomically and the previous version kept as `PATH.bak`.
+(Comments in the file are not kept by a write-back: PyYAML cannot round-trip them.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import stat
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from whatshooked.config import Config, load_config, parse_config, read_raw
+from whatshooked.errors import ConfigError, RequestError
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Config], Awaitable[None]]
+Edit = Callable[[dict[str, Any]], Any]
+
+
+class SaveError(RequestError):
+    """The config could not be written back; the change is not applied."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"failed to save config to {path}: {reason}", status=500)
+
+
+class Settings:
+    """Owner of `config`; every change goes through `change()` or `reload()`, one at a time."""
+
+    def __init__(self, config: Config, env: dict[str, str] | None = None) -> None:
+        self._config = config
+        self._env = env
+        self._lock = asyncio.Lock()
+        self._listeners: list[Listener] = []
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def path(self) -> Path:
+        return self._config.path
+
+    def listen(self, listener: Listener) -> None:
+        """Called with the new config after every change or reload, in the order added."""
+        self._listeners.append(listener)
+
+    async def change(self, edit: Edit) -> Any:
+        """Apply `edit` to the raw YAML document, validate, write back, then tell the listeners.
+
+        `edit` mutates the dict it is given and may return a value (passed back to the caller);
+        it raises RequestError to refuse the change.
+        """
+        async with self._lock:
+            raw = await asyncio.to_thread(read_raw, self.path)
+            result = edit(raw)
+            text = dump_yaml(raw)
+            try:
+                config = parse_config(text, self.path, env=self._env)
+            except ConfigError as exc:
+                raise RequestError("; ".join(_without_path(p, self.path) for p in exc.problems)) from None
+            try:
+                await asyncio.to_thread(write_atomically, self.path, text)
+            except OSError as exc:
+                raise SaveError(self.path, exc.strerror or str(exc)) from None
+            log.info("config written back to %s", self.path)
+            await self._apply(config)
+            return result
+
+    async def reload(self) -> bool:
+        """Re-read the file (SIGHUP). A broken file is logged and the running config kept."""
+        async with self._lock:
+            try:
+                config = await asyncio.to_thread(load_config, self.path, self._env)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    log.error("reload refused: %s", problem)
+                return False
+            for warning in config.warnings:
+                log.warning("%s", warning)
+            log.info("config reloaded from %s", self.path)
+            await self._apply(config)
+            return True
+
+    async def _apply(self, config: Config) -> None:
+        self._config = config
+        for listener in self._listeners:
+            try:
+                await listener(config)
+            except Exception:
+                log.exception("applying the new config failed in %r", listener)
+
+
+def dump_yaml(raw: dict[str, Any]) -> str:
+    return yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+
+
+def write_atomically(path: Path, text: str, backup: bool = True) -> None:
+    """Temp file in the same folder, fsync, keep the old file as PATH.bak, rename over PATH.
+
+    The file is private (0600, or the old file's mode without any access for others), since a
+    config usually holds the API key and tokens.
+    """
+    folder = path.parent
+    mode = 0o600
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode) & 0o770 | 0o600
+    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if backup and path.exists():
+            bak = path.with_name(path.name + ".bak")
+            if bak.exists():
+                bak.unlink()
+            try:
+                os.link(path, bak)
+            except OSError:  # no hard links here: a copy will do
+                shutil.copy2(path, bak)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _without_path(problem: str, path: Path) -> str:
+    prefix = f"{path}: "
+    return problem[len(prefix):] if problem.startswith(prefix) else problem

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
-import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from typing import Any
 import yaml
 
 from whatshooked.config import Config, load_config, parse_config, read_raw
+from whatshooked.config_write import write_atomically
 from whatshooked.errors import ConfigError, RequestError
 
 log = logging.getLogger(__name__)
@@ -104,43 +102,6 @@ class Settings:
 
 def dump_yaml(raw: dict[str, Any]) -> str:
     return yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
-
-
-def write_atomically(path: Path, text: str, backup: bool = True) -> None:
-    """Temp file in the same folder, fsync, keep the old file as PATH.bak, rename over PATH.
-
-    The file is private (0600, or the old file's mode without any access for others), since a
-    config usually holds the API key and tokens.
-    """
-    folder = path.parent
-    mode = 0o600
-    if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode) & 0o770 | 0o600
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if backup and path.exists():
-            bak = path.with_name(path.name + ".bak")
-            if bak.exists():
-                bak.unlink()
-            try:
-                os.link(path, bak)
-            except OSError:  # no hard links here: a copy will do
-                shutil.copy2(path, bak)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _without_path(problem: str, path: Path) -> str:

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 30.0
 """An adapter's connect() should return at once; past this it is left in `error`."""
+DISCONNECT_TIMEOUT = 3.0
+"""Past this a disconnect is abandoned, so a stop stays within its budget."""
 
 ReplyValidator = Callable[[SendKind, dict[str, Any]], dict[str, Any]]
 
@@ -148,7 +150,8 @@ class AccountManager:
 
     async def _stop(self, adapter: AccountAdapter) -> None:
         try:
-            await adapter.disconnect()
+            async with asyncio.timeout(DISCONNECT_TIMEOUT):
+                await adapter.disconnect()
         except Exception:
             log.exception("account %s: disconnect failed", adapter.id)
 

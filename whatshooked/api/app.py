@@ -1,0 +1,48 @@
+"""The aiohttp application: middlewares, every routes module, and inbound Cloud API webhooks.
+
+Webhook paths are configured per account (and change with the config), so they are not routes:
+a middleware hands a request whose path is an account's `webhook_path` to that adapter, before
+API authentication (Meta's signature protects those).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from whatshooked.api.auth import auth_middleware
+from whatshooked.api.errors import error_middleware
+from whatshooked.api.keys import ACCOUNTS, DISPATCHER, MEDIA, METRICS, SETTINGS, STORE
+from whatshooked.api.routes import accounts, cache, hooks, metrics, system
+
+if TYPE_CHECKING:
+    from whatshooked.daemon import Daemon
+
+ROUTE_MODULES = (system, metrics, hooks, cache, accounts)
+
+
+@web.middleware
+async def webhook_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    adapter = request.app[ACCOUNTS].webhook_adapter(request.path)
+    if adapter is not None:
+        return await adapter.handle_webhook(request)
+    return await handler(request)
+
+
+def build_app(daemon: Daemon) -> web.Application:
+    """An app over an opened daemon; the caller closes the daemon after the app's cleanup."""
+    config = daemon.settings.config
+    app = web.Application(
+        client_max_size=config.server.max_body,
+        middlewares=[error_middleware, webhook_middleware, auth_middleware],
+    )
+    app[SETTINGS] = daemon.settings
+    app[STORE] = daemon.store
+    app[DISPATCHER] = daemon.dispatcher
+    app[ACCOUNTS] = daemon.accounts
+    app[MEDIA] = daemon.media
+    app[METRICS] = daemon.metrics
+    for module in ROUTE_MODULES:
+        module.setup(app)
+    return app

@@ -1,0 +1,116 @@
+"""`whatshooked serve | init | check-config | version`: parse, load, hand over.
+
+Exit codes: 0 clean stop, 2 bad config or usage, 1 anything else. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from whatshooked import __version__
+from whatshooked.config import LoggingConfig, load_config, resolve_config_path
+from whatshooked.config_write import write_starter
+from whatshooked.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="whatshooked", description="Bridge WhatsApp to HTTP hooks.")
+    config_help = "config file (default: $WHATSHOOKED_CONFIG, else ./config.yaml)"
+    parser.add_argument("-c", "--config", help=config_help)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in (
+        ("serve", "run the daemon in the foreground (writes a starter config first if there is none)"),
+        ("init", "write a starter config with a fresh API key (never overwrites)"),
+        ("check-config", "validate the config: exit 0, or 2 with one line per problem"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("-c", "--config", default=argparse.SUPPRESS, help=config_help)
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # usage errors exit 2 here
+    try:
+        if args.command == "version":
+            print(f"whatshooked {__version__}")
+            return EXIT_OK
+        path = resolve_config_path(args.config)
+        if args.command == "init":
+            return init(path)
+        if args.command == "check-config":
+            return check_config(path)
+        return serve(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:  # one line, no traceback: the log has details at debug level
+        log.debug("fatal error", exc_info=True)
+        print(f"whatshooked: error: {_describe(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def init(path: Path) -> int:
+    try:
+        api_key = write_starter(path)
+    except FileExistsError:
+        print(f"whatshooked: {path} already exists; init never overwrites a config", file=sys.stderr)
+        return EXIT_ERROR
+    _announce(path, api_key)
+    return EXIT_OK
+
+
+def check_config(path: Path) -> int:
+    config = load_config(path, strict=True)
+    if not (config.server.api_key or config.server.username):
+        print(f"{path}: server.api_key: not set, so the API refuses every request (401)", file=sys.stderr)
+    print(f"{path}: OK ({len(config.accounts)} account(s), {len(config.hooks)} hook(s))")
+    return EXIT_OK
+
+
+def serve(path: Path) -> int:
+    from whatshooked.daemon import serve as run
+    from whatshooked.logging_setup import configure_from, setup_logging
+    from whatshooked.settings import Settings
+
+    setup_logging(LoggingConfig())
+    if not path.exists():
+        _announce(path, write_starter(path))
+    config = load_config(path)
+    configure_from(config)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    if not (config.server.api_key or config.server.username):
+        log.warning("server.api_key is not set: the API will answer 401 to everything until it is "
+                    "(whatshooked init writes a config with a generated key)")
+    settings = Settings(config)
+
+    async def relog(new_config: object) -> None:
+        configure_from(settings.config)
+
+    settings.listen(relog)
+    run(settings)
+    return EXIT_OK
+
+
+def _announce(path: Path, api_key: str) -> None:
+    print(f"wrote a starter config to {path}")
+    print(f"API key: {api_key}")
+    sys.stdout.flush()
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,179 @@
+"""The daemon's lifecycle: open the parts in order, serve the API, close them in reverse.
+
+Order: store, HTTP client, media store, dispatcher, accounts, then the API; a stop (SIGTERM/SIGINT)
+closes the API first (no new requests), then accounts, the dispatcher (which persists in-flight
+deliveries), media, the HTTP client and the store. SIGHUP reloads hooks and accounts from the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import OrderedDict
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from whatshooked.accounts.manager import AccountManager, Lent
+from whatshooked.accounts.registry import Registry
+from whatshooked.api.app import build_app
+from whatshooked.config import Config
+from whatshooked.delivery.dispatcher import Dispatcher
+from whatshooked.events import Event
+from whatshooked.media import MediaStore
+from whatshooked.metrics import Metrics
+from whatshooked.settings import Settings
+from whatshooked.store import Store
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 60.0
+"""Seconds between cache prunes (max_age, max_events)."""
+STOP_BUDGET = 10.0
+"""DESIGN §2: a stop finishes within this many seconds."""
+REQUESTS_GRACE = 2.0
+"""Of the budget: how long open API requests get to finish once the listener is closed."""
+ACCOUNTS_GRACE = 3.0
+"""Of the budget: how long accounts get to disconnect."""
+MEMORY_DEDUPE_KEYS = 100_000
+
+
+class RecentKeys:
+    """Dedupe keys in memory when there is no store (message_cache.enabled: false)."""
+
+    def __init__(self, limit: int = MEMORY_DEDUPE_KEYS) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+
+    async def seen_before(self, key: str) -> bool:
+        if key in self._keys:
+            return True
+        self._keys[key] = None
+        if len(self._keys) > self._limit:
+            self._keys.popitem(last=False)
+        return False
+
+
+class Daemon:
+    """Owner of every long-lived part. `await open()`, then `build_app(daemon)`, then `await close()`."""
+
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.metrics = Metrics()
+        self.store: Store | None = None
+        self.http: aiohttp.ClientSession
+        self.media: MediaStore
+        self.dispatcher: Dispatcher
+        self.accounts: AccountManager
+        self._stack = contextlib.AsyncExitStack()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def open(self) -> None:
+        config = self.settings.config
+        stack = self._stack
+        try:
+            if config.message_cache.enabled:
+                self.store = await Store.open(config.storage.path)
+                stack.push_async_callback(self.store.close)
+            self.http = aiohttp.ClientSession()
+            stack.push_async_callback(self.http.close)
+            self.media = MediaStore.from_config(config)
+            self.media.start()
+            stack.push_async_callback(self.media.close)
+            self.dispatcher = Dispatcher(config, self.store, self.http, self.metrics, reply_handler=self._reply)
+            await self.dispatcher.start()
+            stack.push_async_callback(self._close_dispatcher)
+            seen_before = self.store.seen_before if self.store is not None else RecentKeys().seen_before
+            lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media,
+                        seen_before=seen_before, metrics=self.metrics, extras={})
+            self.accounts = AccountManager(lent, self.registry)
+            stack.push_async_callback(self.accounts.close)
+            await self.accounts.start(config)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self.settings.listen(self._apply)
+        if self.store is not None:
+            self._spawn(self._prune_forever(), "cache-prune")
+        log.info("whatshooked ready: %d account(s), %d hook(s), cache %s", len(config.accounts),
+                 len(config.hooks), "on" if self.store is not None else "off")
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._stack.aclose()
+        log.info("whatshooked stopped")
+
+    async def _close_dispatcher(self) -> None:
+        await self.dispatcher.close(STOP_BUDGET - REQUESTS_GRACE - ACCOUNTS_GRACE - 1.0)
+
+    # -- behaviour ------------------------------------------------------------
+    async def _reply(self, event: Event, items: list[dict[str, Any]]) -> None:
+        await self.accounts.handle_reply(event, items)
+
+    async def _apply(self, config: Config) -> None:
+        """A changed config (API write-back or SIGHUP): hooks and accounts follow it."""
+        self.dispatcher.set_hooks(config.hooks)
+        await self.accounts.apply(config)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the file in the background; events keep flowing meanwhile."""
+        log.info("SIGHUP: reloading %s", self.settings.path)
+        self._spawn(self._reload(), "reload")
+
+    async def _reload(self) -> None:
+        before = self.settings.config
+        if await self.settings.reload():
+            after = self.settings.config
+            for section in ("server", "storage", "message_cache", "delivery", "media"):
+                if getattr(before, section) != getattr(after, section):
+                    log.warning("config section %s changed: it takes effect at the next restart", section)
+
+    async def _prune_forever(self) -> None:
+        assert self.store is not None
+        while True:
+            cache = self.settings.config.message_cache
+            dropped = await self.store.prune(cache.max_age, cache.max_events)
+            for reason, count in dropped.items():
+                if count:
+                    self.metrics.dropped.labels(reason).inc(count)
+                    log.warning("cache: dropped %d undelivered event(s) past %s", count, reason)
+            await asyncio.sleep(PRUNE_EVERY)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"whatshooked-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+
+def serve(settings: Settings, registry: Registry | None = None) -> None:
+    """Run until SIGTERM/SIGINT (returns normally: exit 0). Startup failures propagate."""
+    server = settings.config.server
+
+    async def make_app() -> web.Application:
+        daemon = Daemon(settings, registry)
+        await daemon.open()
+        app = build_app(daemon)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+
+        async def stop(_: web.Application) -> None:
+            loop.remove_signal_handler(signal.SIGHUP)
+            await daemon.close()
+
+        app.on_cleanup.append(stop)
+        log.info("starting the API on http://%s:%d", server.host, server.port)
+        return app
+
+    web.run_app(make_app(), host=server.host, port=server.port, print=None,
+                shutdown_timeout=REQUESTS_GRACE, access_log=None, handle_signals=True)

@@ -1,0 +1,73 @@
+"""`GET /api/openapi.json`: the agreed contract merged with the routes whatshooked adds beyond it.
+
+Both halves ship as package data: `openapi_contract.json` is a verbatim copy of the shared contract
+(never edited here), `openapi_extra.json` describes DESIGN §6's routes. `registered_routes` lets a
+test hold the app and the document to each other.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from importlib import resources
+from typing import Any
+
+from aiohttp import hdrs, web
+
+PATH = "/api/openapi.json"
+CONTRACT = "openapi_contract.json"
+EXTRA = "openapi_extra.json"
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_PARAM = re.compile(r"\{[^}]*\}")
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(resources.files("whatshooked.api").joinpath(name).read_text("utf-8"))
+    return data
+
+
+def build_document() -> dict[str, Any]:
+    """The contract with the extra paths, schemas and tags added; the contract's own entries win."""
+    doc = load(CONTRACT)
+    extra = load(EXTRA)
+    for path, item in extra.get("paths", {}).items():
+        merged = doc["paths"].setdefault(path, {})
+        for key, value in item.items():
+            merged.setdefault(key, copy.deepcopy(value))
+    for section, entries in extra.get("components", {}).items():
+        target = doc.setdefault("components", {}).setdefault(section, {})
+        for name, value in entries.items():
+            target.setdefault(name, value)
+    known_tags = {tag["name"] for tag in doc.get("tags", [])}
+    doc.setdefault("tags", []).extend(tag for tag in extra.get("tags", []) if tag["name"] not in known_tags)
+    return doc
+
+
+def documented_routes(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """(METHOD, path) for every operation in the document."""
+    return {(method.upper(), path) for path, item in doc["paths"].items() for method in item if method in METHODS}
+
+
+def registered_routes(app: web.Application) -> set[tuple[str, str]]:
+    """(METHOD, path template) for every route the app serves, without the HEAD aiohttp adds to each GET."""
+    routes = set()
+    for route in app.router.routes():
+        if route.method == hdrs.METH_HEAD or route.resource is None:
+            continue
+        routes.add((route.method, route.resource.canonical))
+    return routes
+
+
+def normalized(routes: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Parameter names blanked (`/api/qr/{account_id}` ~ `/api/qr/{id}`), so only the shapes compare."""
+    return {(method, _PARAM.sub("{}", path)) for method, path in routes}
+
+
+def setup(app: web.Application) -> None:
+    body = json.dumps(build_document(), ensure_ascii=False, indent=1).encode()
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+    app.router.add_get(PATH, openapi_json)

@@ -64,7 +64,9 @@ async def test_ready_status_stopping_arrive(systemd: FakeSystemd) -> None:
     assert notifier.status("1/2 accounts connected,\n3 events cached")
     assert await systemd.receive() == ["STATUS=1/2 accounts connected, 3 events cached"]
     assert notifier.reloading()
-    assert await systemd.receive() == ["RELOADING=1"]
+    reloading, monotonic = await systemd.receive()
+    assert reloading == "RELOADING=1" and monotonic.startswith("MONOTONIC_USEC=")
+    assert 0 < int(monotonic.split("=")[1]) <= time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
     assert notifier.stopping()
     assert await systemd.receive() == ["STOPPING=1"]
     await notifier.close()

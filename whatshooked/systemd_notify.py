@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ class Notifier:
         return self.notify("READY=1", *([f"STATUS={status}"] if status else []))
 
     def reloading(self) -> bool:
-        return self.notify("RELOADING=1")
+        """Send `ready()` again once the reload is done; MONOTONIC_USEC is what notify-reload wants."""
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return self.notify("RELOADING=1", f"MONOTONIC_USEC={usec}")
 
     def stopping(self, status: str | None = None) -> bool:
         return self.notify("STOPPING=1", *([f"STATUS={status}"] if status else []))

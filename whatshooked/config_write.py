@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import stat
 from pathlib import Path
+
+PRIVATE = 0o600
 
 STARTER = """\
 # whatshooked config, written by `whatshooked init`. Every key is explained in config.example.yaml.
@@ -45,7 +45,7 @@ def write_starter(path: Path) -> str:
     """
     api_key = new_api_key()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(STARTER.format(api_key=api_key))
         handle.flush()
@@ -53,40 +53,31 @@ def write_starter(path: Path) -> str:
     return api_key
 
 
-def write_atomically(path: Path, text: str, backup: bool = True) -> None:
-    """Temp file in the same folder, fsync, keep the old file as PATH.bak, rename over PATH.
+def write_atomically(path: Path, data: str, backup: bool = True) -> None:
+    """Keep the old file as PATH.bak, then replace PATH: temp file in the same folder, fsync, rename.
 
-    The file is private (0600, or the old file's mode without any access for others), since a
-    config usually holds the API key and tokens.
+    Both files are private (0600): a config usually holds the API key and tokens.
     """
-    folder = path.parent
-    mode = 0o600
-    if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode) & 0o770 | 0o600
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if backup and path.exists():
-            bak = path.with_name(path.name + ".bak")
-            if bak.exists():
-                bak.unlink()
-            try:
-                os.link(path, bak)
-            except OSError:  # no hard links here: a copy will do
-                shutil.copy2(path, bak)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
+    if backup and path.exists():
+        _replace(path.with_name(path.name + ".bak"), path.read_bytes())
+    _replace(path, data.encode("utf-8"))
+    dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
 
 
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, PRIVATE)  # O_CREAT's mode does not apply to a leftover file
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

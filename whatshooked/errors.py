@@ -45,3 +45,7 @@ class SendError(WhatshookedError):
         self.code = code
         self.details = details
         super().__init__(message)
+
+
+class StoreError(WhatshookedError):
+    """The SQLite store cannot be used as it is (e.g. written by a newer whatshooked)."""

@@ -1,0 +1,254 @@
+"""The SQLite store: events, per-hook delivery state and dedupe keys (DESIGN §5).
+
+An event stays here until every hook it was meant for has it; one that no hook matched stays too.
+So "the cache" (`/api/cache`) is simply every event in the table. All writes go through one writer
+task that commits concurrent writes together (store_writer.py); reads use the same connection.
+
+Interface (used by the dispatcher and the cache routes):
+    store = await Store.open(path);  await store.close()
+    store.count                                   events kept now (kept current, no query)
+    await store.add_event(event, hook_ids)         event + one pending row per hook, committed
+    await store.add_deliveries(event_id, hook_ids) rows for more hooks (replays); existing rows kept
+    await store.mark_attempt(event_id, hook_id, attempts, next_attempt_at, error)
+    await store.mark_given_up(event_id, hook_id, error, retryable=True)
+    await store.mark_delivered(event_id, hook_id)  the event leaves once all its rows are delivered
+    await store.pending(hook_ids) -> list[Delivery]          rows to resume, oldest first
+    await store.undelivered_for(hook_id) -> list[Delivery]   pending and failed rows, oldest first
+    await store.has_delivery(event_id, hook_id) -> bool      (False once deleted or pruned)
+    await store.list_undelivered(event_type=None, limit=None) -> list[Event]   oldest first
+    await store.events_after(seq, limit) -> list[(seq, Event, body)]            pages, oldest first
+    await store.get_event(event_id) -> Event | None
+    await store.deliveries_of(event_id) -> list[DeliveryRow]
+    await store.delete_event(event_id) -> bool;  await store.clear() -> int
+    await store.stats() -> (total, {type: count})
+    await store.seen_before(key) -> bool           records the key; True if it was already there
+    await store.prune(max_age, max_events, now=None) -> {"max_age": n, "max_events": m}
+Times (`next_attempt_at`, `now`) are Unix seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from whatshooked.events import Event
+from whatshooked.store_migrations import migrate
+from whatshooked.store_writer import (
+    DELETE_IF_DONE,
+    INSERT_DELIVERY,
+    INSERT_EVENT,
+    UPDATE_ATTEMPT,
+    UPDATE_DELIVERED,
+    UPDATE_GIVEN_UP,
+    Write,
+    Writer,
+)
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+_DELIVERY_COLUMNS = "e.body, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event still owed to one hook; `body` is the exact JSON sent on every attempt."""
+
+    event: Event
+    body: bytes
+    hook_id: str
+    state: str
+    attempts: int
+    next_attempt_at: float
+    retryable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    hook_id: str
+    state: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str
+
+
+class Store:
+    def __init__(self, db: aiosqlite.Connection, path: Path, writer: Writer) -> None:
+        self.path = path
+        self._db = db
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL: a commit survives a crash of the process (SIGKILL), fsync at checkpoints.
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await migrate(db, path)
+            rows = list(await db.execute_fetchall("SELECT COUNT(*) FROM events"))
+        except BaseException:
+            await db.close()
+            raise
+        writer = Writer(db, int(rows[0][0]))
+        writer.start()
+        log.info("store %s open, %d undelivered events", path, writer.count)
+        return cls(db, path, writer)
+
+    async def close(self) -> None:
+        await self._writer.close()
+        await self._db.close()
+
+    @property
+    def count(self) -> int:
+        return self._writer.count
+
+    def on_count(self, callback: Callable[[int], None] | None) -> None:
+        """Called with the event count after every commit (the cache-size gauge)."""
+        self._writer.on_count = callback
+        if callback is not None:
+            callback(self._writer.count)
+
+    # -- writes ------------------------------------------------------------
+    async def add_event(self, event: Event, hook_ids: Sequence[str], body: bytes | None = None) -> None:
+        row = (event.id, event.type, event.timestamp, time.time(), body if body is not None else event.to_json())
+        statements: list[tuple[int, tuple[Any, ...]]] = [(INSERT_EVENT, row)]
+        statements += [(INSERT_DELIVERY, (event.id, hook_id)) for hook_id in hook_ids]
+        await self._writer.submit(Write(statements))
+
+    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
+        await self._writer.submit(Write([(INSERT_DELIVERY, (event_id, hook_id)) for hook_id in hook_ids]))
+
+    async def mark_attempt(
+        self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str
+    ) -> None:
+        await self._writer.submit(Write([(UPDATE_ATTEMPT, (attempts, next_attempt_at, error, event_id, hook_id))]))
+
+    async def mark_given_up(self, event_id: str, hook_id: str, error: str, retryable: bool = True) -> None:
+        await self._writer.submit(Write([(UPDATE_GIVEN_UP, (error, int(retryable), event_id, hook_id))]))
+
+    async def mark_delivered(self, event_id: str, hook_id: str) -> None:
+        await self._writer.submit(
+            Write([(UPDATE_DELIVERED, (event_id, hook_id)), (DELETE_IF_DONE, (event_id, event_id))])
+        )
+
+    async def delete_event(self, event_id: str) -> bool:
+        async def run(writer: Writer) -> bool:
+            cursor = await writer.db.execute("DELETE FROM events WHERE id = ?", (event_id,))
+            writer.count -= cursor.rowcount
+            return cursor.rowcount > 0
+
+        return bool(await self._writer.submit(Write(custom=run)))
+
+    async def clear(self) -> int:
+        async def run(writer: Writer) -> int:
+            cursor = await writer.db.execute("DELETE FROM events")
+            writer.count = 0
+            return cursor.rowcount
+
+        return int(await self._writer.submit(Write(custom=run)))
+
+    async def seen_before(self, key: str) -> bool:
+        async def run(writer: Writer) -> bool:
+            cursor = await writer.db.execute(
+                "INSERT INTO dedupe (key, seen_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, time.time())
+            )
+            return cursor.rowcount == 0
+
+        return bool(await self._writer.submit(Write(custom=run)))
+
+    async def prune(self, max_age: float, max_events: int, now: float | None = None) -> dict[str, int]:
+        """Drop events older than `max_age` seconds, then the oldest beyond `max_events`; old dedupe keys too."""
+        cutoff = (time.time() if now is None else now) - max_age
+
+        async def run(writer: Writer) -> dict[str, int]:
+            db = writer.db
+            aged = (await db.execute("DELETE FROM events WHERE created_at < ?", (cutoff,))).rowcount
+            over = (await db.execute(
+                "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (max_events,),
+            )).rowcount
+            await db.execute("DELETE FROM dedupe WHERE seen_at < ?", (cutoff,))
+            writer.count -= max(aged, 0) + max(over, 0)
+            return {"max_age": max(aged, 0), "max_events": max(over, 0)}
+
+        dropped: dict[str, int] = await self._writer.submit(Write(custom=run))
+        return dropped
+
+    # -- reads -------------------------------------------------------------
+    async def pending(self, hook_ids: Sequence[str]) -> list[Delivery]:
+        """Rows still in their retry schedule for these hooks (to resume after a restart), oldest first."""
+        if not hook_ids:
+            return []
+        marks = ",".join("?" * len(hook_ids))
+        return await self._deliveries(
+            f"d.state = 'pending' AND d.hook_id IN ({marks})", tuple(hook_ids)
+        )
+
+    async def undelivered_for(self, hook_id: str) -> list[Delivery]:
+        return await self._deliveries("d.state != 'delivered' AND d.hook_id = ?", (hook_id,))
+
+    async def _deliveries(self, where: str, params: tuple[Any, ...]) -> list[Delivery]:
+        rows = await self._db.execute_fetchall(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id "
+            f"WHERE {where} ORDER BY e.seq",
+            params,
+        )
+        return [
+            Delivery(Event.from_json(body), bytes(body), hook_id, state, attempts, next_at, bool(retryable))
+            for body, hook_id, state, attempts, next_at, retryable in rows
+        ]
+
+    async def has_delivery(self, event_id: str, hook_id: str) -> bool:
+        rows = list(await self._db.execute_fetchall(
+            "SELECT 1 FROM deliveries WHERE event_id = ? AND hook_id = ? AND state != 'delivered'",
+            (event_id, hook_id),
+        ))
+        return bool(rows)
+
+    async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]:
+        sql, params = "SELECT body FROM events", ()  # type: tuple[str, tuple[Any, ...]]
+        if event_type:
+            sql, params = sql + " WHERE type = ?", (event_type,)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (*params, limit)
+        return [Event.from_json(body) for (body,) in await self._db.execute_fetchall(sql, params)]
+
+    async def events_after(self, seq: int, limit: int) -> list[tuple[int, Event, bytes]]:
+        """A page of kept events after position `seq` (0 for the first page), oldest first."""
+        rows = await self._db.execute_fetchall(
+            "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        )
+        return [(int(position), Event.from_json(body), bytes(body)) for position, body in rows]
+
+    async def get_event(self, event_id: str) -> Event | None:
+        body = await self.get_body(event_id)
+        return None if body is None else Event.from_json(body)
+
+    async def get_body(self, event_id: str) -> bytes | None:
+        rows = list(await self._db.execute_fetchall("SELECT body FROM events WHERE id = ?", (event_id,)))
+        return bytes(rows[0][0]) if rows else None
+
+    async def deliveries_of(self, event_id: str) -> list[DeliveryRow]:
+        rows = await self._db.execute_fetchall(
+            "SELECT hook_id, state, attempts, next_attempt_at, last_error FROM deliveries "
+            "WHERE event_id = ? ORDER BY hook_id",
+            (event_id,),
+        )
+        return [DeliveryRow(*row) for row in rows]
+
+    async def stats(self) -> tuple[int, dict[str, int]]:
+        rows = await self._db.execute_fetchall("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY type")
+        by_type = {kind: int(n) for kind, n in rows}
+        return sum(by_type.values()), by_type

@@ -1,0 +1,84 @@
+"""Numbered schema migrations for the store, recorded in a version table.
+
+Append new migrations; never edit a released one. A database whose version is newer than the last
+migration here was written by a newer whatshooked and is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import aiosqlite
+
+from whatshooked.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            timestamp TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            body BLOB NOT NULL
+        );
+        CREATE INDEX events_type ON events (type, seq);
+        CREATE INDEX events_created ON events (created_at);
+        CREATE TABLE deliveries (
+            event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+            hook_id TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT '',
+            retryable INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (event_id, hook_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX deliveries_hook ON deliveries (hook_id, state);
+        CREATE TABLE dedupe (
+            key TEXT PRIMARY KEY,
+            seen_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX dedupe_seen ON dedupe (seen_at);
+        """,
+    ),
+)
+
+LATEST = MIGRATIONS[-1][0]
+
+
+async def schema_version(db: aiosqlite.Connection) -> int:
+    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    rows = list(await db.execute_fetchall("SELECT MAX(version) FROM schema_version"))
+    return int(rows[0][0] or 0) if rows else 0
+
+
+async def migrate(db: aiosqlite.Connection, path: Path) -> int:
+    """Bring the schema up to LATEST, one transaction per migration; returns the version reached."""
+    current = await schema_version(db)
+    if current > LATEST:
+        raise StoreError(
+            f"{path}: the database has schema version {current}, but this whatshooked knows only up to "
+            f"{LATEST}; run a newer whatshooked, or point storage.path at another file"
+        )
+    for version, sql in MIGRATIONS:
+        if version <= current:
+            continue
+        script = (
+            f"BEGIN IMMEDIATE;\n{sql}\nDELETE FROM schema_version;\n"
+            f"INSERT INTO schema_version (version) VALUES ({version});\nCOMMIT;"
+        )
+        try:
+            await db.executescript(script)
+        except Exception:
+            if db.in_transaction:
+                await db.rollback()
+            raise
+        log.info("store %s migrated to schema version %d", path, version)
+        current = version
+    return current

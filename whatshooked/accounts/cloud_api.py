@@ -1,0 +1,173 @@
+"""A Meta WhatsApp Cloud API number (`type: business-api`) behind the common adapter interface.
+
+Outbound goes to Meta's Graph API (`graph_client`), inbound arrives as webhooks at `webhook_path`
+(`cloud_webhook`); the pure translations live in `cloud_inbound` / `cloud_outbound`, management
+operations in `cloud_manage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import mimetypes
+from typing import TYPE_CHECKING, Any
+
+from whatshooked.accounts.base import AccountAdapter, AccountState, SendKind, SendRequest, SendResult
+from whatshooked.accounts.cloud_manage import OPERATIONS
+from whatshooked.accounts.cloud_outbound import MEDIA_KINDS, build_message, media_message, read_receipt
+from whatshooked.accounts.cloud_webhook import CloudWebhook
+from whatshooked.accounts.graph_client import GraphClient, Upload
+from whatshooked.errors import ConfigError, RequestError, SendError
+from whatshooked.phone import phone_digits
+from whatshooked.send_validation import decode_base64
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from whatshooked.accounts.base import AdapterContext
+    from whatshooked.config import AccountConfig
+
+log = logging.getLogger(__name__)
+
+
+class CloudApiAdapter(AccountAdapter):
+    type_name = "business-api"
+    send_kinds = frozenset(SendKind)
+    operations = frozenset(OPERATIONS)
+
+    def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
+        super().__init__(config, ctx)
+        if config.business_api is None:
+            raise ConfigError([f"account {config.id!r}: business_api settings are required for type business-api"])
+        self.api = config.business_api
+        self.graph = GraphClient(ctx.http, self.api)
+        self.webhook_path = self.api.webhook_path or f"/webhooks/whatsapp/{config.id}"
+        self.waba_id: str | None = self.api.waba_id or None
+        self.display_phone_number: str | None = None
+        self._webhook = CloudWebhook(self)
+        self._check: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+    async def connect(self) -> None:
+        """Returns at once; the number is checked with Meta in an owned task (see `until_checked`)."""
+        if self._check is not None and not self._check.done():
+            return
+        if not self.api.app_secret:
+            log.warning("account %s: business_api.app_secret is not set, so webhook POSTs at %s are NOT "
+                        "checked against X-Hub-Signature-256; anyone who knows the URL can inject events",
+                        self.id, self.webhook_path)
+        self.set_state(AccountState.CONNECTING)
+        self._check = asyncio.create_task(self._check_number(), name=f"cloud-api-connect-{self.id}")
+
+    async def until_checked(self) -> AccountState:
+        """Wait for the check `connect` started; returns the resulting state."""
+        if self._check is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._check)
+        return self.state
+
+    async def _check_number(self) -> None:
+        step = f"checking phone_number_id {self.api.phone_number_id}"
+        try:
+            info = await self.graph.call("GET", self.api.phone_number_id)
+            if isinstance(info, dict):
+                self.display_phone_number = info.get("display_phone_number")
+            if not self.waba_id and self.api.business_account_id:
+                step = f"finding the WhatsApp Business Account of business {self.api.business_account_id}"
+                self.waba_id = await self._resolve_waba()
+        except SendError as exc:
+            self.set_state(AccountState.ERROR, f"Meta refused {step}: {exc}")
+            return
+        log.info("account %s: Cloud API number %s ready (waba %s); webhook path %s", self.id,
+                 self.display_phone_number or self.api.phone_number_id, self.waba_id or "unknown", self.webhook_path)
+        self.set_state(AccountState.CONNECTED)
+
+    async def _resolve_waba(self) -> str:
+        """`GET /{business_account_id}/owned_whatsapp_business_accounts`; with several, the one holding our number."""
+        answer = await self.graph.call("GET", f"{self.api.business_account_id}/owned_whatsapp_business_accounts")
+        wabas = [str(w["id"]) for w in (answer.get("data") or []) if isinstance(w, dict) and w.get("id")]
+        if not wabas:
+            raise SendError(f"business {self.api.business_account_id} owns no WhatsApp Business Account; "
+                            "set business_api.waba_id")
+        if len(wabas) == 1:
+            return wabas[0]
+        for waba in wabas:
+            numbers = await self.graph.call("GET", f"{waba}/phone_numbers", params={"fields": "id"})
+            if any(str(n.get("id")) == self.api.phone_number_id for n in numbers.get("data") or []):
+                return waba
+        raise SendError(f"none of the WhatsApp Business Accounts of business {self.api.business_account_id} "
+                        f"holds phone_number_id {self.api.phone_number_id}; set business_api.waba_id")
+
+    def learn_waba(self, waba_ids: set[str]) -> None:
+        """A webhook's `entry[].id` is the WABA id: use it when none was configured or resolved."""
+        if not self.waba_id and len(waba_ids) == 1:
+            self.waba_id = next(iter(waba_ids))
+            log.info("account %s: WhatsApp Business Account id %s learnt from a webhook", self.id, self.waba_id)
+
+    def require_waba(self) -> str:
+        if not self.waba_id:
+            raise RequestError(f"account {self.id!r} has no WhatsApp Business Account id: set business_api.waba_id "
+                               "(or business_account_id, to find it at connect)")
+        return self.waba_id
+
+    async def disconnect(self) -> None:
+        if self._check is not None:
+            self._check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._check
+            self._check = None
+        if self.state is not AccountState.DISABLED:
+            self.set_state(AccountState.DISCONNECTED)
+
+    # -- sending -----------------------------------------------------------------
+    def normalize_recipient(self, to: str) -> str:
+        """Digits as Meta wants them. Empty only for read receipts, which name a message, not a chat."""
+        return "" if to == "" else phone_digits(to)
+
+    async def send(self, request: SendRequest) -> SendResult:
+        messages_path = f"{self.api.phone_number_id}/messages"
+        if request.kind is SendKind.READ:
+            message_id = str(request.body["message_id"])
+            answer = await self.graph.call("POST", messages_path, json_body=read_receipt(message_id))
+            return SendResult(message_id=message_id, to=request.to, raw=answer)
+        to = phone_digits(request.to)
+        spec = MEDIA_KINDS.get(request.kind)
+        if spec is not None:
+            mime = request.body.get("mime_type") or spec.default_mime
+            media_id = await self.graph.upload_media(self.api.phone_number_id, Upload(
+                _decode(request.body, spec.data_field), _upload_name(request, mime), mime,
+            ))
+            message = media_message(request.kind, to, request.body, media_id)
+        else:
+            message = build_message(request.kind, to, request.body)
+        answer = await self.graph.call("POST", messages_path, json_body=message)
+        try:
+            wamid = str(answer["messages"][0]["id"])
+        except (KeyError, IndexError, TypeError):
+            raise SendError(f"Meta accepted the message but gave no message id: {answer!r}"[:500],
+                            details=answer) from None
+        return SendResult(message_id=wamid, to=to, raw=answer)
+
+    # -- management and webhooks ---------------------------------------------------
+    async def manage(self, operation: str, params: dict[str, Any]) -> Any:
+        run = OPERATIONS.get(operation)
+        if run is None:
+            return await super().manage(operation, params)
+        return await run(self, params)
+
+    async def handle_webhook(self, request: web.Request) -> web.StreamResponse:
+        return await self._webhook.handle(request)
+
+
+def _decode(body: dict[str, Any], field: str) -> bytes:
+    value = body.get(field)
+    if not isinstance(value, str):
+        raise RequestError(f"field '{field}' is required")
+    return decode_base64(value, field)
+
+
+def _upload_name(request: SendRequest, mime: str) -> str:
+    if request.body.get("filename"):
+        return str(request.body["filename"])
+    return f"{request.kind.value}{mimetypes.guess_extension(mime) or ''}"

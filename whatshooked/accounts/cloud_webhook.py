@@ -1,0 +1,114 @@
+"""The HTTP side of a Cloud API account: Meta's verify handshake and signed webhook POSTs.
+
+A POST is answered 200 only after each of its events is committed (`emit` returns then), so a
+crash or a store failure makes Meta redeliver rather than lose anything.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from whatshooked.accounts.cloud_inbound import Inbound, parse_payload, signature_ok
+from whatshooked.errors import SendError
+
+if TYPE_CHECKING:
+    from whatshooked.accounts.cloud_api import CloudApiAdapter
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+
+class CloudWebhook:
+    def __init__(self, adapter: CloudApiAdapter) -> None:
+        self.adapter = adapter
+
+    def _count(self, outcome: str) -> None:
+        metrics = self.adapter.ctx.extras.get("metrics")
+        if metrics is not None:
+            metrics.webhook_requests.labels(outcome).inc()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "GET":
+            return self.verify(request)
+        if request.method != "POST":
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+        return await self.receive(request)
+
+    def verify(self, request: web.Request) -> web.Response:
+        """Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` is ours."""
+        expected = self.adapter.api.verify_token.reveal()
+        token = request.query.get("hub.verify_token", "")
+        challenge = request.query.get("hub.challenge")
+        if not expected:
+            log.warning("account %s: Meta's verify request refused: business_api.verify_token is not set",
+                        self.adapter.id)
+        elif (request.query.get("hub.mode") == "subscribe" and challenge is not None
+                and hmac.compare_digest(token.encode(), expected.encode())):
+            self._count("verified")
+            log.info("account %s: webhook verified by Meta", self.adapter.id)
+            return web.Response(text=challenge, content_type="text/plain")
+        self._count("verify_refused")
+        return web.Response(status=403, text="verify token does not match")
+
+    async def receive(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        secret = self.adapter.api.app_secret.reveal()
+        if secret and not signature_ok(secret, body, request.headers.get(SIGNATURE_HEADER)):
+            self._count("bad_signature")
+            log.warning("account %s: webhook POST from %s refused: %s missing or wrong (is app_secret right?)",
+                        self.adapter.id, request.remote, SIGNATURE_HEADER)
+            return web.Response(status=401, text=f"{SIGNATURE_HEADER} does not match")
+        try:
+            parsed = parse_payload(json.loads(body), self.adapter.id, self.adapter.api.phone_number_id)
+        except ValueError as exc:
+            self._count("bad_request")
+            return web.Response(status=400, text=f"not a WhatsApp webhook body: {exc}")
+        if parsed.foreign_numbers:
+            log.warning("account %s: ignored webhook changes for phone_number_id %s (this account is %s); "
+                        "point that number's webhook at its own account's path", self.adapter.id,
+                        ", ".join(sorted(parsed.foreign_numbers)), self.adapter.api.phone_number_id)
+        self.adapter.learn_waba(parsed.waba_ids)
+        try:
+            for item in parsed.items:
+                await self._raise(item)
+        except Exception:
+            self._count("error")
+            log.exception("account %s: webhook events not committed; Meta will redeliver", self.adapter.id)
+            return web.Response(status=500, text="events could not be stored; retry later")
+        self._count("ok")
+        return web.Response(text="ok")
+
+    async def _raise(self, item: Inbound) -> None:
+        if item.dedupe_key and await self.adapter.ctx.seen_before(item.dedupe_key):
+            log.debug("account %s: %s already seen", self.adapter.id, item.dedupe_key)
+            return
+        if item.media is not None:
+            item.data["media"] = await self.fetch_media(item.media, item.data.get("media") or {})
+        await self.adapter.emit(item.type, **item.data)
+
+    async def fetch_media(self, media: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
+        """`GET /{media-id}`, then its 5-minute URL with the token; on failure keep what the webhook said."""
+        media_id = str(media.get("id") or "")
+        graph = self.adapter.graph
+        try:
+            if not media_id:
+                raise SendError("the webhook gave no media id")
+            info = await graph.call("GET", media_id)
+            url = info.get("url") if isinstance(info, dict) else None
+            if not url:
+                raise SendError(f"Meta gave no URL for media {media_id}")
+            data = await graph.download(url)
+            mime = info.get("mime_type") or known.get("mime_type") or "application/octet-stream"
+            saved = await self.adapter.ctx.media.save(
+                data, mime, filename=known.get("filename"), sha256=info.get("sha256") or known.get("sha256")
+            )
+        except (SendError, OSError) as exc:
+            log.warning("account %s: could not fetch media %s: %s", self.adapter.id, media_id, exc)
+            return {**known, "error": f"could not download media {media_id} from Meta: {exc}"}
+        return {**known, **saved}

@@ -1,0 +1,46 @@
+"""`/api/send*` and `/api/messages/read`: validate the body, then `AccountManager.send` does the rest.
+
+The routes know no backend: the manager normalises `to`, checks the account supports the kind and
+raises `message.sent` / `message.failed`; the error middleware turns a SendError into a 500 with
+WhatsApp's (Meta's) text and a RequestError into its 400.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from whatshooked.accounts.base import SendKind, SendRequest
+from whatshooked.api.bodies import read_json
+from whatshooked.api.keys import ACCOUNTS
+from whatshooked.send_validation import SEND_ROUTES, Fields, validate_send_body
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def send_handler(kind: SendKind) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request)
+        fields = Fields(body)
+        account_id = fields.text("account_id")
+        assert account_id is not None
+        to = fields.text("to", required=kind is not SendKind.READ) or ""
+        send = SendRequest(kind, to, validate_send_body(kind, body))
+        result = await request.app[ACCOUNTS].send(account_id, send)
+        return web.json_response({"status": "ok", "message_id": result.message_id})
+
+    handle.__name__ = f"send_{kind.name.lower()}"
+    return handle
+
+
+def setup(app: web.Application) -> None:
+    for path, kind in SEND_ROUTES.items():
+        app.router.add_post(path, send_handler(kind))
+    manager = app.get(ACCOUNTS)
+    if manager is not None:
+        # Two-way replies from hooks are checked exactly like these routes' bodies.
+        manager.reply_validator = validate_send_body

@@ -1,0 +1,207 @@
+"""The body of each `/api/send*` route checked once, for the API and for hooks' two-way replies.
+
+Every problem is a RequestError (400) naming the field, e.g. `field 'contacts[0].name.formatted_name'
+is required`. A validated body keeps only what the route accepts (without `account_id` and `to`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from typing import Any
+
+from whatshooked.accounts.base import SendKind
+from whatshooked.errors import RequestError
+
+_WHITESPACE = re.compile(r"\s+")
+
+# route path -> kind (a two-way reply item's "type" is the kind: "text" for /api/send)
+SEND_ROUTES: dict[str, SendKind] = {
+    "/api/send": SendKind.TEXT,
+    **{f"/api/send/{kind.value}": kind for kind in SendKind if kind not in (SendKind.TEXT, SendKind.READ)},
+    "/api/messages/read": SendKind.READ,
+}
+
+
+class Fields:
+    """Typed reads of one JSON object; `where` prefixes nested names (`contacts[0].`)."""
+
+    def __init__(self, body: Any, where: str = "") -> None:
+        if not isinstance(body, dict):
+            raise RequestError(f"field '{where.rstrip('.') or 'body'}' must be a JSON object")
+        self.body = body
+        self.where = where
+
+    def name(self, key: str) -> str:
+        return f"{self.where}{key}"
+
+    def missing(self, key: str) -> RequestError:
+        return RequestError(f"field '{self.name(key)}' is required")
+
+    def wrong(self, key: str, what: str) -> RequestError:
+        return RequestError(f"field '{self.name(key)}' must be {what}")
+
+    def text(self, key: str, required: bool = True, allow_empty: bool = False) -> str | None:
+        value = self.body.get(key)
+        if value is None:
+            if required:
+                raise self.missing(key)
+            return None
+        if not isinstance(value, str):
+            raise self.wrong(key, "a string")
+        if not value and not allow_empty:
+            if required:
+                raise self.missing(key)
+            return None
+        return value
+
+    def number(self, key: str, low: float, high: float) -> float:
+        value = self.body.get(key)
+        if value is None:
+            raise self.missing(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.wrong(key, "a number")
+        if not low <= value <= high:
+            raise self.wrong(key, f"between {low:g} and {high:g}")
+        return value
+
+    def obj(self, key: str, required: bool = True) -> Fields | None:
+        value = self.body.get(key)
+        if value is None:
+            if required:
+                raise self.missing(key)
+            return None
+        if not isinstance(value, dict):
+            raise self.wrong(key, "an object")
+        return Fields(value, f"{self.name(key)}.")
+
+    def array(self, key: str, required: bool = True, min_items: int = 0) -> list[Any] | None:
+        value = self.body.get(key)
+        if value is None:
+            if required:
+                raise self.missing(key)
+            return None
+        if not isinstance(value, list):
+            raise self.wrong(key, "an array")
+        if len(value) < min_items:
+            raise self.wrong(key, f"an array of at least {min_items} item(s)")
+        return value
+
+    def boolean(self, key: str) -> bool | None:
+        value = self.body.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise self.wrong(key, "true or false")
+        return value
+
+    def base64(self, key: str) -> bytes:
+        value = self.text(key)
+        assert value is not None
+        return decode_base64(value, self.name(key))
+
+
+def decode_base64(value: str, field: str) -> bytes:
+    """Standard base64, line breaks allowed, an optional `data:…;base64,` prefix ignored."""
+    if value.startswith("data:") and "," in value:
+        value = value.split(",", 1)[1]
+    try:
+        data = base64.b64decode(_WHITESPACE.sub("", value), validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError(f"field '{field}' must be base64-encoded data") from None
+    if not data:
+        raise RequestError(f"field '{field}' is empty")
+    return data
+
+
+def _pick(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: body[key] for key in keys if body.get(key) is not None}
+
+
+def validate_send_body(kind: SendKind, body: Any) -> dict[str, Any]:
+    """The route's body for `kind`, checked; raises RequestError naming the first bad field."""
+    f = Fields(body)
+    b = f.body
+    if kind is SendKind.TEXT:
+        f.text("text")
+        f.boolean("preview_url")
+        return _pick(b, "text", "preview_url")
+    if kind in (SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT, SendKind.AUDIO, SendKind.STICKER):
+        data_field = f"{kind.value}_data"
+        f.base64(data_field)
+        f.text("mime_type", required=False)
+        if kind in (SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT):
+            f.text("caption", required=False, allow_empty=True)
+        if kind is SendKind.DOCUMENT:
+            f.text("filename", required=False)
+        return _pick(b, data_field, "mime_type", "caption", "filename")
+    if kind is SendKind.LOCATION:
+        f.number("latitude", -90, 90)
+        f.number("longitude", -180, 180)
+        f.text("name", required=False)
+        f.text("address", required=False)
+        return _pick(b, "latitude", "longitude", "name", "address")
+    if kind is SendKind.CONTACTS:
+        for index, contact in enumerate(f.array("contacts", min_items=1) or []):
+            card = Fields(contact, f"contacts[{index}].")
+            name = card.obj("name")
+            assert name is not None
+            name.text("formatted_name")
+            for p_index, phone in enumerate(card.array("phones", required=False) or []):
+                Fields(phone, f"contacts[{index}].phones[{p_index}].").text("phone", required=False)
+        return _pick(b, "contacts")
+    if kind is SendKind.INTERACTIVE:
+        interactive = f.obj("interactive")
+        assert interactive is not None
+        interactive.text("type")
+        interactive.obj("body")
+        interactive.obj("action")
+        interactive.obj("header", required=False)
+        interactive.obj("footer", required=False)
+        return _pick(b, "interactive")
+    if kind is SendKind.TEMPLATE:
+        template = f.obj("template")
+        assert template is not None
+        template.text("name")
+        language = template.obj("language")
+        assert language is not None
+        language.text("code")
+        for index, component in enumerate(template.array("components", required=False) or []):
+            Fields(component, f"template.components[{index}].")
+        return _pick(b, "template")
+    if kind is SendKind.FLOW:
+        for key in ("flow_id", "flow_token", "body_text", "button_text"):
+            f.text(key)
+        for key in ("header_text", "footer_text", "screen"):
+            f.text(key, required=False)
+        f.obj("flow_data", required=False)
+        return _pick(b, "flow_id", "flow_token", "body_text", "button_text", "header_text", "footer_text",
+                     "screen", "flow_data")
+    if kind is SendKind.REACTION:
+        f.text("message_id")
+        f.text("emoji", allow_empty=True)  # an empty emoji removes the reaction
+        return _pick(b, "message_id", "emoji")
+    if kind is SendKind.CATALOG:
+        f.text("body_text")
+        f.text("thumbnail_product_retailer_id", required=False)
+        f.text("footer_text", required=False)
+        return _pick(b, "body_text", "thumbnail_product_retailer_id", "footer_text")
+    if kind is SendKind.PRODUCT:
+        for key in ("catalog_id", "product_retailer_id", "body_text"):
+            f.text(key)
+        f.text("footer_text", required=False)
+        return _pick(b, "catalog_id", "product_retailer_id", "body_text", "footer_text")
+    if kind is SendKind.PRODUCT_LIST:
+        for key in ("catalog_id", "header_text", "body_text"):
+            f.text(key)
+        f.text("footer_text", required=False)
+        for index, section in enumerate(f.array("sections", min_items=1) or []):
+            sec = Fields(section, f"sections[{index}].")
+            sec.text("title")
+            for i_index, item in enumerate(sec.array("product_items", min_items=1) or []):
+                Fields(item, f"sections[{index}].product_items[{i_index}].").text("product_retailer_id")
+        return _pick(b, "catalog_id", "header_text", "body_text", "footer_text", "sections")
+    if kind is SendKind.READ:
+        f.text("message_id")
+        return _pick(b, "message_id")
+    raise RequestError(f"unknown send type {kind!r}")

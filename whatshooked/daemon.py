@@ -2,7 +2,8 @@
 
 Order: store, HTTP client, media store, dispatcher, accounts, then the API; a stop (SIGTERM/SIGINT)
 closes the API first (no new requests), then accounts, the dispatcher (which persists in-flight
-deliveries), media, the HTTP client and the store. SIGHUP reloads hooks and accounts from the file.
+deliveries), media, the HTTP client and the store. SIGHUP reloads hooks, accounts and delivery
+settings from the file. The dispatcher prunes the cache itself.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from whatshooked.store import Store
 
 log = logging.getLogger(__name__)
 
-PRUNE_EVERY = 60.0
-"""Seconds between cache prunes (max_age, max_events)."""
 STOP_BUDGET = 10.0
 """DESIGN §2: a stop finishes within this many seconds."""
 REQUESTS_GRACE = 2.0
@@ -97,8 +96,6 @@ class Daemon:
             await stack.aclose()
             raise
         self.settings.listen(self._apply)
-        if self.store is not None:
-            self._spawn(self._prune_forever(), "cache-prune")
         log.info("whatshooked ready: %d account(s), %d hook(s), cache %s", len(config.accounts),
                  len(config.hooks), "on" if self.store is not None else "off")
 
@@ -118,7 +115,7 @@ class Daemon:
 
     async def _apply(self, config: Config) -> None:
         """A changed config (API write-back or SIGHUP): hooks and accounts follow it."""
-        self.dispatcher.set_hooks(config.hooks)
+        self.dispatcher.apply_config(config)
         await self.accounts.apply(config)
 
     def reload(self) -> None:
@@ -130,20 +127,11 @@ class Daemon:
         before = self.settings.config
         if await self.settings.reload():
             after = self.settings.config
-            for section in ("server", "storage", "message_cache", "delivery", "media"):
+            for section in ("server", "storage", "media"):
                 if getattr(before, section) != getattr(after, section):
                     log.warning("config section %s changed: it takes effect at the next restart", section)
-
-    async def _prune_forever(self) -> None:
-        assert self.store is not None
-        while True:
-            cache = self.settings.config.message_cache
-            dropped = await self.store.prune(cache.max_age, cache.max_events)
-            for reason, count in dropped.items():
-                if count:
-                    self.metrics.dropped.labels(reason).inc(count)
-                    log.warning("cache: dropped %d undelivered event(s) past %s", count, reason)
-            await asyncio.sleep(PRUNE_EVERY)
+            if before.message_cache.enabled != after.message_cache.enabled:
+                log.warning("message_cache.enabled changed: it takes effect at the next restart")
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=f"whatshooked-{name}")

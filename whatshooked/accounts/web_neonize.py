@@ -1,0 +1,92 @@
+"""The one place neonize is imported: contains its import-time side effects and re-exports what we use.
+
+Importing neonize calls `logging.basicConfig` (a stderr handler on the root logger, level INFO) and
+starts a log-forwarding thread. We undo the root-logger changes so the daemon's logging setup stays
+in charge, and route whatsmeow's own log level through neonize's logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+_root = logging.getLogger()
+_saved_handlers, _saved_level = list(_root.handlers), _root.level
+try:
+    from neonize.aioze import events as aio_events
+    from neonize.aioze.client import NewAClient
+    from neonize.aioze.events import (
+        ClientOutdatedEv,
+        ConnectedEv,
+        ConnectFailureEv,
+        DisconnectedEv,
+        KeepAliveRestoredEv,
+        KeepAliveTimeoutEv,
+        LoggedOutEv,
+        MessageEv,
+        PairStatusEv,
+        QREv,
+        ReceiptEv,
+        StreamErrorEv,
+        StreamReplacedEv,
+        TemporaryBanEv,
+    )
+    from neonize.events import EVENT_TO_INT
+    from neonize.exc import NeonizeError
+    from neonize.proto import Neonize_pb2 as neonize_proto
+    from neonize.proto.Neonize_pb2 import JID, SendResponse, UploadResponse
+    from neonize.proto.waCommon.WACommon_pb2 import MessageKey
+    from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as wa
+    from neonize.utils.enum import MediaType, ReceiptType
+finally:
+    for _handler in list(_root.handlers):
+        if _handler not in _saved_handlers:
+            _root.removeHandler(_handler)
+    _root.setLevel(_saved_level)
+
+# whatsmeow's Go logger takes its level from this logger at connect(); NOTSET would mean "everything".
+logging.getLogger("neonize.utils.log").setLevel(logging.INFO)
+# We build media messages ourselves and never run ffmpeg; its "not found" warning would only mislead.
+logging.getLogger("neonize.utils.ffmpeg").setLevel(logging.ERROR)
+
+Message = wa.Message
+
+__all__ = [
+    "EVENT_TO_INT",
+    "JID",
+    "ClientOutdatedEv",
+    "ConnectFailureEv",
+    "ConnectedEv",
+    "DisconnectedEv",
+    "KeepAliveRestoredEv",
+    "KeepAliveTimeoutEv",
+    "LoggedOutEv",
+    "MediaType",
+    "Message",
+    "MessageEv",
+    "MessageKey",
+    "NeonizeError",
+    "NewAClient",
+    "PairStatusEv",
+    "QREv",
+    "ReceiptEv",
+    "ReceiptType",
+    "SendResponse",
+    "StreamErrorEv",
+    "StreamReplacedEv",
+    "TemporaryBanEv",
+    "UploadResponse",
+    "bind_event_loop",
+    "neonize_proto",
+    "wa",
+]
+
+
+def bind_event_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Point neonize's per-process dispatch loop at `loop`.
+
+    neonize keeps the loop Go callbacks are dispatched to in a module global that it sets only once;
+    a second event loop in the same process (tests, a restarted daemon) would otherwise receive
+    nothing, since callbacks would go to the first, closed loop.
+    """
+    aio_events.event_global_loop = loop

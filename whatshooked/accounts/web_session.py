@@ -1,0 +1,204 @@
+"""The one seam around neonize's Go client: the few calls the WhatsApp Web adapter makes.
+
+Tests swap `NeonizeSession` for a stand-in with the same methods; both register the adapter's
+callbacks on a real `neonize.aioze.events.Event`, so events always arrive through neonize's own
+dispatch (`Event.execute`, called by Go with serialized protobuf bytes).
+
+Traps handled here: handlers are registered in the constructor, before `connect()` (neonize tells Go
+which events to forward at connect time); neonize's per-process event loop is re-bound at every
+start; neonize's GC finalizer (which would stop *another* session sharing the same id) is detached;
+the Go call that runs a session holds a default-executor thread for the session's whole life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ctypes
+import logging
+import os
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from whatshooked.accounts import web_neonize as nz
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBED: tuple[type[Any], ...] = (
+    nz.PairStatusEv, nz.ConnectedEv, nz.KeepAliveTimeoutEv, nz.KeepAliveRestoredEv, nz.LoggedOutEv,
+    nz.StreamReplacedEv, nz.TemporaryBanEv, nz.ConnectFailureEv, nz.ClientOutdatedEv, nz.StreamErrorEv,
+    nz.DisconnectedEv, nz.MessageEv, nz.ReceiptEv,
+)
+"""The neonize events the adapter handles (Go forwards only these)."""
+
+STOP_WAIT = 5.0
+"""How long `stop()` waits for the Go session to end before giving up on it."""
+
+EXECUTOR_HEADROOM = 16
+"""Default-executor threads kept free for short calls (sends, uploads, downloads, DNS) beside sessions."""
+
+
+@dataclass
+class SessionCallbacks:
+    """What the session reports back; every callback runs on the adapter's event loop."""
+
+    on_event: Callable[[Any], Awaitable[None]]
+    """Any event in SUBSCRIBED, as neonize parsed it."""
+    on_qr: Callable[[str], Awaitable[None]]
+    on_login_status: Callable[[str], None]
+    """whatsmeow's QR-channel outcome: `success`, `timeout`, `err-client-outdated`, …"""
+
+
+class WebSession(Protocol):
+    async def start(self) -> asyncio.Future[Any]:
+        """Start the Go session; the returned future ends (or fails) when the session ends."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def is_connected(self) -> bool: ...
+
+    async def send_message(self, to: nz.JID, message: nz.Message) -> nz.SendResponse: ...
+
+    async def upload(self, data: bytes, media_type: nz.MediaType) -> nz.UploadResponse: ...
+
+    async def download_any(self, message: nz.Message) -> bytes: ...
+
+    async def mark_read(self, message_ids: list[str], chat: nz.JID, sender: nz.JID) -> None: ...
+
+    async def pair_phone(self, phone: str) -> str: ...
+
+
+SessionFactory = Callable[[Path, SessionCallbacks], WebSession]
+
+
+def register_callbacks(event: Any, callbacks: SessionCallbacks) -> None:
+    """Hook `callbacks` into a neonize `Event` (before connect, as neonize requires)."""
+
+    async def on_event(_client: Any, message: Any) -> None:
+        await callbacks.on_event(message)
+
+    async def on_qr(_client: Any, code: bytes) -> None:
+        await callbacks.on_qr(code.decode() if isinstance(code, bytes) else str(code))
+
+    for event_type in SUBSCRIBED:
+        event(event_type)(on_event)
+    event.qr(on_qr)
+
+
+def prepare_session_file(path: Path) -> None:
+    """Create the session database (0600) and its folder (0700) before whatsmeow opens it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class _SessionExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The loop's default executor, sized for the sessions holding a thread each."""
+
+    def __init__(self, sessions: int) -> None:
+        self.sessions = sessions
+        self.capacity = 2 * sessions + 2 * EXECUTOR_HEADROOM  # room to grow before the next swap
+        super().__init__(max_workers=self.capacity, thread_name_prefix="whatshooked-io")
+
+
+def reserve_session_thread(loop: asyncio.AbstractEventLoop, sessions: int = 1) -> None:
+    """Make sure the default executor has a thread for every live session plus headroom.
+
+    neonize runs every Go call through `asyncio.to_thread`, and a session's main call never returns
+    while it is connected; with Python's default pool (cpu + 4 threads) a few accounts would starve
+    every other blocking call. The daemon may call this once with the number of whatsmeow accounts;
+    adapters call it at start so the pool grows as sessions are added.
+    """
+    current = getattr(loop, "_default_executor", None)  # asyncio has no public getter
+    reserved = (current.sessions if isinstance(current, _SessionExecutor) else 0) + sessions
+    if isinstance(current, _SessionExecutor) and current.capacity >= reserved + EXECUTOR_HEADROOM:
+        current.sessions = reserved
+        return
+    loop.set_default_executor(_SessionExecutor(reserved))
+    log.debug("default executor sized for %d WhatsApp Web sessions", reserved)
+
+
+def release_session_thread(loop: asyncio.AbstractEventLoop) -> None:
+    current = getattr(loop, "_default_executor", None)
+    if isinstance(current, _SessionExecutor) and current.sessions > 0:
+        current.sessions -= 1
+
+
+class _Client(nz.NewAClient):
+    """neonize's client, plus whatsmeow's QR-channel outcomes (neonize drops them)."""
+
+    def __init__(self, name: str, on_login_status: Callable[[str], None]) -> None:
+        super().__init__(name)
+        self._on_login_status = on_login_status
+
+    def _NewAClient__onLoginStatus(self, uuid: int, status: int) -> None:  # noqa: N802 - overrides a private
+        text = ctypes.string_at(status).decode(errors="replace") if status else ""
+        if self.loop is not None and text:
+            self.loop.call_soon_threadsafe(self._on_login_status, text)
+
+
+class NeonizeSession:
+    """One whatsmeow session: its SQLite file is both neonize's database name and its client id."""
+
+    def __init__(self, path: Path, callbacks: SessionCallbacks) -> None:
+        self.path = path
+        self._client = _Client(str(path), callbacks.on_login_status)
+        self._client._stop_finalizer.detach()  # it would Stop a newer session with the same id
+        register_callbacks(self._client.event, callbacks)
+        self._task: asyncio.Future[Any] | None = None
+        self._retired: deque[Any] = deque(maxlen=16)
+        """ctypes callbacks of earlier runs: Go goroutines may still log through them briefly."""
+
+    async def start(self) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        nz.bind_event_loop(loop)
+        prepare_session_file(self.path)
+        refs = getattr(self._client, "_connect_refs", None)
+        if refs is not None:
+            self._retired.append(refs)
+        self._task = await self._client.connect()
+        return self._task
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        try:
+            await asyncio.wait_for(self._client.stop(), STOP_WAIT)
+        except TimeoutError:
+            log.warning("session %s: whatsmeow did not stop within %ss", self.path.name, STOP_WAIT)
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait([task], timeout=STOP_WAIT)
+            if not done:
+                log.warning("session %s: the Go session is still ending; leaving it behind", self.path.name)
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()  # retrieved: its failure was already handled or no longer matters
+
+    async def is_connected(self) -> bool:
+        return bool(await self._client.is_connected)  # neonize's property returns a coroutine
+
+    async def send_message(self, to: nz.JID, message: nz.Message) -> nz.SendResponse:
+        response: nz.SendResponse = await self._client.send_message(to, message)
+        return response
+
+    async def upload(self, data: bytes, media_type: nz.MediaType) -> nz.UploadResponse:
+        response: nz.UploadResponse = await self._client.upload(data, media_type)
+        return response
+
+    async def download_any(self, message: nz.Message) -> bytes:
+        data: bytes = await self._client.download_any(message)
+        return data
+
+    async def mark_read(self, message_ids: list[str], chat: nz.JID, sender: nz.JID) -> None:
+        await self._client.mark_read(*message_ids, chat=chat, sender=sender, receipt=nz.ReceiptType.READ)
+
+    async def pair_phone(self, phone: str) -> str:
+        code: str = await self._client.PairPhone(phone, show_push_notification=True)
+        return code
+
+
+def neonize_session(path: Path, callbacks: SessionCallbacks) -> WebSession:
+    return NeonizeSession(path, callbacks)

@@ -1,0 +1,272 @@
+"""WhatsApp Web accounts (`type: whatsmeow`) through neonize: pairing, a resilient session, events, sends.
+
+One supervisor task per account runs the session, restarts it with capped, jittered backoff, and
+stops for good on the outcomes retrying cannot fix (logged out, QR window over, client outdated,
+stream replaced). A watchdog restarts a session that claims to be connected but is dead.
+Test seams, read from `ctx.extras`: `whatsapp_web.session_factory` and `whatsapp_web.timing`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from whatshooked.accounts.base import AccountAdapter, AccountState, AdapterContext, SendKind, SendRequest, SendResult
+from whatshooked.accounts.web_backoff import Backoff
+from whatshooked.accounts.web_events import EventRouter, Outcome
+from whatshooked.accounts.web_jid import normalize_recipient, public_address, split_jid
+from whatshooked.accounts.web_outbound import build_message, reaction_message, text_of, to_jid
+from whatshooked.accounts.web_pairing import QrWindow, TerminalQr
+from whatshooked.accounts.web_session import (
+    SessionCallbacks,
+    SessionFactory,
+    WebSession,
+    neonize_session,
+    release_session_thread,
+    reserve_session_thread,
+)
+from whatshooked.config import AccountConfig
+from whatshooked.errors import RequestError, SendError
+from whatshooked.phone import phone_digits
+
+log = logging.getLogger(__name__)
+
+RECENT_MESSAGES = 5000
+"""Message ids remembered (chat, sender) so reactions and read receipts can be addressed."""
+
+
+@dataclass(frozen=True)
+class WebTiming:
+    connect_deadline: float = 60.0
+    """No QR code, connection or error within this long after starting: the attempt is abandoned."""
+    backoff_base: float = 2.0
+    backoff_cap: float = 300.0
+    watchdog_interval: float = 15.0
+    unhealthy_grace: float = 90.0
+    """Keep-alive failing, or disconnected without whatsmeow reconnecting, this long: restart."""
+    qr_first: float = 60.0
+    qr_next: float = 20.0
+    qr_grace: float = 15.0
+    download_timeout: float = 120.0
+    drain_wait: float = 5.0
+
+
+class WhatsAppWebAdapter(AccountAdapter):
+    type_name: ClassVar[str] = "whatsmeow"
+    send_kinds: ClassVar[frozenset[SendKind]] = frozenset({
+        SendKind.TEXT, SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT, SendKind.AUDIO, SendKind.STICKER,
+        SendKind.LOCATION, SendKind.CONTACTS, SendKind.REACTION, SendKind.READ,
+    })
+
+    def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
+        super().__init__(config, ctx)
+        self.timing: WebTiming = ctx.extras.get("whatsapp_web.timing") or WebTiming()
+        self._factory: SessionFactory = ctx.extras.get("whatsapp_web.session_factory") or neonize_session
+        self.session_path = config.session_path or ctx.settings.base_dir / "data" / "sessions" / f"{config.id}.db"
+        self.backoff = Backoff(base=self.timing.backoff_base, cap=self.timing.backoff_cap)
+        self.qr = QrWindow(first=self.timing.qr_first, next=self.timing.qr_next, grace=self.timing.qr_grace)
+        self.terminal = TerminalQr(config.id) if config.show_qr else None
+        self.session: WebSession | None = None
+        self.live = False
+        """True while a Go session is running (its client exists): the only time Go calls are safe."""
+        self.unhealthy_since: float | None = None
+        self.router = EventRouter(self)
+        self.recent: OrderedDict[str, tuple[str, str, bool]] = OrderedDict()
+        self._outcome: asyncio.Future[Outcome] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._reserved = False
+
+    # -- lifecycle ----------------------------------------------------------
+    async def connect(self) -> None:
+        if self.config.disabled:
+            self.set_state(AccountState.DISABLED)
+            return
+        if self._supervisor is not None and not self._supervisor.done():
+            return
+        loop = asyncio.get_running_loop()
+        if not self._reserved:
+            reserve_session_thread(loop)
+            self._reserved = True
+        self.set_state(AccountState.CONNECTING)
+        self.session = self._factory(Path(self.session_path), SessionCallbacks(
+            on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status))
+        self._supervisor = loop.create_task(self._supervise(), name=f"whatsapp-web:{self.id}")
+        self._watchdog = loop.create_task(self._watch(), name=f"whatsapp-web-watchdog:{self.id}")
+
+    async def disconnect(self) -> None:
+        for task in (self._watchdog, self._supervisor):
+            if task is not None:
+                task.cancel()
+        for task in (self._watchdog, self._supervisor):
+            if task is not None:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    log.exception("account %s: session task failed", self.id)
+        self._watchdog = self._supervisor = None
+        await self._stop_session()
+        await self.router.drain(self.timing.drain_wait)
+        self.qr.clear()
+        if self._reserved:
+            release_session_thread(asyncio.get_running_loop())
+            self._reserved = False
+        if self.config.disabled:
+            self.set_state(AccountState.DISABLED)
+        elif self.state not in (AccountState.LOGGED_OUT, AccountState.ERROR):
+            self.set_state(AccountState.DISCONNECTED)
+
+    def end_run(self, outcome: Outcome) -> None:
+        """Called by event handlers and the watchdog: end the current session run this way."""
+        if self._outcome is not None and not self._outcome.done():
+            self._outcome.set_result(outcome)
+
+    async def _supervise(self) -> None:
+        assert self.session is not None
+        while True:
+            loop = asyncio.get_running_loop()
+            self._outcome = loop.create_future()
+            self.router.new_run()
+            outcome = await self._run_once(self.session)
+            await self._stop_session()
+            if not outcome.retry:
+                self.set_state(outcome.state, outcome.reason)
+                return
+            delay = outcome.delay if outcome.delay is not None else self.backoff.next_delay()
+            retry = f"retrying in {delay:.0f}s (attempt {self.backoff.attempts})"
+            self.set_state(outcome.state, f"{outcome.reason}; {retry}")
+            await asyncio.sleep(delay)
+            self.set_state(AccountState.CONNECTING)
+
+    async def _run_once(self, session: WebSession) -> Outcome:
+        assert self._outcome is not None
+        try:
+            ended = await session.start()
+        except Exception as exc:
+            return Outcome(f"could not start the session: {exc}")
+        self.live = True
+        waiters: set[asyncio.Future[Any]] = {ended, self._outcome}
+        done, _ = await asyncio.wait(waiters, timeout=self.timing.connect_deadline, return_when="FIRST_COMPLETED")
+        if not done and not self.router.progressed:
+            return Outcome(f"no answer from WhatsApp within {self.timing.connect_deadline:.0f}s")
+        if not done:
+            await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
+        if self._outcome.done():
+            return self._outcome.result()
+        error = ended.exception() if not ended.cancelled() else None
+        return Outcome(f"session ended: {error}" if error else "session ended")
+
+    async def _stop_session(self) -> None:
+        self.live = False
+        if self.session is not None:
+            try:
+                await self.session.stop()
+            except Exception:
+                log.exception("account %s: stopping the session failed", self.id)
+
+    async def _watch(self) -> None:
+        """Restart a session that says it is connected but is not, or a QR window that ran out."""
+        while True:
+            await asyncio.sleep(self.timing.watchdog_interval)
+            if self.state is AccountState.QR and self.qr.expired():
+                self.router.qr_expired()
+                continue
+            if self.state is AccountState.CONNECTED and self.live and self.session is not None:
+                try:
+                    async with asyncio.timeout(self.timing.watchdog_interval):
+                        connected = await self.session.is_connected()
+                except Exception as exc:
+                    connected = False
+                    log.debug("account %s: is_connected failed: %s", self.id, exc)
+                if not connected and self.unhealthy_since is None:
+                    self.unhealthy_since = time.monotonic()
+            since = self.unhealthy_since
+            if since is not None and time.monotonic() - since > self.timing.unhealthy_grace:
+                self.unhealthy_since = None
+                if self.state is AccountState.CONNECTED:
+                    await self.emit("whatsapp.disconnected", reason="unresponsive")
+                log.warning("account %s: session unresponsive for %.0fs; restarting it", self.id,
+                            time.monotonic() - since)
+                self.end_run(Outcome(f"session unresponsive for {self.timing.unhealthy_grace:.0f}s"))
+
+    # -- pairing ------------------------------------------------------------
+    @property
+    def current_qr(self) -> str | None:
+        return self.qr.code if self.state is AccountState.QR else None
+
+    async def pair_phone(self, phone: str) -> str:
+        digits = phone_digits(phone, "phone")
+        if self.state is not AccountState.QR or not self.live or self.session is None:
+            raise RequestError(f"account {self.id!r} is not waiting to be paired (state: {self.state.value}); "
+                               "restart it with /api/accounts/enable or /api/accounts/update first", status=409)
+        try:
+            return await self.session.pair_phone(digits)
+        except Exception as exc:
+            raise RequestError(f"WhatsApp refused pairing by phone code: {exc}", status=502) from exc
+
+    # -- sending ------------------------------------------------------------
+    def normalize_recipient(self, to: str) -> str:
+        return normalize_recipient(to)
+
+    def remember(self, message_id: str, chat: str, sender: str, from_me: bool) -> None:
+        self.recent[message_id] = (chat, sender, from_me)
+        self.recent.move_to_end(message_id)
+        while len(self.recent) > RECENT_MESSAGES:
+            self.recent.popitem(last=False)
+
+    async def send(self, request: SendRequest) -> SendResult:
+        session = self.session
+        if session is None or not self.live or self.state is not AccountState.CONNECTED:
+            raise SendError(f"account {self.id!r} is not connected (state: {self.state.value})", code="not_connected")
+        if request.kind is SendKind.READ:
+            return await self._mark_read(session, request)
+        if request.kind is SendKind.REACTION:
+            message = self._reaction(request)
+        else:
+            message = await build_message(request, self._uploader(session))
+        try:
+            response = await session.send_message(to_jid(request.to), message)
+        except Exception as exc:
+            raise SendError(f"WhatsApp did not accept the message: {exc}", code=type(exc).__name__) from exc
+        self.remember(response.ID, request.to, "", True)
+        user, server = split_jid(request.to)
+        return SendResult(message_id=response.ID, to=public_address(user, server),
+                          raw={"timestamp": response.Timestamp, "server_id": response.ServerID})
+
+    def _uploader(self, session: WebSession) -> Any:
+        async def upload(data: bytes, media_type: Any) -> Any:
+            try:
+                return await session.upload(data, media_type)
+            except Exception as exc:
+                raise SendError(f"uploading the media to WhatsApp failed: {exc}", code=type(exc).__name__) from exc
+        return upload
+
+    def _reaction(self, request: SendRequest) -> Any:
+        message_id = text_of(request.body, "message_id", required=True)
+        emoji = text_of(request.body, "emoji")
+        _chat, sender, from_me = self.recent.get(message_id, (request.to, "", False))
+        return reaction_message(request.to, message_id, emoji, from_me, sender or None)
+
+    async def _mark_read(self, session: WebSession, request: SendRequest) -> SendResult:
+        message_id = text_of(request.body, "message_id", required=True)
+        known = self.recent.get(message_id)
+        if known is not None:
+            chat, sender, _ = known
+        elif request.to and not request.to.endswith("@g.us"):
+            chat = sender = request.to
+        else:
+            raise RequestError(f"message {message_id!r} was not received by account {self.id!r} since it started; "
+                               "pass 'to' (the chat) to mark it read", status=404)
+        try:
+            await session.mark_read([message_id], to_jid(chat), to_jid(sender or chat))
+        except Exception as exc:
+            raise SendError(f"WhatsApp did not accept the read receipt: {exc}", code=type(exc).__name__) from exc
+        user, server = split_jid(chat)
+        return SendResult(message_id=message_id, to=public_address(user, server))

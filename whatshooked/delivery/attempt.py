@@ -1,0 +1,109 @@
+"""One HTTP attempt to deliver one event to one hook, and the headers it carries (DESIGN §5).
+
+POST/PUT/PATCH hooks get the event JSON as the body. GET hooks get it as query parameters (id, type,
+timestamp, account_id, data) with no body; their `webhook-signature` signs the bytes actually sent,
+i.e. the empty body: HMAC of "id.timestamp.". Redirects are not followed (a 3xx is a refusal).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from whatshooked import __version__
+from whatshooked.config import HookConfig
+from whatshooked.delivery.backoff import parse_retry_after
+from whatshooked.delivery.signing import decode_secret, sign
+from whatshooked.events import Event
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"whatshooked/{__version__}"
+REPLY_LIMIT = 1024 * 1024  # the most of a hook's answer read for `{"send": ...}`
+RETRYABLE_STATUS = frozenset({408, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: int | None  # None: no HTTP answer (network error or timeout)
+    error: str = ""
+    retry_after: float | None = None
+    reply: Any = None  # the parsed JSON answer, when one was asked for
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE_STATUS or self.status >= 500
+
+
+def delivery_headers(hook: HookConfig, event: Event, timestamp: int, signed_body: bytes) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Whatshooked-Event": event.type,
+    }
+    headers.update(hook.headers)
+    headers["webhook-id"] = event.id
+    headers["webhook-timestamp"] = str(timestamp)
+    if hook.secret:
+        headers["webhook-signature"] = sign(decode_secret(hook.secret.reveal()), event.id, timestamp, signed_body)
+    return headers
+
+
+def query_params(event: Event) -> dict[str, str]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "timestamp": event.timestamp,
+        "account_id": event.account_id or "",
+        "data": json.dumps(event.data, separators=(",", ":"), ensure_ascii=False),
+    }
+
+
+async def attempt(
+    http: aiohttp.ClientSession, hook: HookConfig, event: Event, body: bytes,
+    limits: aiohttp.ClientTimeout, want_reply: bool = False,
+) -> Outcome:
+    is_get = hook.method == "GET"
+    sent = b"" if is_get else body
+    headers = delivery_headers(hook, event, int(time.time()), sent)
+    try:
+        async with http.request(
+            hook.method, hook.url, headers=headers, data=None if is_get else sent,
+            params=query_params(event) if is_get else None, timeout=limits,
+            allow_redirects=False, ssl=False if hook.allow_insecure else True,
+        ) as response:
+            status = response.status
+            if not 200 <= status < 300:
+                await response.release()
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
+                return Outcome(status, f"HTTP {status}", retry_after)
+            reply = await _read_reply(response) if want_reply else None
+            if not want_reply:
+                await response.release()
+            return Outcome(status, reply=reply)
+    except TimeoutError:
+        return Outcome(None, f"no answer within {limits.total:g}s")
+    except (aiohttp.ClientError, OSError) as exc:
+        return Outcome(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+async def _read_reply(response: aiohttp.ClientResponse) -> Any:
+    """A 2xx answer's JSON (for two-way replies); None when it is empty, too big or not JSON."""
+    if response.content_length is not None and response.content_length > REPLY_LIMIT:
+        return None
+    data = await response.content.read(REPLY_LIMIT + 1)
+    if not data or len(data) > REPLY_LIMIT:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None

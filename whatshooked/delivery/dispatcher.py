@@ -1,0 +1,308 @@
+"""Fan events out to hooks, durably (DESIGN §5).
+
+    dispatcher = Dispatcher(config, store_or_None, http, metrics, reply_handler=None)
+    await dispatcher.start()          resume what the store holds pending; start cache pruning
+    await dispatcher.publish(event)   returns once the event is committed (cache on) or at once (off)
+    dispatcher.set_hooks(hooks)       after API changes or a reload; apply_config(config) for all of it
+    await dispatcher.replay_all() -> ReplayResult(replayed, delivered, failed, remaining_cached)
+    await dispatcher.replay_event(event_id) -> bool   True when every target hook now has it
+    await dispatcher.prune() -> {"max_age": n, "max_events": m}
+    await dispatcher.close(deadline)  `deadline` = seconds to let attempts in flight finish
+
+Each event/hook pair is one job in that hook's runner; attempts and the next attempt's time are
+written to the store after every failure, so a restart picks up where the last run stopped.
+Given-up rows stay in the store (the cache) until a replay delivers them: automatically, oldest
+first, when the hook answers 2xx again; or manually through `/api/cache/replay*`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from whatshooked.config import Config, HookConfig
+from whatshooked.delivery.attempt import Outcome, attempt
+from whatshooked.delivery.backoff import next_wait
+from whatshooked.delivery.replay import Replayer, ReplayResult
+from whatshooked.delivery.runner import HookRunner, Job
+from whatshooked.errors import StoreError
+from whatshooked.events import Event, event_matches
+from whatshooked.metrics import Metrics
+from whatshooked.store import Store
+
+log = logging.getLogger(__name__)
+
+ReplyHandler = Callable[[Event, list[dict[str, Any]]], Awaitable[None]]
+PRUNE_INTERVAL = 60.0  # seconds between max_age sweeps (max_events is enforced as events arrive)
+
+__all__ = ["Dispatcher", "ReplayResult", "ReplyHandler"]
+
+
+@dataclass
+class _Tasks:
+    """Background tasks the dispatcher owns; each removes itself when done."""
+
+    running: set[asyncio.Task[Any]]
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return task
+
+
+class Dispatcher:
+    def __init__(
+        self, config: Config, store: Store | None, http: aiohttp.ClientSession, metrics: Metrics,
+        reply_handler: ReplyHandler | None = None,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._http = http
+        self._metrics = metrics
+        self._reply_handler = reply_handler
+        self._timeout = aiohttp.ClientTimeout(total=config.delivery.timeout)
+        self._runners: dict[str, HookRunner] = {}
+        self._tasks = _Tasks(set())
+        self._prune_soon = asyncio.Event()
+        self._started = False
+        self._closing = False
+        self._replayer = Replayer(self)
+        self.set_hooks(config.hooks)
+
+    # -- lifecycle ---------------------------------------------------------
+    async def start(self) -> None:
+        self._started = True
+        if self._store is None:
+            return
+        self._store.on_count(self._metrics.cache_size.set)
+        await self._resume(list(self._runners))
+        self._tasks.spawn(self._prune_loop(), "whatshooked-cache-prune")
+
+    async def close(self, deadline: float = 5.0) -> None:
+        """Stop taking work; attempts in flight get `deadline` seconds, then are cancelled.
+
+        Whatever is not delivered stays pending in the store, to be resumed by the next start().
+        """
+        self._closing = True
+        end = asyncio.get_running_loop().time() + deadline
+        for task in list(self._tasks.running):
+            if task.get_name() != "whatshooked-reply":
+                task.cancel()
+        await asyncio.gather(*(runner.stop(deadline) for runner in self._runners.values()))
+        replies = list(self._tasks.running)
+        if replies:
+            await asyncio.wait(replies, timeout=max(0.0, end - asyncio.get_running_loop().time()))
+        for task in replies:
+            task.cancel()
+        if replies:
+            await asyncio.gather(*replies, return_exceptions=True)
+        if self._store is not None:
+            self._store.on_count(None)
+
+    def apply_config(self, config: Config) -> None:
+        """Take a reloaded config: delivery settings for future attempts, and the hooks."""
+        self._config = config
+        self._timeout = aiohttp.ClientTimeout(total=config.delivery.timeout)
+        self.set_hooks(config.hooks)
+
+    def set_hooks(self, hooks: tuple[HookConfig, ...]) -> None:
+        active = {hook.id: hook for hook in hooks if hook.active}
+        for hook_id in [h for h in self._runners if h not in active]:
+            runner = self._runners.pop(hook_id)
+            self._tasks.spawn(runner.stop(0.0), f"whatshooked-stop-{hook_id}")
+        added: list[str] = []
+        for hook_id, hook in active.items():
+            current = self._runners.get(hook_id)
+            if current is None:
+                self._runners[hook_id] = HookRunner(hook, self._config.delivery.concurrency, self._deliver)
+                added.append(hook_id)
+            else:
+                current.hook = hook
+        if added and self._started and self._store is not None and not self._closing:
+            self._tasks.spawn(self._resume(added), "whatshooked-resume")
+
+    @property
+    def hooks(self) -> dict[str, HookRunner]:
+        return self._runners
+
+    @property
+    def store(self) -> Store | None:
+        return self._store
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._metrics
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    # -- publishing --------------------------------------------------------
+    async def publish(self, event: Event) -> None:
+        """Commit the event (cache on), then hand it to every active hook that wants it."""
+        if self._store is None:
+            self._dispatch(event, event.to_json(), None)
+            return
+        # Shielded: once the caller is here, the event is committed AND dispatched even if it is cancelled.
+        await asyncio.shield(self._commit(event))
+
+    async def _commit(self, event: Event) -> None:
+        assert self._store is not None
+        runners = self.matching(event.type)
+        body = event.to_json()
+        try:
+            await self._store.add_event(event, [runner.hook.id for runner in runners], body)
+        except StoreError:
+            if not self._closing:
+                raise
+            log.warning("event %s (%s) arrived after shutdown began and was not kept", event.id, event.type)
+            return
+        if self._store.count > self._config.message_cache.max_events:
+            self._prune_soon.set()
+        self._dispatch(event, body, asyncio.get_running_loop().time(), runners)
+
+    def _dispatch(self, event: Event, body: bytes, committed_at: float | None,
+                  runners: list[HookRunner] | None = None) -> None:
+        if self._closing:
+            return
+        for runner in self.matching(event.type) if runners is None else runners:
+            if self._runners.get(runner.hook.id) is runner:
+                runner.submit(Job(event, body, committed_at=committed_at))
+
+    def matching(self, event_type: str) -> list[HookRunner]:
+        return [runner for runner in self._runners.values() if event_matches(runner.hook.events, event_type)]
+
+    # -- one job -----------------------------------------------------------
+    async def _deliver(self, runner: HookRunner, job: Job) -> None:
+        hook, event, store = runner.hook, job.event, self._store
+        if store is not None and job.attempts and not await store.has_delivery(event.id, hook.id):
+            runner.finish(job)  # deleted, pruned or cleared while it waited
+            job.settle(False)
+            return
+        want_reply = self._reply_handler is not None and event.type == "message.received"
+        outcome = await attempt(self._http, hook, event, job.body, self._timeout, want_reply)
+        if outcome.ok:
+            await self._delivered(runner, job, outcome)
+        elif outcome.retryable and not job.single and await self._retry_later(runner, job, outcome):
+            pass
+        else:
+            await self._give_up(runner, job, outcome)
+
+    async def _delivered(self, runner: HookRunner, job: Job, outcome: Outcome) -> None:
+        hook_id, event = runner.hook.id, job.event
+        self._metrics.deliveries.labels(hook_id, "delivered").inc()
+        if job.committed_at is not None:
+            self._metrics.latency.labels(hook_id).observe(asyncio.get_running_loop().time() - job.committed_at)
+        if self._store is not None:
+            await self._store.mark_delivered(event.id, hook_id)
+        runner.finish(job)
+        job.settle(True)
+        if outcome.reply is not None:
+            self._hand_reply(event, outcome.reply, hook_id)
+        if runner.failing is not False and not self._closing:
+            runner.failing = False
+            self._tasks.spawn(self._replayer.recover(runner), f"whatshooked-recover-{hook_id}")
+
+    async def _retry_later(self, runner: HookRunner, job: Job, outcome: Outcome) -> bool:
+        """Schedule the next attempt; False when the waits have run out."""
+        wait = next_wait(self._config.delivery.retry, job.attempts + 1, outcome.retry_after)
+        if wait is None:
+            return False
+        job.attempts += 1
+        hook_id, event = runner.hook.id, job.event
+        runner.failing = True
+        self._metrics.deliveries.labels(hook_id, "retry").inc()
+        self._metrics.retries.labels(hook_id).inc()
+        log.warning("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
+                    hook_id, event.id, job.attempts, outcome.error, wait)
+        if self._store is not None:
+            await self._store.mark_attempt(event.id, hook_id, job.attempts, time.time() + wait, outcome.error)
+        job.settle(False)
+        runner.later(job, wait)
+        return True
+
+    async def _give_up(self, runner: HookRunner, job: Job, outcome: Outcome) -> None:
+        hook_id, event = runner.hook.id, job.event
+        if outcome.retryable:
+            runner.failing = True
+        self._metrics.deliveries.labels(hook_id, "failed").inc()
+        kept = "kept in the cache" if self._store is not None else "dropped (message_cache is disabled)"
+        if job.single:
+            log.warning("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept)
+        elif outcome.retryable:
+            log.warning("hook %s: gave up on event %s after %d attempts (%s); %s",
+                        hook_id, event.id, job.attempts + 1, outcome.error, kept)
+        else:
+            log.warning("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept)
+        if self._store is not None:
+            await self._store.mark_given_up(event.id, hook_id, outcome.error, outcome.retryable)
+        runner.finish(job)
+        job.settle(False)
+
+    def _hand_reply(self, event: Event, reply: Any, hook_id: str) -> None:
+        send = reply.get("send") if isinstance(reply, dict) else None
+        if send is None:
+            return
+        items = send if isinstance(send, list) else [send]
+        good = [item for item in items if isinstance(item, dict)]
+        if len(good) != len(items):
+            log.warning("hook %s: ignored %d reply items that are not objects", hook_id, len(items) - len(good))
+        if good and self._reply_handler is not None:
+            self._tasks.spawn(self._reply(event, good, hook_id), "whatshooked-reply")
+
+    async def _reply(self, event: Event, items: list[dict[str, Any]], hook_id: str) -> None:
+        assert self._reply_handler is not None
+        try:
+            await self._reply_handler(event, items)
+        except Exception:
+            log.exception("hook %s: sending its reply to event %s failed", hook_id, event.id)
+
+    # -- resume, replay, prune ---------------------------------------------
+    async def _resume(self, hook_ids: list[str]) -> None:
+        """Reschedule rows still in their retry schedule (e.g. after a restart)."""
+        assert self._store is not None
+        rows = await self._store.pending(hook_ids)
+        now = time.time()
+        for row in rows:
+            runner = self._runners.get(row.hook_id)
+            if runner is None or row.event.id in runner.jobs:
+                continue
+            runner.submit_later(Job(row.event, row.body, attempts=row.attempts), row.next_attempt_at - now)
+        if rows:
+            log.info("resumed %d pending deliveries", len(rows))
+
+    async def replay_all(self) -> ReplayResult:
+        return await self._replayer.replay_all()
+
+    async def replay_event(self, event_id: str) -> bool:
+        return await self._replayer.replay_event(event_id)
+
+    async def prune(self) -> dict[str, int]:
+        if self._store is None:
+            return {}
+        cache = self._config.message_cache
+        dropped = await self._store.prune(cache.max_age, cache.max_events)
+        for reason, count in dropped.items():
+            if count:
+                self._metrics.dropped.labels(reason).inc(count)
+                log.warning("dropped %d undelivered events from the cache (message_cache.%s)", count, reason)
+        return dropped
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._prune_soon.wait(), PRUNE_INTERVAL)
+            except TimeoutError:
+                pass
+            self._prune_soon.clear()
+            try:
+                await self.prune()
+            except StoreError as exc:
+                log.warning("cache pruning skipped: %s", exc)

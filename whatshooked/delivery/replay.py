@@ -1,0 +1,110 @@
+"""Replays: automatic when a failing hook answers 2xx again, manual through `/api/cache/replay*`.
+
+A manual replay sends each kept event once (no retry schedule) to every active hook that matches
+it now and does not have it yet. When all of them answer 2xx the event leaves the cache, together
+with rows for hooks that were removed or no longer match; otherwise it stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from whatshooked.delivery.runner import HookRunner, Job
+from whatshooked.events import Event
+
+if TYPE_CHECKING:
+    from whatshooked.delivery.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 256  # events replayed side by side by replay_all (each hook's concurrency still applies)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    replayed: int  # events sent to at least one hook
+    delivered: int  # of those, events every target took (they left the cache)
+    failed: int  # of those, events some target did not take (they stay)
+    remaining_cached: int
+
+
+class Replayer:
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def recover(self, runner: HookRunner) -> None:
+        """The hook answered 2xx: send what it is owed now, oldest first."""
+        store, hook_id = self._dispatcher.store, runner.hook.id
+        if store is None:
+            waiting = sorted(runner.waiting(), key=lambda job: job.event.id)
+            for job in waiting:
+                runner.hurry(job)
+            if waiting:
+                log.info("hook %s answers again: %d waiting retries sent now", hook_id, len(waiting))
+            return
+        runner.track_finished()
+        try:
+            rows = await store.undelivered_for(hook_id)
+        finally:
+            finished = runner.finished_since_track()
+        for row in rows:
+            event = row.event
+            if event.id in finished:
+                continue
+            owned = runner.jobs.get(event.id)
+            if owned is not None:
+                runner.hurry(owned)
+            elif row.retryable and runner.submit(Job(event, row.body)):
+                self._dispatcher.metrics.replays.labels(hook_id).inc()
+                log.info("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type)
+
+    async def replay_event(self, event_id: str) -> bool:
+        """True when every target hook took the event (it left the cache); False otherwise or if unknown."""
+        store = self._dispatcher.store
+        body = await store.get_body(event_id) if store is not None else None
+        if body is None:
+            return False
+        delivered, _ = await self._replay(Event.from_json(body), body)
+        return delivered
+
+    async def replay_all(self) -> ReplayResult:
+        store = self._dispatcher.store
+        if store is None:
+            return ReplayResult(0, 0, 0, 0)
+        replayed = delivered = 0
+        position = 0
+        while True:
+            page = await store.events_after(position, REPLAY_PAGE)
+            if not page:
+                break
+            position = page[-1][0]
+            outcomes = await asyncio.gather(*(self._replay(event, body) for _, event, body in page))
+            replayed += sum(1 for _, attempted in outcomes if attempted)
+            delivered += sum(1 for ok, _ in outcomes if ok)
+        result = ReplayResult(replayed, delivered, replayed - delivered, store.count)
+        log.info("replayed %d cached events: %d delivered, %d failed, %d still cached",
+                 result.replayed, result.delivered, result.failed, result.remaining_cached)
+        return result
+
+    async def _replay(self, event: Event, body: bytes) -> tuple[bool, bool]:
+        """(delivered to every target, attempted at all)."""
+        dispatcher = self._dispatcher
+        store = dispatcher.store
+        assert store is not None
+        rows = {row.hook_id: row.state for row in await store.deliveries_of(event.id)}
+        targets = [r for r in dispatcher.matching(event.type) if rows.get(r.hook.id) != "delivered"]
+        if not targets or dispatcher.closing:
+            return False, False
+        missing = [runner.hook.id for runner in targets if runner.hook.id not in rows]
+        if missing:
+            await store.add_deliveries(event.id, missing)
+        for runner in targets:
+            dispatcher.metrics.replays.labels(runner.hook.id).inc()
+            log.debug("replaying event %s (%s) to hook %s", event.id, event.type, runner.hook.id)
+        results = await asyncio.gather(*(runner.replay(event, body) for runner in targets))
+        if all(results):
+            await store.delete_event(event.id)
+        return all(results), True

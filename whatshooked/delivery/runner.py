@@ -1,0 +1,166 @@
+"""One hook's delivery lane: a queue, `delivery.concurrency` workers, and timers for waiting retries.
+
+The runner owns at most one job per event, whether queued, in flight or waiting for its next
+attempt, so a replay or a recovery never sends the same event to the same hook twice at once.
+What to do with a job (attempt, retry, give up) is the dispatcher's: it passes `deliver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from whatshooked.config import HookConfig
+from whatshooked.events import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    event: Event
+    body: bytes
+    attempts: int = 0  # failed attempts in this round of retries
+    committed_at: float | None = None  # loop time of the commit, for the latency metric
+    single: bool = False  # a manual replay: one attempt, no retries
+    waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+    def settle(self, delivered: bool) -> None:
+        """Tell whoever waits for this job's next attempt how it went."""
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(delivered)
+        self.waiters.clear()
+
+
+Deliver = Callable[["HookRunner", Job], Awaitable[None]]
+
+
+class HookRunner:
+    def __init__(self, hook: HookConfig, concurrency: int, deliver: Deliver) -> None:
+        self.hook = hook
+        self.jobs: dict[str, Job] = {}
+        self.failing: bool | None = None  # None: unknown yet; the first success checks the store once
+        self._concurrency = concurrency
+        self._deliver = deliver
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._busy: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._finished_log: set[str] | None = None
+
+    def submit(self, job: Job) -> bool:
+        """Queue a job unless this hook already has one for the event (then False)."""
+        if self._stopping or job.event.id in self.jobs:
+            return False
+        self.jobs[job.event.id] = job
+        self._enqueue(job)
+        return True
+
+    def replay(self, event: Event, body: bytes) -> asyncio.Future[bool]:
+        """A future for the next attempt of this event to this hook: a one-shot job, or the one already owned."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        job = self.jobs.get(event.id)
+        if job is not None:
+            job.waiters.append(future)
+            self.hurry(job)
+            return future
+        job = Job(event, body, single=True, waiters=[future])
+        if not self.submit(job):
+            job.settle(False)
+        return future
+
+    def submit_later(self, job: Job, wait: float) -> bool:
+        """Own a job whose next attempt is due in `wait` seconds (now, when not positive)."""
+        if wait <= 0:
+            return self.submit(job)
+        if self._stopping or job.event.id in self.jobs:
+            return False
+        self.jobs[job.event.id] = job
+        self.later(job, wait)
+        return True
+
+    def later(self, job: Job, wait: float) -> None:
+        """Run the job's next attempt after `wait` seconds (it stays owned meanwhile)."""
+        if self._stopping:
+            return
+        job.timer = asyncio.get_running_loop().call_later(wait, self._wake, job)
+
+    def hurry(self, job: Job) -> bool:
+        """Move a waiting job to the queue now; False if it was not waiting."""
+        if job.timer is None:
+            return False
+        job.timer.cancel()
+        self._wake(job)
+        return True
+
+    def waiting(self) -> list[Job]:
+        return [job for job in self.jobs.values() if job.timer is not None]
+
+    def finish(self, job: Job) -> None:
+        if self.jobs.get(job.event.id) is job:
+            del self.jobs[job.event.id]
+        if self._finished_log is not None:
+            self._finished_log.add(job.event.id)
+
+    def track_finished(self) -> None:
+        """Start noting finished jobs, so a store read that raced with them can be corrected."""
+        self._finished_log = set()
+
+    def finished_since_track(self) -> set[str]:
+        done, self._finished_log = self._finished_log or set(), None
+        return done
+
+    def _wake(self, job: Job) -> None:
+        job.timer = None
+        if not self._stopping:
+            self._enqueue(job)
+
+    def _enqueue(self, job: Job) -> None:
+        self._queue.put_nowait(job)
+        if not self._workers:
+            self._spawn_workers()
+
+    def _spawn_workers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for index in range(self._concurrency):
+            self._workers.add(loop.create_task(self._work(), name=f"whatshooked-hook-{self.hook.id}-{index}"))
+
+    async def _work(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        while not self._stopping:
+            job = await self._queue.get()
+            self._busy.add(task)
+            try:
+                await self._deliver(self, job)
+            except Exception:  # a worker must survive anything one delivery does
+                log.exception("hook %s: delivering event %s failed unexpectedly", self.hook.id, job.event.id)
+                self.finish(job)
+                job.settle(False)
+            finally:
+                self._busy.discard(task)
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking jobs; let attempts in flight finish for up to `grace` seconds, then cancel them."""
+        self._stopping = True
+        for job in self.jobs.values():
+            if job.timer is not None:
+                job.timer.cancel()
+                job.timer = None
+        idle = self._workers - self._busy
+        for task in idle:
+            task.cancel()
+        if self._busy and grace > 0:
+            await asyncio.wait(set(self._busy), timeout=grace)
+        for task in self._workers:
+            task.cancel()
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+        for job in self.jobs.values():
+            job.settle(False)
+        self.jobs.clear()

@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from whatshooked.api import openapi
 from whatshooked.api.auth import auth_middleware
 from whatshooked.api.errors import error_middleware
 from whatshooked.api.keys import ACCOUNTS, DISPATCHER, MEDIA, METRICS, SETTINGS, STORE
-from whatshooked.api.routes import accounts, cache, hooks, metrics, system
+from whatshooked.api.routes import accounts, business, cache, hooks, media, metrics, qr, send, system
 
 if TYPE_CHECKING:
     from whatshooked.daemon import Daemon
 
-ROUTE_MODULES = (system, metrics, hooks, cache, accounts)
+ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr)
 
 
 @web.middleware

@@ -90,13 +90,6 @@ class GraphStandin:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[GraphRequest]:
-        async with asyncio.timeout(timeout):
-            while len(self.requests) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.requests[:count]
-
     async def _graph(self, request: web.Request) -> web.Response:
         match = VERSION.match(request.path)
         version, path = (match.group(1), match.group(2)) if match else ("", request.path.lstrip("/"))

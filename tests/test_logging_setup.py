@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from whatshooked.config import Config, LoggingConfig, parse_config
-from whatshooked.logging_setup import NOISY_LOGGERS, ScrubbingHandler, configure_from, setup_logging
+from whatshooked.logging_setup import ALWAYS_QUIET, NOISY_LOGGERS, ScrubbingHandler, configure_from, setup_logging
 
 SECRETS = {
     "api_key": "ak_7Hq2LmVx93kPz",
@@ -50,7 +50,7 @@ logging:
 def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    levels = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
+    levels = {name: logging.getLogger(name).level for name in (*NOISY_LOGGERS, *ALWAYS_QUIET)}
     yield
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -167,4 +167,5 @@ def test_library_loggers_are_quiet_unless_debug() -> None:
     assert logging.getLogger("neonize.utils.log").level == logging.WARNING  # what neonize gives whatsmeow
     setup_logging(LoggingConfig(level="DEBUG"), stream=out, environ={})
     logging.getLogger("whatsmeow.Client").debug("now visible")
-    assert "now visible" in out.getvalue()
+    logging.getLogger("aiosqlite").debug("executing COMMIT")
+    assert "now visible" in out.getvalue() and "COMMIT" not in out.getvalue()

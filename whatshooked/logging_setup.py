@@ -25,6 +25,8 @@ MASK = "***"
 NOISY_LOGGERS = ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow", "aiohttp.access")
 """Libraries that talk a lot at INFO: kept at WARNING unless the configured level is DEBUG.
 `neonize.utils.log`'s own level is also what neonize hands to whatsmeow's Go logger."""
+ALWAYS_QUIET = ("aiosqlite",)
+"""Loggers that are noise even when debugging whatshooked (aiosqlite logs every statement)."""
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JOURNAL_FORMAT = "%(levelname)s %(name)s: %(message)s"  # journald stamps every line itself
@@ -116,6 +118,8 @@ def setup_logging(
     library_level = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(library_level)
+    for name in ALWAYS_QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return ours
 
 

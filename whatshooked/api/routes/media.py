@@ -37,7 +37,7 @@ async def get_media(request: web.Request) -> web.StreamResponse:
         server = request.app[SETTINGS].config.server
         if not is_authorized(request, server):
             return unauthorized(server)
-    stored = request.app[MEDIA].open(request.match_info["media_id"])
+    stored = request.app[MEDIA].open(request.match_info["id"])
     if stored is None:
         return web.Response(status=404, text="no such media (links last media.ttl; it may have expired)")
     headers = {"Content-Type": stored.mime_type, "Cache-Control": "private, max-age=300"}
@@ -48,4 +48,4 @@ async def get_media(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/api/media/{media_id}", get_media)
+    app.router.add_get("/api/media/{id}", get_media)

@@ -316,3 +316,77 @@ async def test_a_failed_download_still_raises_the_message(tmp_path: Path, receiv
     media = event["data"]["media"]
     assert media["mime_type"] == first_message(payload)["video"]["mime_type"]
     assert "could not download media" in media["error"] and "url" not in media
+
+
+async def test_changes_for_a_sibling_number_go_to_its_account(tmp_path: Path, receiver: HookReceiver) -> None:
+    from tests.support.graph_standin import GraphStandin
+
+    graph = GraphStandin("test-token")
+    await graph.start()
+    second = ("  - id: second\n    type: business-api\n    business_api:\n"
+              f'      phone_number_id: "1122334455667"\n      access_token: test-token\n      graph_url: {graph.url}\n')
+    try:
+        async with cloud_daemon(tmp_path, receiver, graph=graph, extra_yaml=second) as rig:
+            rig.adapter.ctx.extras.setdefault("accounts", rig.daemon.accounts)  # until the daemon lends it itself
+            # pywa's sample is for 1122334455667, posted at shop's path (one callback URL per Meta app)
+            [event] = await events_after(rig, receiver, fixture("message_text_reply_context.json"))
+            assert await rig.webhook(fixture("message_text_reply_context.json")) == (200, "ok")  # deduped there
+            await rig.webhook(fixture("message_text.json"))
+            events = [r.json() for r in await receiver.wait_for(2)]
+    finally:
+        await graph.close()
+    assert event["data"]["account_id"] == "second" and event["data"]["text"] == "replied text"
+    assert events[1]["data"]["account_id"] == "shop"
+
+
+async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: Path) -> None:
+    """The dedupe key is recorded before the commit fails: the redelivery must not be dropped as a duplicate."""
+    import aiohttp
+    from aiohttp import web
+
+    from tests.support.cloud_daemon import APP_SECRET, TOKEN
+    from whatshooked.accounts.base import AdapterContext
+    from whatshooked.accounts.cloud_api import CloudApiAdapter
+    from whatshooked.config import AccountConfig, BusinessApiConfig, Config
+    from whatshooked.config_values import Secret
+    from whatshooked.events import Event
+    from whatshooked.media import MediaStore
+
+    committed: list[Event] = []
+    seen: set[str] = set()
+    failures = [RuntimeError("database is locked")]
+
+    async def emit(event: Event) -> None:
+        if failures:
+            raise failures.pop()
+        committed.append(event)
+
+    async def seen_before(key: str) -> bool:
+        known = key in seen
+        seen.add(key)
+        return known
+
+    account = AccountConfig(id="shop", type="business-api", business_api=BusinessApiConfig(
+        phone_number_id=PHONE_NUMBER_ID, access_token=Secret(TOKEN), app_secret=Secret(APP_SECRET),
+        graph_url="http://127.0.0.1:9"))
+    config = Config(path=tmp_path / "config.yaml", accounts=(account,))
+    async with aiohttp.ClientSession() as http:
+        ctx = AdapterContext(emit=emit, http=http, media=MediaStore.from_config(config), settings=config,
+                             seen_before=seen_before)
+        adapter = CloudApiAdapter(account, ctx)
+        app = web.Application()
+        app.router.add_post(WEBHOOK_PATH, adapter.handle_webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        body = json.dumps(fixture("message_text.json")).encode()
+        statuses = []
+        for _ in range(3):
+            async with http.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", data=body,
+                                 headers={"X-Hub-Signature-256": sign(body)}) as response:
+                statuses.append(response.status)
+        await runner.cleanup()
+    assert statuses == [500, 200, 200]
+    assert [e.data["text"] for e in committed] == ["Does it come in another color?"]

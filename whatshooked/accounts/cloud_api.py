@@ -105,6 +105,15 @@ class CloudApiAdapter(AccountAdapter):
             self.waba_id = next(iter(waba_ids))
             log.info("account %s: WhatsApp Business Account id %s learnt from a webhook", self.id, self.waba_id)
 
+    def sibling(self, phone_number_id: str) -> CloudApiAdapter | None:
+        """The running Cloud API account for that number, when the daemon lends its account manager."""
+        manager = self.ctx.extras.get("accounts")
+        for adapter in manager.adapters() if manager is not None else []:
+            if (isinstance(adapter, CloudApiAdapter) and adapter is not self
+                    and adapter.api.phone_number_id == phone_number_id and adapter.state is not AccountState.DISABLED):
+                return adapter
+        return None
+
     def require_waba(self) -> str:
         if not self.waba_id:
             raise RequestError(f"account {self.id!r} has no WhatsApp Business Account id: set business_api.waba_id "

@@ -43,7 +43,8 @@ class Inbound:
 class Parsed:
     items: list[Inbound] = field(default_factory=list)
     waba_ids: set[str] = field(default_factory=set)
-    foreign_numbers: set[str] = field(default_factory=set)
+    foreign: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """`messages` changes for other phone_number_ids, by id, as a payload each (to hand to that account)."""
 
 
 def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
@@ -66,11 +67,12 @@ def parse_payload(payload: Any, account_id: str, phone_number_id: str) -> Parsed
             parsed.waba_ids.add(str(entry["id"]))
         for change in entry.get("changes") or []:
             if isinstance(change, dict):
-                _change(change, account_id, phone_number_id, parsed)
+                _change(entry, change, account_id, phone_number_id, parsed)
     return parsed
 
 
-def _change(change: dict[str, Any], account_id: str, phone_number_id: str, parsed: Parsed) -> None:
+def _change(entry: dict[str, Any], change: dict[str, Any], account_id: str, phone_number_id: str,
+            parsed: Parsed) -> None:
     name = str(change.get("field") or "unknown")
     value = change.get("value")
     if name != "messages" or not isinstance(value, dict):
@@ -79,7 +81,8 @@ def _change(change: dict[str, Any], account_id: str, phone_number_id: str, parse
         return
     number = str((value.get("metadata") or {}).get("phone_number_id") or "")
     if number and number != phone_number_id:
-        parsed.foreign_numbers.add(number)
+        entries = parsed.foreign.setdefault(number, [])
+        entries.append({"id": entry.get("id"), "changes": [change]})
         return
     contacts = [c for c in value.get("contacts") or [] if isinstance(c, dict)]
     for message in value.get("messages") or []:

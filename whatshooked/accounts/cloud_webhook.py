@@ -27,6 +27,8 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 class CloudWebhook:
     def __init__(self, adapter: CloudApiAdapter) -> None:
         self.adapter = adapter
+        self._unfinished: set[str] = set()
+        """Dedupe keys recorded for events whose commit then failed: Meta's redelivery must raise them."""
 
     def _count(self, outcome: str) -> None:
         metrics = self.adapter.ctx.extras.get("metrics")
@@ -69,14 +71,12 @@ class CloudWebhook:
         except ValueError as exc:
             self._count("bad_request")
             return web.Response(status=400, text=f"not a WhatsApp webhook body: {exc}")
-        if parsed.foreign_numbers:
-            log.warning("account %s: ignored webhook changes for phone_number_id %s (this account is %s); "
-                        "point that number's webhook at its own account's path", self.adapter.id,
-                        ", ".join(sorted(parsed.foreign_numbers)), self.adapter.api.phone_number_id)
         self.adapter.learn_waba(parsed.waba_ids)
         try:
             for item in parsed.items:
                 await self._raise(item)
+            for number, entries in parsed.foreign.items():
+                await self._hand_over(number, entries)
         except Exception:
             self._count("error")
             log.exception("account %s: webhook events not committed; Meta will redeliver", self.adapter.id)
@@ -84,13 +84,29 @@ class CloudWebhook:
         self._count("ok")
         return web.Response(text="ok")
 
-    async def _raise(self, item: Inbound) -> None:
-        if item.dedupe_key and await self.adapter.ctx.seen_before(item.dedupe_key):
-            log.debug("account %s: %s already seen", self.adapter.id, item.dedupe_key)
+    async def _hand_over(self, phone_number_id: str, entries: list[dict[str, Any]]) -> None:
+        """Meta sends one app's webhooks to one URL: changes for a sibling number go to its account."""
+        sibling = self.adapter.sibling(phone_number_id)
+        if sibling is None:
+            log.warning("account %s: ignored webhook changes for phone_number_id %s: no business-api account has "
+                        "it (this one is %s)", self.adapter.id, phone_number_id, self.adapter.api.phone_number_id)
             return
+        payload = {"object": "whatsapp_business_account", "entry": entries}
+        for item in parse_payload(payload, sibling.id, phone_number_id).items:
+            await sibling._webhook._raise(item)
+
+    async def _raise(self, item: Inbound) -> None:
+        key = item.dedupe_key
+        if key and await self.adapter.ctx.seen_before(key) and key not in self._unfinished:
+            log.debug("account %s: %s already seen", self.adapter.id, key)
+            return
+        if key:
+            self._unfinished.add(key)
         if item.media is not None:
             item.data["media"] = await self.fetch_media(item.media, item.data.get("media") or {})
         await self.adapter.emit(item.type, **item.data)
+        if key:
+            self._unfinished.discard(key)
 
     async def fetch_media(self, media: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
         """`GET /{media-id}`, then its 5-minute URL with the token; on failure keep what the webhook said."""

@@ -1,0 +1,111 @@
+"""A crash loses nothing: `whatshooked serve` is SIGKILLed while Cloud API webhooks stream in.
+
+Every webhook POST the daemon answered 200 was committed first (DESIGN §5), so after a restart each
+of those events reaches the hook — maybe twice, but always under the same `webhook-id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import signal
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.support.graph_standin import GraphStandin, fixture
+from tests.support.harness import until
+from tests.support.process import ServeProcess, free_port
+from tests.support.receiver import HookReceiver, Reply
+
+PHONE_NUMBER_ID = "106540352242922"
+ACKED_BEFORE_KILL = 40
+
+
+def config_text(tmp_path: Path, port: int, graph: str, hook: str) -> str:
+    return f"""
+server: {{host: 127.0.0.1, port: {port}, api_key: crash-test-api-key}}
+storage: {{path: {tmp_path / "state.db"}}}
+media: {{dir: {tmp_path / "media"}}}
+delivery: {{timeout: 5s, concurrency: 4, retry: [100ms, 200ms, 500ms, 1s, 1s, 1s, 1s]}}
+hooks:
+  - {{id: rx, url: "{hook}"}}
+accounts:
+  - id: shop
+    type: business-api
+    business_api:
+      phone_number_id: "{PHONE_NUMBER_ID}"
+      access_token: test-token
+      waba_id: "102290129340398"
+      graph_url: {graph}
+"""
+
+
+def payload(number: int) -> bytes:
+    body: dict[str, Any] = copy.deepcopy(fixture("message_text.json"))
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["id"] = f"wamid.crash{number:05d}"
+    message["text"]["body"] = f"message {number}"
+    return json.dumps(body).encode()
+
+
+async def stream(url: str, acked: list[str], enough: asyncio.Event, stop: asyncio.Event) -> None:
+    """POST webhooks, four at a time, until the daemon stops answering; `enough` once N were acked."""
+    counter = iter(range(1_000_000))
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while not stop.is_set():
+            number = next(counter)
+            try:
+                async with http.post(url, data=payload(number), headers={"Content-Type": "application/json"}) as r:
+                    if r.status == 200:
+                        acked.append(f"wamid.crash{number:05d}")
+                        if len(acked) >= ACKED_BEFORE_KILL:
+                            enough.set()
+            except (TimeoutError, aiohttp.ClientError):
+                return  # the daemon is gone
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        await asyncio.gather(*(worker(http) for _ in range(4)))
+
+
+async def test_sigkill_mid_stream_loses_no_committed_event(tmp_path: Path, receiver: HookReceiver) -> None:
+    receiver.default = Reply(status=200, delay=0.2)  # a slow hook: a backlog is in flight at the kill
+    graph = GraphStandin("test-token")
+    await graph.start()
+    port = free_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text(tmp_path, port, graph.url, receiver.url))
+    first, second = ServeProcess(path, port, name="first"), ServeProcess(path, port, name="second")
+    acked: list[str] = []
+    try:
+        await first.start()
+        await first.healthy()
+        enough, stop = asyncio.Event(), asyncio.Event()
+        streaming = asyncio.create_task(stream(f"{first.url}/webhooks/whatsapp/shop", acked, enough, stop))
+        async with asyncio.timeout(30):
+            await enough.wait()
+        first.send(signal.SIGKILL)
+        await first.wait(10)
+        stop.set()
+        await streaming
+        delivered_before_restart = {r.json()["data"]["message_id"] for r in receiver.requests}
+        assert set(acked) - delivered_before_restart, "the kill came too late to test anything"
+
+        await second.start()
+        await second.healthy()
+        await until(lambda: set(acked) <= {r.json()["data"]["message_id"] for r in receiver.requests}, within=30)
+    finally:
+        await first.stop()
+        await second.stop()
+        await graph.close()
+
+    ids_by_message: dict[str, set[str]] = defaultdict(set)
+    for request in receiver.requests:
+        event = request.json()
+        assert request.headers["webhook-id"] == event["id"]
+        ids_by_message[event["data"]["message_id"]].add(event["id"])
+    assert all(len(ids) == 1 for ids in ids_by_message.values()), "a redelivery changed its webhook-id"

@@ -1,18 +1,24 @@
 """The one place neonize is imported: contains its import-time side effects and re-exports what we use.
 
-Importing neonize calls `logging.basicConfig` (a stderr handler on the root logger, level INFO) and
-starts a log-forwarding thread. We undo the root-logger changes so the daemon's logging setup stays
-in charge, and route whatsmeow's own log level through neonize's logger.
+Importing neonize calls `logging.basicConfig` (a stderr handler on the root logger, level INFO),
+starts a log-forwarding thread and leaks two pipes. We undo the root-logger changes so the daemon's
+logging setup stays in charge, swallow the pipes' warnings, and set whatsmeow's log level.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import warnings
 
 _root = logging.getLogger()
 _saved_handlers, _saved_level = list(_root.handlers), _root.level
+_quiet = warnings.catch_warnings()
+_quiet.__enter__()
+warnings.simplefilter("ignore", ResourceWarning)  # neonize leaks two `os.popen("uname -a")` pipes
 try:
+    from neonize._binder import func_callback_bytes, func_string
     from neonize.aioze import events as aio_events
     from neonize.aioze.client import NewAClient
     from neonize.aioze.events import (
@@ -43,6 +49,8 @@ finally:
         if _handler not in _saved_handlers:
             _root.removeHandler(_handler)
     _root.setLevel(_saved_level)
+    gc.collect()  # finalize the leaked pipes while their ResourceWarnings are ignored
+    _quiet.__exit__(None, None, None)
 
 # whatsmeow's Go logger takes its level from this logger at connect(); NOTSET would mean "everything".
 logging.getLogger("neonize.utils.log").setLevel(logging.INFO)
@@ -76,7 +84,10 @@ __all__ = [
     "StreamReplacedEv",
     "TemporaryBanEv",
     "UploadResponse",
+    "aio_events",
     "bind_event_loop",
+    "func_callback_bytes",
+    "func_string",
     "neonize_proto",
     "wa",
 ]

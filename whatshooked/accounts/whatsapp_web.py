@@ -205,11 +205,11 @@ class WhatsAppWebAdapter(AccountAdapter):
         digits = phone_digits(phone, "phone")
         if self.state is not AccountState.QR or not self.live or self.session is None:
             raise RequestError(f"account {self.id!r} is not waiting to be paired (state: {self.state.value}); "
-                               "restart it with /api/accounts/enable or /api/accounts/update first", status=409)
+                               "restart it with /api/accounts/enable or /api/accounts/update first")
         try:
             return await self.session.pair_phone(digits)
         except Exception as exc:
-            raise RequestError(f"WhatsApp refused pairing by phone code: {exc}", status=502) from exc
+            raise SendError(f"WhatsApp refused pairing by phone code: {exc}", code=type(exc).__name__) from exc
 
     # -- sending ------------------------------------------------------------
     def normalize_recipient(self, to: str) -> str:

@@ -208,7 +208,7 @@ async def test_outcomes_retrying_cannot_fix(tmp_path: Path, receiver: HookReceiv
 
 async def test_temporary_ban_waits_it_out(tmp_path: Path, receiver: HookReceiver) -> None:
     async with web_world(tmp_path, receiver.url, timing={"backoff_cap": 0.2}) as world:
-        adapter, session = world.adapter(), world.sessions.last
+        session = world.sessions.last
         await session.afeed(nz.ConnectedEv(status=True), nz.TemporaryBanEv(Code=P.TemporaryBan.BLOCKED_BY_USERS,
                                                                           Expire=0))
         await until(lambda: session.starts == 2)

@@ -53,7 +53,7 @@ class StandInSession:
         register_callbacks(self.event, callbacks)
         self.callbacks = callbacks
         self._event_cb = nz.func_callback_bytes(self.event.execute)
-        self._qr_cb = nz.func_string(functools.partial(nz.NewAClient._NewAClient__onQr, self))  # type: ignore[attr-defined]
+        self._qr_cb = nz.func_string(functools.partial(nz.NewAClient._NewAClient__onQr, self))
         self.starts = 0
         self.stops = 0
         self.ended: asyncio.Future[None] | None = None

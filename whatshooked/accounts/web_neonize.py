@@ -10,7 +10,21 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import subprocess
+import time
 import warnings
+
+
+def _reap_uname() -> None:
+    """neonize reads `os.popen("uname -a")` without closing it; subprocess keeps the unreaped child
+    (and its pipe) in a private list until some later Popen, where the pipe's warning would surface."""
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        subprocess._cleanup()  # type: ignore[attr-defined]
+        if not any(getattr(p, "args", None) == "uname -a" for p in subprocess._active):  # type: ignore[attr-defined]
+            return
+        time.sleep(0.005)
+
 
 _root = logging.getLogger()
 _saved_handlers, _saved_level = list(_root.handlers), _root.level
@@ -49,6 +63,7 @@ finally:
         if _handler not in _saved_handlers:
             _root.removeHandler(_handler)
     _root.setLevel(_saved_level)
+    _reap_uname()
     gc.collect()  # finalize the leaked pipes while their ResourceWarnings are ignored
     _quiet.__exit__(None, None, None)
 

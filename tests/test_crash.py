@@ -52,8 +52,9 @@ def payload(number: int) -> bytes:
     return json.dumps(body).encode()
 
 
-async def stream(url: str, acked: list[str], enough: asyncio.Event, stop: asyncio.Event) -> None:
-    """POST webhooks, four at a time, until the daemon stops answering; `enough` once N were acked."""
+async def stream(url: str, acked: list[str], enough: asyncio.Event, stop: asyncio.Event,
+                 errors: list[str]) -> None:
+    """POST webhooks, four at a time, until told to stop; `enough` once N were acked."""
     counter = iter(range(1_000_000))
 
     async def worker(http: aiohttp.ClientSession) -> None:
@@ -65,8 +66,11 @@ async def stream(url: str, acked: list[str], enough: asyncio.Event, stop: asynci
                         acked.append(f"wamid.crash{number:05d}")
                         if len(acked) >= ACKED_BEFORE_KILL:
                             enough.set()
-            except (TimeoutError, aiohttp.ClientError):
-                return  # the daemon is gone
+                    else:
+                        errors.append(f"{number}: HTTP {r.status} {await r.text()}")
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                errors.append(f"{number}: {exc!r}")  # the daemon is gone (or going)
+                await asyncio.sleep(0.01)
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
         await asyncio.gather(*(worker(http) for _ in range(4)))
@@ -84,10 +88,14 @@ async def test_sigkill_mid_stream_loses_no_committed_event(tmp_path: Path, recei
     try:
         await first.start()
         await first.healthy()
-        enough, stop = asyncio.Event(), asyncio.Event()
-        streaming = asyncio.create_task(stream(f"{first.url}/webhooks/whatsapp/shop", acked, enough, stop))
-        async with asyncio.timeout(30):
-            await enough.wait()
+        enough, stop, errors = asyncio.Event(), asyncio.Event(), []
+        streaming = asyncio.create_task(stream(f"{first.url}/webhooks/whatsapp/shop", acked, enough, stop, errors))
+        try:
+            async with asyncio.timeout(20):
+                await enough.wait()
+        except TimeoutError:
+            raise AssertionError(f"only {len(acked)} acked; errors {errors[:5]}\n{first.output()}") from None
+        assert not errors, errors[:5]
         first.send(signal.SIGKILL)
         await first.wait(10)
         stop.set()

@@ -120,7 +120,7 @@ class WhatsAppWebAdapter(AccountAdapter):
             self._reserved = False
         if self.config.disabled:
             self.set_state(AccountState.DISABLED)
-        elif self.state not in (AccountState.LOGGED_OUT, AccountState.ERROR):
+        elif self.state not in (AccountState.LOGGED_OUT, AccountState.ERROR, AccountState.DISCONNECTED):
             self.set_state(AccountState.DISCONNECTED)
 
     def end_run(self, outcome: Outcome) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import copy
 import json
 import signal
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,37 @@ async def test_sigkill_mid_stream_loses_no_committed_event(tmp_path: Path, recei
         assert request.headers["webhook-id"] == event["id"]
         ids_by_message[event["data"]["message_id"]].add(event["id"])
     assert all(len(ids) == 1 for ids in ids_by_message.values()), "a redelivery changed its webhook-id"
+
+
+async def test_sigterm_with_deliveries_in_flight_exits_0_and_delivers_after_restart(
+        tmp_path: Path, receiver: HookReceiver) -> None:
+    receiver.default = Reply(status=200, delay=8)  # a hung hook: deliveries are in flight at the stop
+    graph = GraphStandin("test-token")
+    await graph.start()
+    port = free_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text(tmp_path, port, graph.url, receiver.url))
+    first, second = ServeProcess(path, port, name="first"), ServeProcess(path, port, name="second")
+    try:
+        await first.start()
+        await first.healthy()
+        async with aiohttp.ClientSession() as http:
+            for number in range(6):
+                async with http.post(f"{first.url}/webhooks/whatsapp/shop", data=payload(number)) as response:
+                    assert response.status == 200
+        await receiver.wait_for(4)  # concurrency 4: four hang at the hook, two wait their turn
+        first.send(signal.SIGTERM)
+        started = time.monotonic()
+        assert await first.wait(10) == 0, first.output()
+        assert time.monotonic() - started < 10
+
+        receiver.default = Reply(status=200)
+        await second.start()
+        await second.healthy()
+        wanted = {f"wamid.crash{number:05d}" for number in range(6)}
+        await until(lambda: wanted <= {r.json()["data"]["message_id"] for r in receiver.requests[4:]}, within=20)
+    finally:
+        await first.stop()
+        await second.stop()
+        await graph.close()
+    assert "Traceback" not in first.stderr.read_text()

@@ -58,16 +58,20 @@ async def test_health_and_webhook_paths_need_no_credentials(tmp_path: Path) -> N
         assert (await run.client.get("/api/accounts")).status == 401
 
 
-async def test_basic_is_refused_when_no_username_is_configured(tmp_path: Path) -> None:
+async def test_basic_takes_the_api_key_as_password_so_browsers_can_log_in(tmp_path: Path) -> None:
     async with running(tmp_path, config(), headers={}) as run:
-        response = await run.client.get("/api/hooks", headers=basic("", API_KEY))
-        assert response.status == 401 and "WWW-Authenticate" not in response.headers
+        refused = await run.client.get("/api/hooks")
+        assert refused.status == 401 and refused.headers["WWW-Authenticate"] == 'Basic realm="whatshooked"'
+        assert (await run.client.get("/api/hooks", headers=basic("anyone", API_KEY))).status == 200
+        assert (await run.client.get("/api/hooks", headers=basic("", API_KEY))).status == 200
+        assert (await run.client.get("/api/hooks", headers=basic(API_KEY, ""))).status == 401
+        assert (await run.client.get("/api/hooks", headers=basic("", ""))).status == 401
 
 
 async def test_without_any_credentials_configured_the_api_stays_locked(tmp_path: Path) -> None:
     async with running(tmp_path, config(api_key='""'), headers={}) as run:
-        for headers in ({}, {"x-api-key": ""}, {"Authorization": "Bearer "}):
+        for headers in ({}, {"x-api-key": ""}, {"Authorization": "Bearer "}, basic("", "")):
             response = await run.client.get("/api/hooks", headers=headers)
-            assert response.status == 401
+            assert response.status == 401 and "WWW-Authenticate" not in response.headers
             assert "set server.api_key" in await response.text()
         assert (await run.client.get("/health")).status == 200

@@ -2,6 +2,8 @@
 
 With neither `server.api_key` nor `server.username` configured the API stays locked (every `/api`
 request gets 401 saying what to set): secure by default. `whatshooked init` always writes a key.
+So that a browser can open the QR page with only an API key configured, Basic also accepts the API
+key as the password (any user name), and a 401 always offers Basic.
 """
 
 from __future__ import annotations
@@ -44,21 +46,22 @@ def is_authorized(request: web.Request, server: ServerConfig) -> bool:
     value = value.strip()
     if scheme.lower() == "bearer":
         return _same(value, api_key)
-    if scheme.lower() == "basic" and server.username:
+    if scheme.lower() == "basic":
         try:
             user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        # Both compared every time, so timing does not tell which one was wrong.
+        # Every comparison made every time, so timing does not tell which one was wrong.
         user_ok = _same(user, server.username)
         password_ok = _same(password, server.password.reveal())
-        return bool(sep) and user_ok and password_ok
+        key_ok = _same(password, api_key)
+        return bool(sep) and ((user_ok and password_ok) or key_ok)
     return False
 
 
 def unauthorized(server: ServerConfig) -> web.Response:
     configured = bool(server.api_key or server.username)
-    headers = {"WWW-Authenticate": 'Basic realm="whatshooked"'} if server.username else {}
+    headers = {"WWW-Authenticate": 'Basic realm="whatshooked"'} if configured else {}
     text = "unauthorized" if configured else f"unauthorized: {NO_CREDENTIALS}"
     return web.Response(status=401, text=text, headers=headers)
 

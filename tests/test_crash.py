@@ -89,7 +89,7 @@ async def test_sigkill_mid_stream_loses_no_committed_event(tmp_path: Path, recei
     try:
         await first.start()
         await first.healthy()
-        enough, stop, errors = asyncio.Event(), asyncio.Event(), []
+        enough, stop, errors = asyncio.Event(), asyncio.Event(), list[str]()
         streaming = asyncio.create_task(stream(f"{first.url}/webhooks/whatsapp/shop", acked, enough, stop, errors))
         try:
             async with asyncio.timeout(20):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from whatshooked.api import openapi
 from whatshooked.api.auth import auth_middleware
@@ -24,7 +25,7 @@ ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, busines
 
 
 @web.middleware
-async def webhook_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def webhook_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     adapter = request.app[ACCOUNTS].webhook_adapter(request.path)
     if adapter is not None:
         return await adapter.handle_webhook(request)

@@ -12,9 +12,9 @@ import base64
 import binascii
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from whatshooked.api.keys import SETTINGS
 from whatshooked.config import ServerConfig
@@ -23,9 +23,6 @@ log = logging.getLogger(__name__)
 
 NO_CREDENTIALS = "no API credentials are configured: set server.api_key (or server.username and server.password)"
 _PUBLIC_ATTR = "__whatshooked_public__"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 def public(handler: Handler) -> Handler:
     """Mark a handler under /api that decides access itself (e.g. signed media links)."""
@@ -75,7 +72,7 @@ def needs_auth(request: web.Request) -> bool:
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if needs_auth(request):
         server = request.app[SETTINGS].config.server
         if not is_authorized(request, server):

@@ -142,3 +142,16 @@ def test_starter_config_is_valid_private_and_never_overwritten(tmp_path: Path) -
     with pytest.raises(FileExistsError):
         write_starter(path)
     assert load_config(path).server.api_key.reveal() == key
+
+
+async def test_an_edit_that_changes_nothing_writes_nothing(settings: Settings) -> None:
+    settings.path.write_text("# my notes\n" + ORIGINAL)
+    seen: list[Config] = []
+
+    async def listener(config: Config) -> None:
+        seen.append(config)
+
+    settings.listen(listener)
+    assert await settings.change(lambda raw: raw["hooks"][0].update(id="crm")) is None
+    assert settings.path.read_text().startswith("# my notes\n") and seen == []
+    assert not settings.path.with_name("config.yaml.bak").exists()

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from whatshooked.accounts.manager import AccountManager, Lent
+from whatshooked.accounts.manager import DISCONNECT_TIMEOUT, AccountManager, Lent
 from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
 from whatshooked.config import Config
@@ -33,10 +33,10 @@ log = logging.getLogger(__name__)
 
 STOP_BUDGET = 10.0
 """DESIGN §2: a stop finishes within this many seconds."""
-REQUESTS_GRACE = 2.0
+REQUESTS_GRACE = 1.5
 """Of the budget: how long open API requests get to finish once the listener is closed."""
-ACCOUNTS_GRACE = 3.0
-"""Of the budget: how long accounts get to disconnect."""
+DELIVERY_GRACE = STOP_BUDGET - REQUESTS_GRACE - DISCONNECT_TIMEOUT - 2.0
+"""Of the budget: how long deliveries in flight get to finish (the rest stay in the store)."""
 MEMORY_DEDUPE_KEYS = 100_000
 
 
@@ -107,7 +107,7 @@ class Daemon:
         log.info("whatshooked stopped")
 
     async def _close_dispatcher(self) -> None:
-        await self.dispatcher.close(STOP_BUDGET - REQUESTS_GRACE - ACCOUNTS_GRACE - 1.0)
+        await self.dispatcher.close(DELIVERY_GRACE)
 
     # -- behaviour ------------------------------------------------------------
     async def _reply(self, event: Event, items: list[dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ replaces the file; the file is replaced atomically and the previous version kept
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -58,11 +59,14 @@ class Settings:
         """Apply `edit` to the raw YAML document, validate, write back, then tell the listeners.
 
         `edit` mutates the dict it is given and may return a value (passed back to the caller);
-        it raises RequestError to refuse the change.
+        it raises RequestError to refuse the change. An edit that changes nothing writes nothing.
         """
         async with self._lock:
             raw = await asyncio.to_thread(read_raw, self.path)
+            before = copy.deepcopy(raw)
             result = edit(raw)
+            if raw == before:  # nothing to write: keep the file (and its comments) as it is
+                return result
             text = dump_yaml(raw)
             try:
                 config = parse_config(text, self.path, env=self._env)

@@ -1,9 +1,9 @@
 """The daemon's lifecycle: open the parts in order, serve the API, close them in reverse.
 
-Order: store, HTTP client, media store, dispatcher, accounts, then the API; a stop (SIGTERM/SIGINT)
-closes the API first (no new requests), then accounts, the dispatcher (which persists in-flight
-deliveries), media, the HTTP client and the store. SIGHUP reloads hooks, accounts and delivery
-settings from the file. The dispatcher prunes the cache itself.
+Order: store, HTTP client, media store, dispatcher, accounts, then the API (and READY=1 to
+systemd); a stop (SIGTERM/SIGINT) closes the API first (no new requests), then accounts, the
+dispatcher (which keeps undelivered work in the store), media, the HTTP client and the store.
+SIGHUP reloads hooks, accounts and delivery settings from the file. The dispatcher prunes the cache.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from whatshooked.media import MediaStore
 from whatshooked.metrics import Metrics
 from whatshooked.settings import Settings
 from whatshooked.store import Store
+from whatshooked.systemd_notify import Notifier, status_line
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,11 @@ class RecentKeys:
 class Daemon:
     """Owner of every long-lived part. `await open()`, then `build_app(daemon)`, then `await close()`."""
 
-    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+    def __init__(self, settings: Settings, registry: Registry | None = None, notifier: Notifier | None = None
+                 ) -> None:
         self.settings = settings
         self.registry = registry
+        self.notifier = notifier
         self.metrics = Metrics()
         self.store: Store | None = None
         self.http: aiohttp.ClientSession
@@ -125,13 +128,23 @@ class Daemon:
 
     async def _reload(self) -> None:
         before = self.settings.config
-        if await self.settings.reload():
+        if self.notifier is not None:
+            self.notifier.reloading()
+        reloaded = await self.settings.reload()
+        if self.notifier is not None:
+            self.notifier.ready(self.status_line())
+        if reloaded:
             after = self.settings.config
             for section in ("server", "storage", "media"):
                 if getattr(before, section) != getattr(after, section):
                     log.warning("config section %s changed: it takes effect at the next restart", section)
             if before.message_cache.enabled != after.message_cache.enabled:
                 log.warning("message_cache.enabled changed: it takes effect at the next restart")
+
+    def status_line(self) -> str:
+        """One line for `systemctl status`: accounts connected, events cached."""
+        states = [adapter.state.value for adapter in self.accounts.adapters()]
+        return status_line(states, self.store.count if self.store is not None else None)
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=f"whatshooked-{name}")
@@ -145,23 +158,37 @@ class Daemon:
 
 
 def serve(settings: Settings, registry: Registry | None = None) -> None:
-    """Run until SIGTERM/SIGINT (returns normally: exit 0). Startup failures propagate."""
+    """Run until SIGTERM/SIGINT (then return: exit 0). Startup failures propagate."""
+    asyncio.run(run(settings, registry))
+
+
+async def run(settings: Settings, registry: Registry | None = None, notifier: Notifier | None = None) -> None:
+    """Open the daemon, listen, tell systemd READY=1, wait for a stop signal, close in reverse."""
     server = settings.config.server
-
-    async def make_app() -> web.Application:
-        daemon = Daemon(settings, registry)
-        await daemon.open()
-        app = build_app(daemon)
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, daemon.reload)
-
-        async def stop(_: web.Application) -> None:
-            loop.remove_signal_handler(signal.SIGHUP)
-            await daemon.close()
-
-        app.on_cleanup.append(stop)
-        log.info("starting the API on http://%s:%d", server.host, server.port)
-        return app
-
-    web.run_app(make_app(), host=server.host, port=server.port, print=None,
-                shutdown_timeout=REQUESTS_GRACE, access_log=None, handle_signals=True)
+    notifier = notifier or Notifier.from_env()
+    loop = asyncio.get_running_loop()
+    daemon = Daemon(settings, registry, notifier)
+    await daemon.open()
+    stop = asyncio.Event()
+    try:
+        runner = web.AppRunner(build_app(daemon), access_log=None, shutdown_timeout=REQUESTS_GRACE,
+                               handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, server.host, server.port).start()
+            log.info("API listening on http://%s:%d", server.host, server.port)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+            notifier.start(daemon.status_line)
+            notifier.ready(daemon.status_line())
+            await stop.wait()
+            log.info("stopping")
+            notifier.stopping()
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+            await runner.cleanup()
+    finally:
+        await daemon.close()
+        await notifier.close()

@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from whatshooked import __version__
+from whatshooked import __version__, client_cli
 from whatshooked.config import LoggingConfig, load_config, resolve_config_path
 from whatshooked.config_write import write_starter
 from whatshooked.errors import ConfigError
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("-c", "--config", default=argparse.SUPPRESS, help=config_help)
     commands.add_parser("version", help="print the version")
+    client_cli.add_client_commands(commands)
     return parser
 
 
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"whatshooked {__version__}")
             return EXIT_OK
         path = resolve_config_path(args.config)
+        if args.command in client_cli.COMMANDS:
+            return client_cli.run_client_command(args, client_cli.load_client_config(path))
         if args.command == "init":
             return init(path)
         if args.command == "check-config":

@@ -91,8 +91,9 @@ class Daemon:
             stack.push_async_callback(self._close_dispatcher)
             seen_before = self.store.seen_before if self.store is not None else RecentKeys().seen_before
             lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media,
-                        seen_before=seen_before, metrics=self.metrics, extras={})
+                        seen_before=seen_before, metrics=self.metrics, extras={"metrics": self.metrics})
             self.accounts = AccountManager(lent, self.registry)
+            lent.extras["accounts"] = self.accounts
             stack.push_async_callback(self.accounts.close)
             await self.accounts.start(config)
         except BaseException:

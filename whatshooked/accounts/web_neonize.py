@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import subprocess
 import time
 import warnings
@@ -25,6 +26,10 @@ def _reap_uname() -> None:
             return
         time.sleep(0.005)
 
+
+# neonize's Go side tags every private-chat send as sent by a bot unless this is "off"; a bridge
+# relays a person's messages, so we turn the tag off unless the operator set it explicitly.
+os.environ.setdefault("NEONIZE_BOT_TAG", "off")
 
 _root = logging.getLogger()
 _saved_handlers, _saved_level = list(_root.handlers), _root.level

@@ -140,7 +140,7 @@ hooks:
     assert hook.headers == {"Authorization": "Bearer abc", "X-Num": "5"}
     assert hook.events == ("message.received", "message.*")
     assert config.hook("crm") is hook and config.account("shop") is shop and config.hook("x") is None
-    assert sorted(config.secrets()) == sorted(["EAAtoken", "s3cret", SECRET])
+    assert sorted(config.secrets()) == sorted(["EAAtoken", "s3cret", SECRET, "Bearer abc"])  # credential header too
 
 
 def test_secrets_are_masked_in_repr_and_str() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from whatshooked.config_values import Secret, interpolate, parse_duration, parse_size
+from whatshooked.config_values import Secret, interpolate, is_credential_header, parse_duration, parse_size
 from whatshooked.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -133,14 +133,17 @@ class Config:
         return next((h for h in self.hooks if h.id == hook_id), None)
 
     def secrets(self) -> list[str]:
-        """Every secret value configured, for log scrubbing and tests."""
+        """Every secret value configured (credential-like hook headers too), for log scrubbing and tests."""
         values = [self.server.api_key, self.server.password]
         for account in self.accounts:
             if account.business_api:
                 b = account.business_api
                 values += [b.access_token, b.app_secret, b.verify_token]
         values += [hook.secret for hook in self.hooks]
-        return [v.reveal() for v in values if v]
+        revealed = [v.reveal() for v in values if v]
+        for hook in self.hooks:
+            revealed += [value for name, value in hook.headers.items() if value and is_credential_header(name)]
+        return revealed
 
 
 def resolve_config_path(cli_value: str | None) -> Path:

@@ -17,6 +17,15 @@ _SIZE_UNITS = {
 }
 
 
+_CREDENTIAL_HEADER_PARTS = ("authorization", "cookie", "token", "secret", "key", "password", "auth")
+
+
+def is_credential_header(name: str) -> bool:
+    """A hook header whose value is a credential: masked in API answers and scrubbed from logs."""
+    lowered = name.lower()
+    return any(part in lowered for part in _CREDENTIAL_HEADER_PARTS)
+
+
 class Secret(str):
     """A string whose repr and str-format hide the value; `.reveal()` gives it back."""
 

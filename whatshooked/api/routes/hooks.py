@@ -10,29 +10,24 @@ from aiohttp import web
 from whatshooked.api import bodies
 from whatshooked.api.keys import SETTINGS
 from whatshooked.config import HOOK_METHODS, ID_PATTERN, HookConfig
+from whatshooked.config_values import is_credential_header
 from whatshooked.delivery.signing import SigningError, decode_secret
 from whatshooked.errors import RequestError
 
 MASK = "***"
-_SENSITIVE_HEADER_PARTS = ("authorization", "cookie", "token", "secret", "key", "password", "auth")
 
 
 def hook_json(hook: HookConfig) -> dict[str, Any]:
     """A hook as the API shows it: the secret, and header values that look like credentials, masked."""
     shown: dict[str, Any] = {
         "id": hook.id, "name": hook.name, "url": hook.url, "method": hook.method,
-        "headers": {name: (MASK if _sensitive(name) else value) for name, value in hook.headers.items()},
+        "headers": {name: (MASK if is_credential_header(name) else value) for name, value in hook.headers.items()},
         "active": hook.active, "events": list(hook.events), "description": hook.description,
         "allow_insecure": hook.allow_insecure,
     }
     if hook.secret:
         shown["secret"] = MASK
     return shown
-
-
-def _sensitive(header: str) -> bool:
-    lowered = header.lower()
-    return any(part in lowered for part in _SENSITIVE_HEADER_PARTS)
 
 
 def hook_entry(body: dict[str, Any]) -> dict[str, Any]:

@@ -64,9 +64,9 @@ async def running(config: Config, reply_handler: ReplyHandler | None = None,
             await store.close()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> None:
+async def eventually(check: Callable[[], Any], within: float = 5.0) -> None:
     """Poll an async or plain check until it holds, with a deadline."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while True:
             result = check()
             if asyncio.iscoroutine(result):

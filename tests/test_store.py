@@ -83,8 +83,10 @@ async def test_attempts_and_given_up_rows(store: Store) -> None:
     pending = await store.pending(["crm"])
     assert [(p.event, p.attempts, p.next_attempt_at) for p in pending] == [(first, 2, 1234.5)]
     assert pending[0].body == first.to_json()
-    owed = await store.undelivered_for("crm")
-    assert [(o.event.id, o.state, o.retryable) for o in owed] == [(first.id, "pending", True), (second.id, "failed", False)]
+    third = event()
+    await store.add_event(third, ["crm"])
+    await store.mark_given_up(third.id, "crm", "HTTP 503")
+    assert [(o.event.id, o.state) for o in await store.given_up_for("crm")] == [(third.id, "failed")]
     assert (await store.deliveries_of(second.id))[0].last_error == "HTTP 400"
     assert await store.pending(["other"]) == []
 

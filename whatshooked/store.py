@@ -2,18 +2,22 @@
 
 An event stays here until every hook it was meant for has it; one that no hook matched stays too.
 So "the cache" (`/api/cache`) is simply every event in the table. All writes go through one writer
-task that commits concurrent writes together (store_writer.py); reads use the same connection.
+that commits concurrent writes together (store_writer.py, its own thread and connection); reads and
+migrations use this module's aiosqlite connection. Both connections: WAL, busy_timeout, foreign keys.
 
 Interface (used by the dispatcher and the cache routes):
     store = await Store.open(path);  await store.close()
     store.count                                   events kept now (kept current, no query)
     await store.add_event(event, hook_ids)         event + one pending row per hook, committed
+    store.add_event_soon(event, hook_ids, after=fn) -> Future   the same; `after()` runs once committed
     await store.add_deliveries(event_id, hook_ids) rows for more hooks (replays); existing rows kept
     await store.mark_attempt(event_id, hook_id, attempts, next_attempt_at, error)
     await store.mark_given_up(event_id, hook_id, error, retryable=True)
     await store.mark_delivered(event_id, hook_id)  the event leaves once all its rows are delivered
+    store.mark_delivered_soon(event_id, hook_id)   the same, queued without waiting for the commit
+    await store.flush()                            every write handed over so far is committed
     await store.pending(hook_ids) -> list[Delivery]          rows to resume, oldest first
-    await store.undelivered_for(hook_id) -> list[Delivery]   pending and failed rows, oldest first
+    await store.given_up_for(hook_id) -> list[Delivery]      retries ran out (retryable), oldest first
     await store.has_delivery(event_id, hook_id) -> bool      (False once deleted or pruned)
     await store.list_undelivered(event_type=None, limit=None) -> list[Event]   oldest first
     await store.events_after(seq, limit) -> list[(seq, Event, body)]            pages, oldest first
@@ -28,7 +32,9 @@ Times (`next_attempt_at`, `now`) are Unix seconds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +46,7 @@ import aiosqlite
 from whatshooked.events import Event
 from whatshooked.store_migrations import migrate
 from whatshooked.store_writer import (
+    BUSY_TIMEOUT_MS,
     DELETE_IF_DONE,
     INSERT_DELIVERY,
     INSERT_EVENT,
@@ -52,7 +59,6 @@ from whatshooked.store_writer import (
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 5000
 
 _DELIVERY_COLUMNS = "e.body, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable"
 
@@ -100,8 +106,12 @@ class Store:
         except BaseException:
             await db.close()
             raise
-        writer = Writer(db, int(rows[0][0]))
-        writer.start()
+        writer = Writer(path, int(rows[0][0]))
+        try:
+            await writer.start()
+        except BaseException:
+            await db.close()
+            raise
         log.info("store %s open, %d undelivered events", path, writer.count)
         return cls(db, path, writer)
 
@@ -121,10 +131,20 @@ class Store:
 
     # -- writes ------------------------------------------------------------
     async def add_event(self, event: Event, hook_ids: Sequence[str], body: bytes | None = None) -> None:
+        await asyncio.shield(self.add_event_soon(event, hook_ids, body))
+
+    def add_event_soon(
+        self, event: Event, hook_ids: Sequence[str], body: bytes | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> asyncio.Future[None]:
+        """Hand the event over; the future completes, and `after` runs, once it is committed.
+
+        `after` runs even when whoever awaits the future was cancelled meanwhile.
+        """
         row = (event.id, event.type, event.timestamp, time.time(), body if body is not None else event.to_json())
         statements: list[tuple[int, tuple[Any, ...]]] = [(INSERT_EVENT, row)]
         statements += [(INSERT_DELIVERY, (event.id, hook_id)) for hook_id in hook_ids]
-        await self._writer.submit(Write(statements))
+        return self._writer.submit_nowait(Write(statements, after=after))
 
     async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
         await self._writer.submit(Write([(INSERT_DELIVERY, (event_id, hook_id)) for hook_id in hook_ids]))
@@ -138,32 +158,43 @@ class Store:
         await self._writer.submit(Write([(UPDATE_GIVEN_UP, (error, int(retryable), event_id, hook_id))]))
 
     async def mark_delivered(self, event_id: str, hook_id: str) -> None:
-        await self._writer.submit(
-            Write([(UPDATE_DELIVERED, (event_id, hook_id)), (DELETE_IF_DONE, (event_id, event_id))])
-        )
+        await self._writer.submit(self._delivered(event_id, hook_id))
+
+    def mark_delivered_soon(self, event_id: str, hook_id: str) -> None:
+        """Queue the write without waiting for its commit (a crash before it means a duplicate, not a loss).
+
+        It may wait a few milliseconds to share a commit with others (store_writer.LAZY_DELAY).
+        """
+        self._writer.hand_over(self._delivered(event_id, hook_id), urgent=False)
+
+    @staticmethod
+    def _delivered(event_id: str, hook_id: str) -> Write:
+        return Write([(UPDATE_DELIVERED, (event_id, hook_id)), (DELETE_IF_DONE, (event_id,))])
+
+    async def flush(self) -> None:
+        """Wait until every write handed over so far is committed."""
+        await self._writer.submit(Write())
 
     async def delete_event(self, event_id: str) -> bool:
-        async def run(writer: Writer) -> bool:
-            cursor = await writer.db.execute("DELETE FROM events WHERE id = ?", (event_id,))
-            writer.count -= cursor.rowcount
-            return cursor.rowcount > 0
+        def run(conn: sqlite3.Connection) -> tuple[bool, int]:
+            deleted = conn.execute("DELETE FROM events WHERE id = ?", (event_id,)).rowcount
+            return deleted > 0, -deleted
 
         return bool(await self._writer.submit(Write(custom=run)))
 
     async def clear(self) -> int:
-        async def run(writer: Writer) -> int:
-            cursor = await writer.db.execute("DELETE FROM events")
-            writer.count = 0
-            return cursor.rowcount
+        def run(conn: sqlite3.Connection) -> tuple[int, int]:
+            deleted = conn.execute("DELETE FROM events").rowcount
+            return deleted, -deleted
 
         return int(await self._writer.submit(Write(custom=run)))
 
     async def seen_before(self, key: str) -> bool:
-        async def run(writer: Writer) -> bool:
-            cursor = await writer.db.execute(
+        def run(conn: sqlite3.Connection) -> tuple[bool, int]:
+            added = conn.execute(
                 "INSERT INTO dedupe (key, seen_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, time.time())
-            )
-            return cursor.rowcount == 0
+            ).rowcount
+            return added == 0, 0
 
         return bool(await self._writer.submit(Write(custom=run)))
 
@@ -171,16 +202,14 @@ class Store:
         """Drop events older than `max_age` seconds, then the oldest beyond `max_events`; old dedupe keys too."""
         cutoff = (time.time() if now is None else now) - max_age
 
-        async def run(writer: Writer) -> dict[str, int]:
-            db = writer.db
-            aged = (await db.execute("DELETE FROM events WHERE created_at < ?", (cutoff,))).rowcount
-            over = (await db.execute(
+        def run(conn: sqlite3.Connection) -> tuple[dict[str, int], int]:
+            aged = max(conn.execute("DELETE FROM events WHERE created_at < ?", (cutoff,)).rowcount, 0)
+            over = max(conn.execute(
                 "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
                 (max_events,),
-            )).rowcount
-            await db.execute("DELETE FROM dedupe WHERE seen_at < ?", (cutoff,))
-            writer.count -= max(aged, 0) + max(over, 0)
-            return {"max_age": max(aged, 0), "max_events": max(over, 0)}
+            ).rowcount, 0)
+            conn.execute("DELETE FROM dedupe WHERE seen_at < ?", (cutoff,))
+            return {"max_age": aged, "max_events": over}, -(aged + over)
 
         dropped: dict[str, int] = await self._writer.submit(Write(custom=run))
         return dropped
@@ -195,8 +224,9 @@ class Store:
             f"d.state = 'pending' AND d.hook_id IN ({marks})", tuple(hook_ids)
         )
 
-    async def undelivered_for(self, hook_id: str) -> list[Delivery]:
-        return await self._deliveries("d.state != 'delivered' AND d.hook_id = ?", (hook_id,))
+    async def given_up_for(self, hook_id: str) -> list[Delivery]:
+        """Rows whose retries ran out on retryable errors (not refusals), oldest first."""
+        return await self._deliveries("d.state = 'failed' AND d.retryable = 1 AND d.hook_id = ?", (hook_id,))
 
     async def _deliveries(self, where: str, params: tuple[Any, ...]) -> list[Delivery]:
         rows = await self._db.execute_fetchall(

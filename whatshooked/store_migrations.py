@@ -15,6 +15,9 @@ from whatshooked.errors import StoreError
 
 log = logging.getLogger(__name__)
 
+# Few indexes on purpose: every event is inserted and deleted once, and each index costs on both.
+# Listing by type, pruning by age and per-hook lookups scan instead; they are rare and the tables
+# hold only what is undelivered.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
         1,
@@ -27,8 +30,6 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             created_at REAL NOT NULL,
             body BLOB NOT NULL
         );
-        CREATE INDEX events_type ON events (type, seq);
-        CREATE INDEX events_created ON events (created_at);
         CREATE TABLE deliveries (
             event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
             hook_id TEXT NOT NULL,
@@ -39,7 +40,6 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             retryable INTEGER NOT NULL DEFAULT 1,
             PRIMARY KEY (event_id, hook_id)
         ) WITHOUT ROWID;
-        CREATE INDEX deliveries_hook ON deliveries (hook_id, state);
         CREATE TABLE dedupe (
             key TEXT PRIMARY KEY,
             seen_at REAL NOT NULL

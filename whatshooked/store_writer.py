@@ -1,108 +1,195 @@
 """The store's single writer: concurrent writes are grouped into one transaction (group commit).
 
-Every caller still waits for the commit that holds ITS write, so "returned" means "on disk", but a
-burst of events costs one commit, not one each. Same-statement writes in a batch run as one
-`executemany`; the statement order below is dependency-safe (an event before its rows, rows before
-the delete that checks them). Callers await through `asyncio.shield`, so a cancelled caller never
-loses a write that was already handed over.
+Every caller can wait for the commit that holds ITS write, so "returned" means "on disk", but a
+burst of events costs one commit, not one each. A batch runs as ONE call into the writer's own
+thread and connection (reads stay on the store's aiosqlite connection; WAL lets them run side by
+side), because hopping threads per statement, not SQLite, was what made small commits slow.
+Same-statement writes in a batch run as one `executemany`, in the dependency-safe order below
+(an event before its rows, rows before the delete that checks them). Callers await through
+`asyncio.shield`, so a cancelled caller never loses a write that was already handed over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from whatshooked.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1024  # writes per transaction; more wait for the next one
+LAZY_DELAY = 0.01  # writes nobody waits for (delivered marks) may wait this long to share a commit...
+LAZY_BATCH = 128  # ...unless this many are waiting
+BUSY_TIMEOUT_MS = 5000
 
-# Mergeable statements, in the order a batch runs them.
-INSERT_EVENT = 0
-INSERT_DELIVERY = 1
-UPDATE_ATTEMPT = 2
-UPDATE_GIVEN_UP = 3
-UPDATE_DELIVERED = 4
-DELETE_IF_DONE = 5
-STATEMENTS = (
-    "INSERT OR IGNORE INTO events (id, type, timestamp, created_at, body) VALUES (?, ?, ?, ?, ?)",
-    "INSERT OR IGNORE INTO deliveries (event_id, hook_id) VALUES (?, ?)",
-    "UPDATE deliveries SET state = 'pending', attempts = ?, next_attempt_at = ?, last_error = ? "
-    "WHERE event_id = ? AND hook_id = ? AND state != 'delivered'",
-    "UPDATE deliveries SET state = 'failed', last_error = ?, retryable = ? "
-    "WHERE event_id = ? AND hook_id = ? AND state != 'delivered'",
-    "UPDATE deliveries SET state = 'delivered', last_error = '' WHERE event_id = ? AND hook_id = ?",
-    "DELETE FROM events WHERE id = ? AND NOT EXISTS "
-    "(SELECT 1 FROM deliveries WHERE event_id = ? AND state != 'delivered')",
-)
+# Mergeable statements, in the order a batch runs them. The hot ones (an event in, an event out)
+# run as one multi-row statement per chunk rather than a step per row: the sqlite3 module lets go of
+# the GIL around every step, and each hand-over to and from the event loop's thread costs more than
+# the row itself.
+INSERT_EVENT = 0  # (id, type, timestamp, created_at, body)
+INSERT_DELIVERY = 1  # (event_id, hook_id)
+UPDATE_ATTEMPT = 2  # (attempts, next_attempt_at, last_error, event_id, hook_id)
+UPDATE_GIVEN_UP = 3  # (last_error, retryable, event_id, hook_id)
+UPDATE_DELIVERED = 4  # (event_id, hook_id)
+DELETE_IF_DONE = 5  # (event_id,): the event goes once every row it has is delivered
+CHUNK = 500  # rows per multi-row statement (well under SQLite's 32766 parameters)
 
-Custom = Callable[["Writer"], Awaitable[Any]]  # runs inside the transaction; keeps `count` right
+_PER_ROW = {
+    UPDATE_ATTEMPT: "UPDATE deliveries SET state = 'pending', attempts = ?, next_attempt_at = ?, last_error = ? "
+    "WHERE event_id = ? AND hook_id = ? AND state != 'delivered'",
+    UPDATE_GIVEN_UP: "UPDATE deliveries SET state = 'failed', last_error = ?, retryable = ? "
+    "WHERE event_id = ? AND hook_id = ? AND state != 'delivered'",
+}
+
+
+def _statements(index: int, rows: list[tuple[Any, ...]]) -> list[tuple[str, list[Any]]]:
+    """The SQL and parameters that apply `rows` for one mergeable statement."""
+    if index in _PER_ROW:
+        return [(_PER_ROW[index], list(row)) for row in rows]  # rare (failures): one step each is fine
+    out: list[tuple[str, list[Any]]] = []
+    if index == UPDATE_DELIVERED:  # grouped by hook, so the primary key (event_id, hook_id) is used
+        by_hook: dict[str, list[Any]] = {}
+        for event_id, hook_id in rows:
+            by_hook.setdefault(hook_id, []).append(event_id)
+        for hook_id, ids in by_hook.items():
+            for part in _chunks(ids):
+                out.append((
+                    "UPDATE deliveries SET state = 'delivered', last_error = '' "
+                    f"WHERE hook_id = ? AND event_id IN ({_list(len(part))})", [hook_id, *part],
+                ))
+        return out
+    for part in _chunks(rows):
+        values = [value for row in part for value in row]
+        if index == INSERT_EVENT:
+            sql = "INSERT OR IGNORE INTO events (id, type, timestamp, created_at, body) VALUES " + _marks(5, len(part))
+        elif index == INSERT_DELIVERY:
+            sql = "INSERT OR IGNORE INTO deliveries (event_id, hook_id) VALUES " + _marks(2, len(part))
+        else:
+            sql = (f"DELETE FROM events WHERE id IN ({_list(len(part))}) AND NOT EXISTS "
+                   "(SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state != 'delivered')")
+        out.append((sql, values))
+    return out
+
+
+def _marks(width: int, count: int) -> str:
+    """`(?,?),(?,?)` for width 2, count 2: the VALUES of a multi-row insert."""
+    return ",".join(["(" + ",".join("?" * width) + ")"] * count)
+
+
+def _list(count: int) -> str:
+    """`?,?,?` for count 3: the inside of an IN (...)."""
+    return ",".join("?" * count)
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
+
+
+# Runs in the writer thread inside the batch's transaction; returns (result, change in event count).
+Custom = Callable[[sqlite3.Connection], tuple[Any, int]]
 
 
 @dataclass(slots=True)
 class Write:
-    """Either rows for mergeable statements, or a custom function run inside the transaction."""
+    """Rows for mergeable statements, or a custom function; with neither, a barrier (flush).
+
+    `after` runs in the event loop once the write is committed, even if whoever waits on the
+    future was cancelled meanwhile (the dispatcher hands events to hooks from there).
+    """
 
     statements: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
     custom: Custom | None = None
+    after: Callable[[], None] | None = None
     future: asyncio.Future[Any] | None = None
 
 
 class Writer:
-    """Owns the write side of one connection; `count` tracks the events table's size."""
+    """Owns the write connection and its thread; `count` tracks the events table's size."""
 
-    def __init__(self, db: aiosqlite.Connection, count: int) -> None:
-        self.db = db
+    def __init__(self, path: Path, count: int) -> None:
+        self.path = path
         self.count = count
         self.on_count: Callable[[int], None] | None = None
-        self._queue: asyncio.Queue[Write | None] = asyncio.Queue()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whatshooked-store-writer")
+        self._conn: sqlite3.Connection | None = None
+        self._pending: list[Write] = []  # handed over, not yet in a transaction
+        self._wake = asyncio.Event()
+        self._lazy_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self._in_thread(self._connect)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="whatshooked-store-writer")
 
+    def _connect(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn = conn
+
     async def submit(self, write: Write) -> Any:
+        return await asyncio.shield(self.submit_nowait(write))
+
+    def submit_nowait(self, write: Write) -> asyncio.Future[Any]:
+        """Hand a write over; it is committed with the next batch (await the future to know when)."""
+        write.future = asyncio.get_running_loop().create_future()
+        self.hand_over(write)
+        return write.future
+
+    def hand_over(self, write: Write, urgent: bool = True) -> None:
+        """Hand a write over without a future: failures are logged, not raised.
+
+        Not `urgent`: it may wait up to LAZY_DELAY for company (or until someone commits anyway).
+        """
         if self._closed:
             raise StoreError("the store is closed (whatshooked is shutting down)")
-        write.future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(write)
-        return await asyncio.shield(write.future)
+        self._pending.append(write)
+        if urgent or len(self._pending) >= LAZY_BATCH:
+            self._wake.set()
+        elif self._lazy_timer is None:
+            self._lazy_timer = asyncio.get_running_loop().call_later(LAZY_DELAY, self._wake.set)
 
     async def close(self) -> None:
         """Commit everything already submitted, then stop."""
+        if self._closed:
+            return
         self._closed = True
         if self._task is not None:
-            self._queue.put_nowait(None)
+            self._wake.set()
             await self._task
+        if self._conn is not None:
+            await self._in_thread(self._conn.close)
+        self._thread.shutdown(wait=True)
+
+    async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            item = await self._queue.get()
-            batch: list[Write] = []
-            while True:
-                if item is None:
-                    stopping = True
-                else:
-                    batch.append(item)
-                if stopping or len(batch) >= MAX_BATCH or self._queue.empty():
-                    break
-                item = self._queue.get_nowait()
-            if batch:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._lazy_timer is not None:
+                self._lazy_timer.cancel()
+                self._lazy_timer = None
+            while self._pending:  # writes handed over meanwhile join the next batch
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 await self._commit_batch(batch)
+            if self._closed:
+                return
 
     async def _commit_batch(self, batch: list[Write]) -> None:
         try:
-            results = await self._transaction(batch)
+            results, delta = await self._in_thread(self._transaction, batch)
         except Exception as exc:  # noqa: BLE001 - isolate the failing write, fail only its caller
-            await self._recount()
             if len(batch) == 1:
                 log.error("store write failed: %s", exc)
                 _settle(batch[0], exc=exc)
@@ -110,14 +197,20 @@ class Writer:
             for write in batch:
                 await self._commit_batch([write])
             return
+        self.count += delta
+        if self.on_count is not None:
+            self.on_count(self.count)
         for write, result in zip(batch, results, strict=True):
             _settle(write, result=result)
 
-    async def _transaction(self, batch: list[Write]) -> list[Any]:
-        db = self.db
+    def _transaction(self, batch: list[Write]) -> tuple[list[Any], int]:
+        """In the writer thread: the whole batch, one transaction."""
+        conn = self._conn
+        assert conn is not None
         results: list[Any] = []
         grouped: dict[int, list[tuple[Any, ...]]] = {}
-        await db.execute("BEGIN IMMEDIATE")
+        delta = 0
+        conn.execute("BEGIN IMMEDIATE")
         try:
             for write in batch:
                 if write.custom is None:
@@ -125,41 +218,44 @@ class Writer:
                         grouped.setdefault(index, []).append(params)
                     results.append(None)
                     continue
-                await self._flush(grouped)
+                delta += self._flush(conn, grouped)
                 grouped = {}
-                results.append(await write.custom(self))
-            await self._flush(grouped)
-            await db.execute("COMMIT")
+                result, changed = write.custom(conn)
+                results.append(result)
+                delta += changed
+            delta += self._flush(conn, grouped)
+            conn.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:
-                await db.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        if self.on_count is not None:
-            self.on_count(self.count)
-        return results
+        return results, delta
 
-    async def _flush(self, grouped: dict[int, list[tuple[Any, ...]]]) -> None:
+    @staticmethod
+    def _flush(conn: sqlite3.Connection, grouped: dict[int, list[tuple[Any, ...]]]) -> int:
+        delta = 0
         for index in sorted(grouped):
-            rows = grouped[index]
-            cursor = await (
-                self.db.execute(STATEMENTS[index], rows[0]) if len(rows) == 1
-                else self.db.executemany(STATEMENTS[index], rows)
-            )
-            if index == INSERT_EVENT:
-                self.count += max(cursor.rowcount, 0)
-            elif index == DELETE_IF_DONE:
-                self.count -= max(cursor.rowcount, 0)
-
-    async def _recount(self) -> None:
-        rows = list(await self.db.execute_fetchall("SELECT COUNT(*) FROM events"))
-        self.count = int(rows[0][0])
-        if self.on_count is not None:
-            self.on_count(self.count)
+            for sql, params in _statements(index, grouped[index]):
+                changed = max(conn.execute(sql, params).rowcount, 0)
+                if index == INSERT_EVENT:
+                    delta += changed
+                elif index == DELETE_IF_DONE:
+                    delta -= changed
+        return delta
 
 
 def _settle(write: Write, result: Any = None, exc: BaseException | None = None) -> None:
     future = write.future
-    if future is None or future.done():
+    if exc is None and write.after is not None:
+        try:
+            write.after()
+        except Exception:
+            log.exception("after a store write")
+    if future is None:
+        if exc is not None:
+            log.warning("could not record a delivery: %s", exc)
+        return
+    if future.done():
         return
     if exc is not None:
         future.set_exception(exc)

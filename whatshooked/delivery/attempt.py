@@ -18,7 +18,7 @@ import aiohttp
 from whatshooked import __version__
 from whatshooked.config import HookConfig
 from whatshooked.delivery.backoff import parse_retry_after
-from whatshooked.delivery.signing import decode_secret, sign
+from whatshooked.delivery.signing import sign
 from whatshooked.events import Event
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,10 @@ class Outcome:
         return self.status is None or self.status in RETRYABLE_STATUS or self.status >= 500
 
 
-def delivery_headers(hook: HookConfig, event: Event, timestamp: int, signed_body: bytes) -> dict[str, str]:
+def delivery_headers(
+    hook: HookConfig, key: bytes | None, event: Event, timestamp: int, signed_body: bytes
+) -> dict[str, str]:
+    """`key` is the hook's decoded secret (signing.decode_secret), None when it has none."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -53,8 +56,8 @@ def delivery_headers(hook: HookConfig, event: Event, timestamp: int, signed_body
     headers.update(hook.headers)
     headers["webhook-id"] = event.id
     headers["webhook-timestamp"] = str(timestamp)
-    if hook.secret:
-        headers["webhook-signature"] = sign(decode_secret(hook.secret.reveal()), event.id, timestamp, signed_body)
+    if key is not None:
+        headers["webhook-signature"] = sign(key, event.id, timestamp, signed_body)
     return headers
 
 
@@ -69,12 +72,12 @@ def query_params(event: Event) -> dict[str, str]:
 
 
 async def attempt(
-    http: aiohttp.ClientSession, hook: HookConfig, event: Event, body: bytes,
+    http: aiohttp.ClientSession, hook: HookConfig, key: bytes | None, event: Event, body: bytes,
     limits: aiohttp.ClientTimeout, want_reply: bool = False,
 ) -> Outcome:
     is_get = hook.method == "GET"
     sent = b"" if is_get else body
-    headers = delivery_headers(hook, event, int(time.time()), sent)
+    headers = delivery_headers(hook, key, event, int(time.time()), sent)
     try:
         async with http.request(
             hook.method, hook.url, headers=headers, data=None if is_get else sent,

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -29,6 +30,7 @@ import aiohttp
 from whatshooked.config import Config, HookConfig
 from whatshooked.delivery.attempt import Outcome, attempt
 from whatshooked.delivery.backoff import next_wait
+from whatshooked.delivery.meters import HookMeters
 from whatshooked.delivery.replay import Replayer, ReplayResult
 from whatshooked.delivery.runner import HookRunner, Job
 from whatshooked.errors import StoreError
@@ -121,7 +123,8 @@ class Dispatcher:
         for hook_id, hook in active.items():
             current = self._runners.get(hook_id)
             if current is None:
-                self._runners[hook_id] = HookRunner(hook, self._config.delivery.concurrency, self._deliver)
+                meters = HookMeters.of(self._metrics, hook_id)
+                self._runners[hook_id] = HookRunner(hook, self._config.delivery.concurrency, self._deliver, meters)
                 added.append(hook_id)
             else:
                 current.hook = hook
@@ -147,32 +150,34 @@ class Dispatcher:
     # -- publishing --------------------------------------------------------
     async def publish(self, event: Event) -> None:
         """Commit the event (cache on), then hand it to every active hook that wants it."""
-        if self._store is None:
-            self._dispatch(event, event.to_json(), None)
-            return
-        # Shielded: once the caller is here, the event is committed AND dispatched even if it is cancelled.
-        await asyncio.shield(self._commit(event))
-
-    async def _commit(self, event: Event) -> None:
-        assert self._store is not None
         runners = self.matching(event.type)
         body = event.to_json()
+        if self._store is None:
+            self._dispatch(event, body, None, runners)
+            return
         try:
-            await self._store.add_event(event, [runner.hook.id for runner in runners], body)
+            committed = self._store.add_event_soon(
+                event, [runner.hook.id for runner in runners], body,
+                after=partial(self._committed, event, body, runners),
+            )
         except StoreError:
             if not self._closing:
                 raise
             log.warning("event %s (%s) arrived after shutdown began and was not kept", event.id, event.type)
             return
+        # The hand-off to hooks runs from the commit (`after`), so a caller cancelled here loses nothing.
+        await committed
+
+    def _committed(self, event: Event, body: bytes, runners: list[HookRunner]) -> None:
+        assert self._store is not None
         if self._store.count > self._config.message_cache.max_events:
             self._prune_soon.set()
         self._dispatch(event, body, asyncio.get_running_loop().time(), runners)
 
-    def _dispatch(self, event: Event, body: bytes, committed_at: float | None,
-                  runners: list[HookRunner] | None = None) -> None:
+    def _dispatch(self, event: Event, body: bytes, committed_at: float | None, runners: list[HookRunner]) -> None:
         if self._closing:
             return
-        for runner in self.matching(event.type) if runners is None else runners:
+        for runner in runners:
             if self._runners.get(runner.hook.id) is runner:
                 runner.submit(Job(event, body, committed_at=committed_at))
 
@@ -187,7 +192,7 @@ class Dispatcher:
             job.settle(False)
             return
         want_reply = self._reply_handler is not None and event.type == "message.received"
-        outcome = await attempt(self._http, hook, event, job.body, self._timeout, want_reply)
+        outcome = await attempt(self._http, hook, runner.key, event, job.body, self._timeout, want_reply)
         if outcome.ok:
             await self._delivered(runner, job, outcome)
         elif outcome.retryable and not job.single and await self._retry_later(runner, job, outcome):
@@ -197,11 +202,11 @@ class Dispatcher:
 
     async def _delivered(self, runner: HookRunner, job: Job, outcome: Outcome) -> None:
         hook_id, event = runner.hook.id, job.event
-        self._metrics.deliveries.labels(hook_id, "delivered").inc()
+        runner.meters.delivered.inc()
         if job.committed_at is not None:
-            self._metrics.latency.labels(hook_id).observe(asyncio.get_running_loop().time() - job.committed_at)
+            runner.meters.latency.observe(asyncio.get_running_loop().time() - job.committed_at)
         if self._store is not None:
-            await self._store.mark_delivered(event.id, hook_id)
+            self._store.mark_delivered_soon(event.id, hook_id)  # the worker need not wait for the commit
         runner.finish(job)
         job.settle(True)
         if outcome.reply is not None:
@@ -218,8 +223,8 @@ class Dispatcher:
         job.attempts += 1
         hook_id, event = runner.hook.id, job.event
         runner.failing = True
-        self._metrics.deliveries.labels(hook_id, "retry").inc()
-        self._metrics.retries.labels(hook_id).inc()
+        runner.meters.retry.inc()
+        runner.meters.retries.inc()
         log.warning("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
                     hook_id, event.id, job.attempts, outcome.error, wait)
         if self._store is not None:
@@ -232,7 +237,7 @@ class Dispatcher:
         hook_id, event = runner.hook.id, job.event
         if outcome.retryable:
             runner.failing = True
-        self._metrics.deliveries.labels(hook_id, "failed").inc()
+        runner.meters.failed.inc()
         kept = "kept in the cache" if self._store is not None else "dropped (message_cache is disabled)"
         if job.single:
             log.warning("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept)

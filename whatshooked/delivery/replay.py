@@ -36,37 +36,32 @@ class Replayer:
         self._dispatcher = dispatcher
 
     async def recover(self, runner: HookRunner) -> None:
-        """The hook answered 2xx: send what it is owed now, oldest first."""
+        """The hook answered 2xx: send what it is owed now, oldest first.
+
+        That is every row whose retries ran out on errors worth retrying (not the 4xx it refused),
+        then every retry still waiting for its time.
+        """
         store, hook_id = self._dispatcher.store, runner.hook.id
-        if store is None:
-            waiting = sorted(runner.waiting(), key=lambda job: job.event.id)
-            for job in waiting:
-                runner.hurry(job)
-            if waiting:
-                log.info("hook %s answers again: %d waiting retries sent now", hook_id, len(waiting))
-            return
-        runner.track_finished()
-        try:
-            rows = await store.undelivered_for(hook_id)
-        finally:
-            finished = runner.finished_since_track()
-        for row in rows:
-            event = row.event
-            if event.id in finished:
-                continue
-            owned = runner.jobs.get(event.id)
-            if owned is not None:
-                runner.hurry(owned)
-            elif row.retryable and runner.submit(Job(event, row.body)):
-                self._dispatcher.metrics.replays.labels(hook_id).inc()
-                log.info("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type)
+        if store is not None:
+            await store.flush()  # deliveries recorded "soon" must not read as owed
+            for row in await store.given_up_for(hook_id):
+                event = row.event
+                if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
+                    runner.meters.replays.inc()
+                    log.info("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type)
+        waiting = sorted(runner.waiting(), key=lambda job: job.event.id)  # ids are time-ordered
+        for job in waiting:
+            runner.hurry(job)
+        if waiting:
+            log.info("hook %s answers again: %d waiting retries sent now", hook_id, len(waiting))
 
     async def replay_event(self, event_id: str) -> bool:
         """True when every target hook took the event (it left the cache); False otherwise or if unknown."""
         store = self._dispatcher.store
         body = await store.get_body(event_id) if store is not None else None
-        if body is None:
+        if store is None or body is None:
             return False
+        await store.flush()  # deliveries recorded "soon" must not read as owed
         delivered, _ = await self._replay(Event.from_json(body), body)
         return delivered
 
@@ -81,6 +76,7 @@ class Replayer:
             if not page:
                 break
             position = page[-1][0]
+            await store.flush()
             outcomes = await asyncio.gather(*(self._replay(event, body) for _, event, body in page))
             replayed += sum(1 for _, attempted in outcomes if attempted)
             delivered += sum(1 for ok, _ in outcomes if ok)
@@ -102,7 +98,7 @@ class Replayer:
         if missing:
             await store.add_deliveries(event.id, missing)
         for runner in targets:
-            dispatcher.metrics.replays.labels(runner.hook.id).inc()
+            runner.meters.replays.inc()
             log.debug("replaying event %s (%s) to hook %s", event.id, event.type, runner.hook.id)
         results = await asyncio.gather(*(runner.replay(event, body) for runner in targets))
         if all(results):

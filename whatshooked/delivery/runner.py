@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from whatshooked.config import HookConfig
+from whatshooked.delivery.meters import HookMeters
+from whatshooked.delivery.signing import decode_secret
 from whatshooked.events import Event
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,9 @@ Deliver = Callable[["HookRunner", Job], Awaitable[None]]
 
 
 class HookRunner:
-    def __init__(self, hook: HookConfig, concurrency: int, deliver: Deliver) -> None:
+    def __init__(self, hook: HookConfig, concurrency: int, deliver: Deliver, meters: HookMeters) -> None:
         self.hook = hook
+        self.meters = meters
         self.jobs: dict[str, Job] = {}
         self.failing: bool | None = None  # None: unknown yet; the first success checks the store once
         self._concurrency = concurrency
@@ -50,7 +53,15 @@ class HookRunner:
         self._workers: set[asyncio.Task[None]] = set()
         self._busy: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._finished_log: set[str] | None = None
+
+    @property
+    def hook(self) -> HookConfig:
+        return self._hook
+
+    @hook.setter
+    def hook(self, hook: HookConfig) -> None:
+        self._hook = hook
+        self.key = decode_secret(hook.secret.reveal()) if hook.secret else None  # signing key, decoded once
 
     def submit(self, job: Job) -> bool:
         """Queue a job unless this hook already has one for the event (then False)."""
@@ -103,16 +114,6 @@ class HookRunner:
     def finish(self, job: Job) -> None:
         if self.jobs.get(job.event.id) is job:
             del self.jobs[job.event.id]
-        if self._finished_log is not None:
-            self._finished_log.add(job.event.id)
-
-    def track_finished(self) -> None:
-        """Start noting finished jobs, so a store read that raced with them can be corrected."""
-        self._finished_log = set()
-
-    def finished_since_track(self) -> set[str]:
-        done, self._finished_log = self._finished_log or set(), None
-        return done
 
     def _wake(self, job: Job) -> None:
         job.timer = None

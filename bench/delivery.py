@@ -216,13 +216,13 @@ async def main(args: argparse.Namespace) -> int:
                 folder = Path(tmp)
                 on = bench_config(folder, url, args.concurrency, cache=True)
                 off = bench_config(folder, url, args.concurrency, cache=False)
-                paced_n = int(args.rate * args.paced_seconds)
+                paced_n, producers = int(args.rate * args.paced_seconds), args.producers
                 await run_baseline(hook, http, url, min(args.n, 500), args.concurrency)  # warm-up
                 for _ in range(args.rounds):
                     rounds.append([
                         await run_baseline(hook, http, url, args.n, args.concurrency),
-                        await run_dispatcher(hook, http, on, args.n, "dispatcher, cache on", producers=args.producers),
-                        await run_dispatcher(hook, http, off, args.n, "dispatcher, cache off", producers=args.producers),
+                        await run_dispatcher(hook, http, on, args.n, "dispatcher, cache on", producers=producers),
+                        await run_dispatcher(hook, http, off, args.n, "dispatcher, cache off", producers=producers),
                         await run_dispatcher(hook, http, on, paced_n, f"paced {args.rate:g}/s, cache on",
                                              rate=args.rate),
                     ])

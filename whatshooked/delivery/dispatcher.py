@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -48,15 +48,25 @@ __all__ = ["Dispatcher", "ReplayResult", "ReplyHandler"]
 
 @dataclass
 class _Tasks:
-    """Background tasks the dispatcher owns; each removes itself when done."""
+    """A set of background tasks the dispatcher owns; each removes itself when done."""
 
-    running: set[asyncio.Task[Any]]
+    running: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self.running.add(task)
         task.add_done_callback(self.running.discard)
         return task
+
+    async def finish(self, grace: float) -> None:
+        """Give the tasks `grace` seconds, then cancel what is left and wait for it."""
+        tasks = list(self.running)
+        if tasks and grace > 0:
+            await asyncio.wait(tasks, timeout=grace)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class Dispatcher:
@@ -71,7 +81,9 @@ class Dispatcher:
         self._reply_handler = reply_handler
         self._timeout = aiohttp.ClientTimeout(total=config.delivery.timeout)
         self._runners: dict[str, HookRunner] = {}
-        self._tasks = _Tasks(set())
+        self._chores = _Tasks()  # pruning, resuming, recovering: cancelled at close
+        self._retiring = _Tasks()  # runners of removed hooks, stopping
+        self._replies = _Tasks()  # two-way replies: given what is left of the deadline at close
         self._prune_soon = asyncio.Event()
         self._started = False
         self._closing = False
@@ -85,7 +97,7 @@ class Dispatcher:
             return
         self._store.on_count(self._metrics.cache_size.set)
         await self._resume(list(self._runners))
-        self._tasks.spawn(self._prune_loop(), "whatshooked-cache-prune")
+        self._chores.spawn(self._prune_loop(), "whatshooked-cache-prune")
 
     async def close(self, deadline: float = 5.0) -> None:
         """Stop taking work; attempts in flight get `deadline` seconds, then are cancelled.
@@ -93,18 +105,13 @@ class Dispatcher:
         Whatever is not delivered stays pending in the store, to be resumed by the next start().
         """
         self._closing = True
-        end = asyncio.get_running_loop().time() + deadline
-        for task in list(self._tasks.running):
-            if task.get_name() != "whatshooked-reply":
-                task.cancel()
-        await asyncio.gather(*(runner.stop(deadline) for runner in self._runners.values()))
-        replies = list(self._tasks.running)
-        if replies:
-            await asyncio.wait(replies, timeout=max(0.0, end - asyncio.get_running_loop().time()))
-        for task in replies:
-            task.cancel()
-        if replies:
-            await asyncio.gather(*replies, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline
+        await self._chores.finish(0)
+        await asyncio.gather(
+            self._retiring.finish(deadline), *(runner.stop(deadline) for runner in self._runners.values())
+        )
+        await self._replies.finish(end - loop.time())
         if self._store is not None:
             self._store.on_count(None)
 
@@ -118,7 +125,7 @@ class Dispatcher:
         active = {hook.id: hook for hook in hooks if hook.active}
         for hook_id in [h for h in self._runners if h not in active]:
             runner = self._runners.pop(hook_id)
-            self._tasks.spawn(runner.stop(0.0), f"whatshooked-stop-{hook_id}")
+            self._retiring.spawn(runner.stop(0.0), f"whatshooked-stop-{hook_id}")
         added: list[str] = []
         for hook_id, hook in active.items():
             current = self._runners.get(hook_id)
@@ -129,7 +136,7 @@ class Dispatcher:
             else:
                 current.hook = hook
         if added and self._started and self._store is not None and not self._closing:
-            self._tasks.spawn(self._resume(added), "whatshooked-resume")
+            self._chores.spawn(self._resume(added), "whatshooked-resume")
 
     @property
     def hooks(self) -> dict[str, HookRunner]:
@@ -213,7 +220,7 @@ class Dispatcher:
             self._hand_reply(event, outcome.reply, hook_id)
         if runner.failing is not False and not self._closing:
             runner.failing = False
-            self._tasks.spawn(self._replayer.recover(runner), f"whatshooked-recover-{hook_id}")
+            self._chores.spawn(self._replayer.recover(runner), f"whatshooked-recover-{hook_id}")
 
     async def _retry_later(self, runner: HookRunner, job: Job, outcome: Outcome) -> bool:
         """Schedule the next attempt; False when the waits have run out."""
@@ -260,7 +267,7 @@ class Dispatcher:
         if len(good) != len(items):
             log.warning("hook %s: ignored %d reply items that are not objects", hook_id, len(items) - len(good))
         if good and self._reply_handler is not None:
-            self._tasks.spawn(self._reply(event, good, hook_id), "whatshooked-reply")
+            self._replies.spawn(self._reply(event, good, hook_id), "whatshooked-reply")
 
     async def _reply(self, event: Event, items: list[dict[str, Any]], hook_id: str) -> None:
         assert self._reply_handler is not None

@@ -108,10 +108,13 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         end = loop.time() + deadline
         await self._chores.finish(0)
-        await asyncio.gather(
-            self._retiring.finish(deadline), *(runner.stop(deadline) for runner in self._runners.values())
-        )
+        stopping = asyncio.gather(*(runner.stop(deadline) for runner in self._runners.values()))
+        await self._retiring.finish(deadline)
+        left = sum(await stopping)
         await self._replies.finish(end - loop.time())
+        if left:
+            where = "kept in the store for the next start" if self._store else "dropped (message_cache is disabled)"
+            log.info("%d deliveries not finished at shutdown: %s", left, where)
         if self._store is not None:
             self._store.on_count(None)
 

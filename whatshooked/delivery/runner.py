@@ -145,8 +145,11 @@ class HookRunner:
             finally:
                 self._busy.discard(task)
 
-    async def stop(self, grace: float) -> None:
-        """Stop taking jobs; let attempts in flight finish for up to `grace` seconds, then cancel them."""
+    async def stop(self, grace: float) -> int:
+        """Stop taking jobs; let attempts in flight finish for up to `grace` seconds, then cancel them.
+
+        Returns how many jobs were left unfinished (their rows stay pending in the store).
+        """
         self._stopping = True
         for job in self.jobs.values():
             if job.timer is not None:
@@ -162,6 +165,8 @@ class HookRunner:
         if self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        left = len(self.jobs)
         for job in self.jobs.values():
             job.settle(False)
         self.jobs.clear()
+        return left

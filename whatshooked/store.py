@@ -47,6 +47,7 @@ from whatshooked.events import Event
 from whatshooked.store_migrations import migrate
 from whatshooked.store_writer import (
     BUSY_TIMEOUT_MS,
+    CHECKPOINT_INTERVAL,
     DELETE_IF_DONE,
     INSERT_DELIVERY,
     INSERT_EVENT,
@@ -90,6 +91,9 @@ class Store:
         self.path = path
         self._db = db
         self._writer = writer
+        self._checkpointer = asyncio.get_running_loop().create_task(
+            self._checkpoints(), name="whatshooked-store-checkpoint"
+        )
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -116,8 +120,26 @@ class Store:
         return cls(db, path, writer)
 
     async def close(self) -> None:
+        self._checkpointer.cancel()
+        await asyncio.gather(self._checkpointer, return_exceptions=True)
         await self._writer.close()
         await self._db.close()
+
+    async def _checkpoints(self) -> None:
+        """Move the WAL into the database off the commit path (the writer's autocheckpoint is off).
+
+        A checkpoint fsyncs; inside a commit that stalled publishing for tens of milliseconds.
+        """
+        done = self._writer.commits
+        while True:
+            await asyncio.sleep(CHECKPOINT_INTERVAL)
+            if self._writer.commits == done:
+                continue
+            done = self._writer.commits
+            try:
+                await self._db.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                log.warning("store %s: checkpoint failed: %s", self.path, exc)
 
     @property
     def count(self) -> int:

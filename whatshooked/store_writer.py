@@ -28,6 +28,7 @@ MAX_BATCH = 1024  # writes per transaction; more wait for the next one
 LAZY_DELAY = 0.01  # writes nobody waits for (delivered marks) may wait this long to share a commit...
 LAZY_BATCH = 128  # ...unless this many are waiting
 BUSY_TIMEOUT_MS = 5000
+CHECKPOINT_INTERVAL = 1.0  # seconds between WAL checkpoints, run by the store off the commit path
 
 # Mergeable statements, in the order a batch runs them. The hot ones (an event in, an event out)
 # run as one multi-row statement per chunk rather than a step per row: the sqlite3 module lets go of
@@ -116,6 +117,7 @@ class Writer:
     def __init__(self, path: Path, count: int) -> None:
         self.path = path
         self.count = count
+        self.commits = 0
         self.on_count: Callable[[int], None] | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whatshooked-store-writer")
         self._conn: sqlite3.Connection | None = None
@@ -134,6 +136,7 @@ class Writer:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the store checkpoints from its other connection
         self._conn = conn
 
     async def submit(self, write: Write) -> Any:
@@ -198,6 +201,7 @@ class Writer:
                 await self._commit_batch([write])
             return
         self.count += delta
+        self.commits += 1
         if self.on_count is not None:
             self.on_count(self.count)
         for write, result in zip(batch, results, strict=True):

@@ -74,6 +74,19 @@ async def test_an_event_leaves_once_every_hook_has_it(store: Store) -> None:
     assert store.count == 0
 
 
+async def test_marks_from_several_hooks_in_one_commit(store: Store) -> None:
+    both, one = event(), event()
+    await store.add_event(both, ["crm", "log"])
+    await store.add_event(one, ["crm", "log"])
+    await asyncio.gather(
+        store.mark_delivered(both.id, "crm"), store.mark_delivered(both.id, "log"), store.mark_delivered(one.id, "log")
+    )
+    assert await store.get_event(both.id) is None
+    rows = await store.deliveries_of(one.id)
+    assert [(r.hook_id, r.state) for r in rows] == [("crm", "pending"), ("log", "delivered")]
+    assert store.count == 1
+
+
 async def test_attempts_and_given_up_rows(store: Store) -> None:
     first, second = event(), event()
     await store.add_event(first, ["crm"])

@@ -48,11 +48,10 @@ from whatshooked.store_migrations import migrate
 from whatshooked.store_writer import (
     BUSY_TIMEOUT_MS,
     CHECKPOINT_INTERVAL,
-    DELETE_IF_DONE,
+    DELIVERED,
     INSERT_DELIVERY,
     INSERT_EVENT,
     UPDATE_ATTEMPT,
-    UPDATE_DELIVERED,
     UPDATE_GIVEN_UP,
     Write,
     Writer,
@@ -191,7 +190,7 @@ class Store:
 
     @staticmethod
     def _delivered(event_id: str, hook_id: str) -> Write:
-        return Write([(UPDATE_DELIVERED, (event_id, hook_id)), (DELETE_IF_DONE, (event_id,))])
+        return Write([(DELIVERED, (event_id, hook_id))])
 
     async def flush(self) -> None:
         """Wait until every write handed over so far is committed."""

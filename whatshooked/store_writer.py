@@ -38,8 +38,7 @@ INSERT_EVENT = 0  # (id, type, timestamp, created_at, body)
 INSERT_DELIVERY = 1  # (event_id, hook_id)
 UPDATE_ATTEMPT = 2  # (attempts, next_attempt_at, last_error, event_id, hook_id)
 UPDATE_GIVEN_UP = 3  # (last_error, retryable, event_id, hook_id)
-UPDATE_DELIVERED = 4  # (event_id, hook_id)
-DELETE_IF_DONE = 5  # (event_id,): the event goes once every row it has is delivered
+DELIVERED = 4  # (event_id, hook_id): the event goes once every row it has is delivered
 CHUNK = 500  # rows per multi-row statement (well under SQLite's 32766 parameters)
 
 _PER_ROW = {
@@ -55,28 +54,42 @@ def _statements(index: int, rows: list[tuple[Any, ...]]) -> list[tuple[str, list
     if index in _PER_ROW:
         return [(_PER_ROW[index], list(row)) for row in rows]  # rare (failures): one step each is fine
     out: list[tuple[str, list[Any]]] = []
-    if index == UPDATE_DELIVERED:  # grouped by hook, so the primary key (event_id, hook_id) is used
-        by_hook: dict[str, list[Any]] = {}
-        for event_id, hook_id in rows:
-            by_hook.setdefault(hook_id, []).append(event_id)
-        for hook_id, ids in by_hook.items():
-            for part in _chunks(ids):
-                out.append((
-                    "UPDATE deliveries SET state = 'delivered', last_error = '' "
-                    f"WHERE hook_id = ? AND event_id IN ({_list(len(part))})", [hook_id, *part],
-                ))
-        return out
     for part in _chunks(rows):
         values = [value for row in part for value in row]
         if index == INSERT_EVENT:
             sql = "INSERT OR IGNORE INTO events (id, type, timestamp, created_at, body) VALUES " + _marks(5, len(part))
-        elif index == INSERT_DELIVERY:
-            sql = "INSERT OR IGNORE INTO deliveries (event_id, hook_id) VALUES " + _marks(2, len(part))
         else:
-            sql = (f"DELETE FROM events WHERE id IN ({_list(len(part))}) AND NOT EXISTS "
-                   "(SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state != 'delivered')")
+            sql = "INSERT OR IGNORE INTO deliveries (event_id, hook_id) VALUES " + _marks(2, len(part))
         out.append((sql, values))
     return out
+
+
+def _delivered(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Apply delivered marks; returns how many events left. Usually one statement per hook and chunk:
+
+    the event is deleted (its rows with it) when no OTHER hook still owes it; only the marks whose
+    event stays need their row updated. Hooks go one after another, so two hooks finishing the same
+    event in one batch still see each other's marks.
+    """
+    left = 0
+    by_hook: dict[str, list[str]] = {}
+    for event_id, hook_id in rows:
+        by_hook.setdefault(hook_id, []).append(event_id)
+    for hook_id, ids in by_hook.items():
+        for part in _chunks(ids):
+            gone = conn.execute(
+                f"DELETE FROM events WHERE id IN ({_list(len(part))}) AND NOT EXISTS (SELECT 1 FROM deliveries d "
+                "WHERE d.event_id = events.id AND d.hook_id != ? AND d.state != 'delivered') RETURNING id",
+                [*part, hook_id],
+            ).fetchall()
+            left += len(gone)
+            stay = set(part).difference(row[0] for row in gone)
+            if stay:
+                conn.execute(
+                    "UPDATE deliveries SET state = 'delivered', last_error = '' "
+                    f"WHERE hook_id = ? AND event_id IN ({_list(len(stay))})", [hook_id, *stay],
+                )
+    return left
 
 
 def _marks(width: int, count: int) -> str:
@@ -239,12 +252,13 @@ class Writer:
     def _flush(conn: sqlite3.Connection, grouped: dict[int, list[tuple[Any, ...]]]) -> int:
         delta = 0
         for index in sorted(grouped):
+            if index == DELIVERED:
+                delta -= _delivered(conn, grouped[index])
+                continue
             for sql, params in _statements(index, grouped[index]):
                 changed = max(conn.execute(sql, params).rowcount, 0)
                 if index == INSERT_EVENT:
                     delta += changed
-                elif index == DELETE_IF_DONE:
-                    delta -= changed
         return delta
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 _COUNTER = [0]  # per-process tie-breaker for ids made in the same millisecond
@@ -20,7 +20,7 @@ def _new_id() -> str:
 
 def utc_timestamp(epoch: float | None = None) -> str:
     """ISO 8601 with milliseconds and a `Z`, e.g. `2026-11-21T10:00:00.123Z`."""
-    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=timezone.utc)
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -18,7 +18,9 @@ class Metrics:
             "whatshooked_deliveries", "Delivery attempts by hook and outcome (delivered, retry, failed)",
             ["hook", "outcome"], registry=r,
         )
-        self.retries = Counter("whatshooked_delivery_retries", "Delivery attempts scheduled again", ["hook"], registry=r)
+        self.retries = Counter(
+            "whatshooked_delivery_retries", "Delivery attempts scheduled again", ["hook"], registry=r
+        )
         self.replays = Counter("whatshooked_replays", "Events replayed to hooks", ["hook"], registry=r)
         self.latency = Histogram(
             "whatshooked_delivery_latency_seconds", "From event committed to hook answered 2xx",

@@ -75,7 +75,7 @@ class HookReceiver:
         data = text.encode() if isinstance(text, str) else text
         return web.Response(body=data, status=reply.status, headers=reply.headers)
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:  # noqa: ASYNC109 - a test helper
         """Wait (with a deadline, no fixed sleeps) until at least `count` requests arrived."""
         async with asyncio.timeout(timeout):
             while len(self.requests) < count:

@@ -39,7 +39,7 @@ INSERT_DELIVERY = 1  # (event_id, hook_id)
 UPDATE_ATTEMPT = 2  # (attempts, next_attempt_at, last_error, event_id, hook_id)
 UPDATE_GIVEN_UP = 3  # (last_error, retryable, event_id, hook_id)
 DELIVERED = 4  # (event_id, hook_id): the event goes once every row it has is delivered
-CHUNK = 500  # rows per multi-row statement (well under SQLite's 32766 parameters)
+CHUNK = 512  # rows per multi-row statement (well under SQLite's 32766 parameters), a power of two
 
 _PER_ROW = {
     UPDATE_ATTEMPT: "UPDATE deliveries SET state = 'pending', attempts = ?, next_attempt_at = ?, last_error = ? "
@@ -54,7 +54,8 @@ def _statements(index: int, rows: list[tuple[Any, ...]]) -> list[tuple[str, list
     if index in _PER_ROW:
         return [(_PER_ROW[index], list(row)) for row in rows]  # rare (failures): one step each is fine
     out: list[tuple[str, list[Any]]] = []
-    for part in _chunks(rows):
+    for chunk in _chunks(rows):
+        part = _padded(chunk)  # repeats are ignored by INSERT OR IGNORE and counted once by rowcount
         values = [value for row in part for value in row]
         if index == INSERT_EVENT:
             sql = "INSERT OR IGNORE INTO events (id, type, timestamp, created_at, body) VALUES " + _marks(5, len(part))
@@ -76,18 +77,18 @@ def _delivered(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
     for event_id, hook_id in rows:
         by_hook.setdefault(hook_id, []).append(event_id)
     for hook_id, ids in by_hook.items():
-        for part in _chunks(ids):
+        for part in _chunks(list(dict.fromkeys(ids))):
+            padded = _padded(part)
             gone = conn.execute(
-                f"DELETE FROM events WHERE id IN ({_list(len(part))}) AND NOT EXISTS (SELECT 1 FROM deliveries d "
-                "WHERE d.event_id = events.id AND d.hook_id != ? AND d.state != 'delivered') RETURNING id",
-                [*part, hook_id],
-            ).fetchall()
-            left += len(gone)
-            stay = set(part).difference(row[0] for row in gone)
-            if stay:
+                f"DELETE FROM events WHERE id IN ({_list(len(padded))}) AND NOT EXISTS (SELECT 1 FROM deliveries d "
+                "WHERE d.event_id = events.id AND d.hook_id != ? AND d.state != 'delivered')",
+                [*padded, hook_id],
+            ).rowcount
+            left += max(gone, 0)
+            if gone < len(part):  # some events stay (owed elsewhere, or already gone): mark their rows
                 conn.execute(
                     "UPDATE deliveries SET state = 'delivered', last_error = '' "
-                    f"WHERE hook_id = ? AND event_id IN ({_list(len(stay))})", [hook_id, *stay],
+                    f"WHERE hook_id = ? AND event_id IN ({_list(len(padded))})", [hook_id, *padded],
                 )
     return left
 
@@ -100,6 +101,15 @@ def _marks(width: int, count: int) -> str:
 def _list(count: int) -> str:
     """`?,?,?` for count 3: the inside of an IN (...)."""
     return ",".join("?" * count)
+
+
+def _padded(items: list[Any]) -> list[Any]:
+    """Repeat the last item up to a power of two, so a handful of statement texts (prepared once,
+    then cached by sqlite3) serve every batch size."""
+    size = 1
+    while size < len(items):
+        size *= 2
+    return items + [items[-1]] * (size - len(items))
 
 
 def _chunks(items: list[Any]) -> list[list[Any]]:

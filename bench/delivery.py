@@ -1,6 +1,6 @@
 """Delivery benchmark: the dispatcher (cache on and off) against a bare aiohttp relay.
 
-    .venv/bin/python bench/delivery.py [--n 5000] [--concurrency 16] [--rate 1000] [--paced-seconds 5] [--rounds 3]
+    .venv/bin/python bench/delivery.py [--n 5000] [--concurrency 16] [--rate 1000] [--paced-seconds 5] [--rounds 5]
 
 A loopback hook server runs in its own process and records, for each request, the time from the
 moment the event was offered (stamped into the event's data) to its arrival, using the system-wide
@@ -262,7 +262,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--paced-seconds", type=float, default=5.0, help="length of the paced run (default 5)")
     parser.add_argument("--producers", type=int, default=256,
                         help="concurrent publishers in the throughput runs (default 256)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of all four runs; medians reported (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of all four runs; medians reported (default 5)")
     return parser.parse_args(argv)
 
 

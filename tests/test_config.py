@@ -214,6 +214,14 @@ def test_load_config_reads_the_file_and_reports_a_missing_one(tmp_path: Path) ->
     assert load_config(path).server.port == 9
 
 
+def test_a_file_that_is_not_utf8_is_one_config_problem(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"server:\n  api_key: caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [f"{path}: not UTF-8 text (byte 22); save it as UTF-8"]
+
+
 def test_config_path_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WHATSHOOKED_CONFIG", raising=False)

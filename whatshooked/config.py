@@ -159,6 +159,8 @@ def load_config(path: Path, env: dict[str, str] | None = None, strict: bool = Fa
         raise ConfigError([f"{path}: file not found"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
     return parse_config(text, path, env=env, strict=strict)
 
 

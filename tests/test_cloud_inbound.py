@@ -37,7 +37,8 @@ async def events_after(rig: Any, receiver: HookReceiver, payload: Any, count: in
 
 
 # -- the verify handshake ------------------------------------------------------------
-async def test_verify_handshake_echoes_the_challenge_or_refuses(tmp_path: Path) -> None:
+async def test_verify_handshake_echoes_the_challenge_or_refuses(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
     async with cloud_daemon(tmp_path) as rig:
         url = f"{rig.url}{WEBHOOK_PATH}"
         ok = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"}
@@ -49,6 +50,10 @@ async def test_verify_handshake_echoes_the_challenge_or_refuses(tmp_path: Path) 
                     {"hub.challenge": "1"}):
             async with rig.http.get(url, params=bad) as response:
                 assert response.status == 403
+    refusals = [r.getMessage() for r in caplog.records if "verify request from" in r.getMessage()]
+    # operations.md says "403 otherwise — see the log": the log must say why
+    assert len(refusals) == 3 and "differs from business_api.verify_token" in refusals[0]
+    assert not any("wrong" in r.getMessage() or VERIFY_TOKEN in r.getMessage() for r in caplog.records)
 
 
 # -- every message type ----------------------------------------------------------------

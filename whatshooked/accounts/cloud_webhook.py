@@ -55,6 +55,9 @@ class CloudWebhook:
             self._count("verified")
             log.info("account %s: webhook verified by Meta", self.adapter.id)
             return web.Response(text=challenge, content_type="text/plain")
+        else:
+            log.warning("account %s: Meta's verify request from %s refused: hub.verify_token differs from "
+                        "business_api.verify_token (or hub.mode is not subscribe)", self.adapter.id, request.remote)
         self._count("verify_refused")
         return web.Response(status=403, text="verify token does not match")
 

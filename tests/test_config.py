@@ -229,3 +229,11 @@ def test_config_path_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("WHATSHOOKED_CONFIG", "/srv/wh.yaml")
     assert resolve_config_path(None) == Path("/srv/wh.yaml")
     assert resolve_config_path("other.yaml") == tmp_path / "other.yaml"
+
+
+def test_unset_environment_variable_is_a_warning_naming_it(tmp_path):
+    path = tmp_path / "config.yaml"
+    text = "server:\n  api_key: ${WH_TEST_UNSET_KEY}\n  host: ${WH_TEST_UNSET_HOST:-0.0.0.0}\n"
+    config = parse_config(text, path, env={})
+    assert config.server.api_key.reveal() == "" and config.server.host == "0.0.0.0"
+    assert config.warnings == (f"{path}: ${{WH_TEST_UNSET_KEY}} is not set in the environment and reads as empty",)

@@ -75,6 +75,8 @@ def init(path: Path) -> int:
 
 def check_config(path: Path) -> int:
     config = load_config(path, strict=True)
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if not (config.server.api_key or config.server.username):
         print(f"{path}: server.api_key: not set, so the API refuses every request (401)", file=sys.stderr)
     print(f"{path}: OK ({len(config.accounts)} account(s), {len(config.hooks)} hook(s))")

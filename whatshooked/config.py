@@ -184,4 +184,9 @@ def parse_config(text: str, path: Path, env: dict[str, str] | None = None, stric
         raise ConfigError([f"{path}: the top level must be a mapping of keys like server:, accounts:, hooks:"])
     from whatshooked.config_builder import ConfigBuilder  # imports this module's dataclasses
 
-    return ConfigBuilder(path, strict).build(interpolate(raw, env))
+    missing: list[str] = []
+    tree = interpolate(raw, env, missing)
+    builder = ConfigBuilder(path, strict)
+    for name in dict.fromkeys(missing):
+        builder.warnings.append(f"{path}: ${{{name}}} is not set in the environment and reads as empty")
+    return builder.build(tree)

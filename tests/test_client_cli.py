@@ -14,6 +14,7 @@ import pytest
 from tests.support.receiver import HookReceiver, Received, Reply
 from whatshooked.client_cli import Api, add_client_commands, load_client_config, run_client_command
 from whatshooked.config import Config, parse_config
+from whatshooked.errors import ConfigError
 
 API_KEY = "client-test-key"
 
@@ -232,3 +233,13 @@ def test_client_config_reads_only_the_server_section(tmp_path: Path) -> None:
     )
     config = load_client_config(path)
     assert config.server.port == 9000 and config.server.api_key.reveal() == "fallback"
+
+
+@pytest.mark.parametrize("text", ["server:\n  port: [1\n", "- server\n"])
+def test_a_broken_config_is_one_config_problem(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_client_config(path)
+    assert len(info.value.problems) == 1 and info.value.problems[0].startswith(f"{path}: ")
+    assert "\n" not in info.value.problems[0]

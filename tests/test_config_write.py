@@ -155,3 +155,13 @@ async def test_an_edit_that_changes_nothing_writes_nothing(settings: Settings) -
     assert await settings.change(lambda raw: raw["hooks"][0].update(id="crm")) is None
     assert settings.path.read_text().startswith("# my notes\n") and seen == []
     assert not settings.path.with_name("config.yaml.bak").exists()
+
+
+async def test_a_change_to_a_file_broken_by_hand_is_a_500_naming_the_problem(settings: Settings) -> None:
+    broken = ORIGINAL + "  - id: [\n"  # edited, not yet reloaded: a write-back must not replace it
+    settings.path.write_text(broken)
+    with pytest.raises(SaveError) as info:
+        await settings.change(add_hook)
+    assert info.value.status == 500
+    assert str(info.value).startswith(f"failed to save config to {settings.path}: not valid YAML (line ")
+    assert settings.path.read_text() == broken and not settings.path.with_name("config.yaml.bak").exists()

@@ -153,24 +153,31 @@ def resolve_config_path(cli_value: str | None) -> Path:
 
 def load_config(path: Path, env: dict[str, str] | None = None, strict: bool = False) -> Config:
     """Read, interpolate and validate. `strict` turns unknown keys into errors (check-config)."""
+    return parse_config(_read_text(path), path, env=env, strict=strict)
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """The YAML document as written (no interpolation), for write-back; {} when there is no file.
+
+    A file that does not parse raises the same one-line ConfigError as loading it: reading it as {}
+    would let a write-back replace everything it holds.
+    """
+    return _document(_read_text(path), path) if path.exists() else {}
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
-    return parse_config(text, path, env=env, strict=strict)
 
 
-def read_raw(path: Path) -> dict[str, Any]:
-    """The YAML document as written (no interpolation), for write-back."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    return data if isinstance(data, dict) else {}
-
-
-def parse_config(text: str, path: Path, env: dict[str, str] | None = None, strict: bool = False) -> Config:
+def _document(text: str, path: Path) -> dict[str, Any]:
+    """The top-level mapping ({} for an empty file), or a ConfigError saying where and why."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -179,9 +186,14 @@ def parse_config(text: str, path: Path, env: dict[str, str] | None = None, stric
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{path}: not valid YAML{where}: {problem}"]) from None
     if raw is None:
-        raw = {}
+        return {}
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: the top level must be a mapping of keys like server:, accounts:, hooks:"])
+    return raw
+
+
+def parse_config(text: str, path: Path, env: dict[str, str] | None = None, strict: bool = False) -> Config:
+    raw = _document(text, path)
     from whatshooked.config_builder import ConfigBuilder  # imports this module's dataclasses
 
     missing: list[str] = []

@@ -62,7 +62,11 @@ class Settings:
         it raises RequestError to refuse the change. An edit that changes nothing writes nothing.
         """
         async with self._lock:
-            raw = await asyncio.to_thread(read_raw, self.path)
+            try:
+                raw = await asyncio.to_thread(read_raw, self.path)
+            except ConfigError as exc:  # the file was broken by hand since it was loaded
+                reason = "; ".join(_without_path(p, self.path) for p in exc.problems)
+                raise SaveError(self.path, f"{reason} (fix the file first)") from None
             before = copy.deepcopy(raw)
             result = edit(raw)
             if raw == before:  # nothing to write: keep the file (and its comments) as it is

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,16 @@ async def test_a_refused_number_puts_the_account_in_error_and_the_daemon_keeps_r
                 assert response.status == 200
     finally:
         await graph.close()
+
+
+async def test_an_unreachable_graph_api_is_not_reported_as_meta_refusing(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    async with cloud_daemon(tmp_path, api={"graph_url": nobody}) as rig:
+        assert rig.adapter.state is AccountState.ERROR
+        assert (rig.adapter.last_error or "").startswith(
+            f"checking phone_number_id {PHONE_NUMBER_ID} failed: cannot reach Meta's Graph API")
 
 
 async def test_waba_is_resolved_from_the_business_account(tmp_path: Path) -> None:

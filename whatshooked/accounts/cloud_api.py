@@ -77,7 +77,7 @@ class CloudApiAdapter(AccountAdapter):
                 step = f"finding the WhatsApp Business Account of business {self.api.business_account_id}"
                 self.waba_id = await self._resolve_waba()
         except SendError as exc:
-            self.set_state(AccountState.ERROR, f"Meta refused {step}: {exc}")
+            self.set_state(AccountState.ERROR, f"{step} failed: {exc}")  # Meta's refusal, or why Meta was not reached
             return
         log.info("account %s: Cloud API number %s ready (waba %s); webhook path %s", self.id,
                  self.display_phone_number or self.api.phone_number_id, self.waba_id or "unknown", self.webhook_path)

@@ -345,7 +345,7 @@ async def test_changes_for_a_sibling_number_go_to_its_account(tmp_path: Path, re
 
 
 async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: Path) -> None:
-    """The dedupe key is recorded before the commit fails: the redelivery must not be dropped as a duplicate."""
+    """The dedupe key goes with the failed commit: the redelivery must not be dropped as a duplicate."""
     import aiohttp
     from aiohttp import web
 
@@ -361,23 +361,22 @@ async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: 
     seen: set[str] = set()
     failures = [RuntimeError("database is locked")]
 
-    async def emit(event: Event) -> None:
+    async def emit(event: Event, dedupe_key: str | None = None) -> bool:
+        """Like the dispatcher: the key is recorded with the event, or not at all."""
         if failures:
             raise failures.pop()
+        if dedupe_key in seen:
+            return False
+        seen.add(dedupe_key or event.id)
         committed.append(event)
-
-    async def seen_before(key: str) -> bool:
-        known = key in seen
-        seen.add(key)
-        return known
+        return True
 
     account = AccountConfig(id="shop", type="business-api", business_api=BusinessApiConfig(
         phone_number_id=PHONE_NUMBER_ID, access_token=Secret(TOKEN), app_secret=Secret(APP_SECRET),
         graph_url="http://127.0.0.1:9"))
     config = Config(path=tmp_path / "config.yaml", accounts=(account,))
     async with aiohttp.ClientSession() as http:
-        ctx = AdapterContext(emit=emit, http=http, media=MediaStore.from_config(config), settings=config,
-                             seen_before=seen_before)
+        ctx = AdapterContext(emit=emit, http=http, media=MediaStore.from_config(config), settings=config)
         adapter = CloudApiAdapter(account, ctx)
         app = web.Application()
         app.router.add_post(WEBHOOK_PATH, adapter.handle_webhook)

@@ -313,3 +313,21 @@ async def test_replay_event(tmp_path: Path, receiver: HookReceiver) -> None:
 
 def parse_hooks(tmp_path: Path, hooks: list[dict[str, Any]]) -> tuple[Any, ...]:
     return make_config(tmp_path, hooks).hooks
+
+
+async def test_a_dedupe_key_raises_an_event_once_with_or_without_the_cache(
+        tmp_path: Path, receiver: HookReceiver) -> None:
+    for enabled in (True, False):
+        receiver.requests.clear()
+        config = make_config(tmp_path, [{"id": "crm", "url": receiver.url}], cache={"enabled": enabled})
+        async with running(config) as h:
+            first, again, other = message("one"), message("one again"), message("two")
+            assert await h.dispatcher.publish(first, dedupe_key="wamid.1") is True
+            assert await h.dispatcher.publish(again, dedupe_key="wamid.1") is False
+            assert await h.dispatcher.publish(other, dedupe_key="wamid.2") is True
+            got = await receiver.wait_for(2)
+            assert {r.json()["id"] for r in got} == {first.id, other.id}
+            if h.store is not None:
+                await eventually(lambda: h.store is not None and h.store.count == 0)
+                assert await h.store.get_event(again.id) is None
+        assert len(receiver.requests) == 2

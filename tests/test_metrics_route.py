@@ -68,13 +68,10 @@ async def make_app(tmp_path: Path, extra: str = "", accounts: bool = False) -> t
     if accounts:
         http = aiohttp.ClientSession()
 
-        async def emit(event: Event) -> None:
-            return None
+        async def emit(event: Event, dedupe_key: str | None = None) -> bool:
+            return True
 
-        async def seen_before(key: str) -> bool:
-            return False
-
-        lent = Lent(emit=emit, http=http, media=None, seen_before=seen_before,  # type: ignore[arg-type]
+        lent = Lent(emit=emit, http=http, media=None,  # type: ignore[arg-type]
                     metrics=app[METRICS], extras={})
         manager = AccountManager(lent, Registry({"whatsmeow": StandIn}))
         await manager.start(config)

@@ -126,7 +126,7 @@ async def test_a_cancelled_writer_still_gets_its_write_committed(store: Store) -
     task = asyncio.ensure_future(store.add_event(kept, ["crm"]))
     await asyncio.sleep(0)  # let it hand the write over
     task.cancel()
-    await store.seen_before("barrier")  # a later write: committed after the cancelled one
+    await store.flush()  # a later write: committed after the cancelled one
     assert await store.get_event(kept.id) == kept
 
 
@@ -142,32 +142,76 @@ async def test_delete_and_clear(store: Store) -> None:
     assert await store.stats() == (0, {})
 
 
-async def test_dedupe_keys_survive_restarts(tmp_path: Path) -> None:
+def keys_in(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {key for (key,) in db.execute("SELECT key FROM dedupe")}
+
+
+async def test_a_dedupe_key_commits_with_its_event_and_survives_restarts(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     store = await Store.open(path)
-    assert await store.seen_before("wamid.1") is False
-    assert await store.seen_before("wamid.1") is True
+    first, again = event(text="one"), event(text="one, redelivered")
+    assert await store.add_event(first, ["crm"], dedupe_key="wamid.1") is True
+    assert await store.add_event(again, ["crm"], dedupe_key="wamid.1") is False  # nothing stored
+    assert await store.list_undelivered() == [first] and store.count == 1
     await store.close()
     store = await Store.open(path)
     try:
-        assert await store.seen_before("wamid.1") is True
-        assert await store.seen_before("wamid.2") is False
+        assert await store.add_event(event(), [], dedupe_key="wamid.1") is False
+        assert await store.add_event(event(), [], dedupe_key="wamid.2") is True
+        assert store.count == 2
+    finally:
+        await store.close()
+
+
+async def test_one_key_twice_in_one_batch_stores_only_the_first(store: Store) -> None:
+    first, second = event(text="first"), event(text="second")
+    ran: list[str] = []
+    # Both handed over before the writer runs: one transaction holds them both.
+    futures = [store.add_event_soon(e, ["crm"], after=lambda e=e: ran.append(e.id), dedupe_key="wamid.1")
+               for e in (first, second)]
+    assert await asyncio.gather(*futures) == [True, False]
+    assert ran == [first.id]  # the duplicate is not handed to hooks
+    assert await store.list_undelivered() == [first] and store.count == 1
+    assert await store.deliveries_of(second.id) == []
+
+
+async def test_a_dedupe_key_is_never_recorded_without_its_event(tmp_path: Path) -> None:
+    """A commit that fails takes the key with it: the redelivery must be raised, not dropped as a duplicate."""
+    path = tmp_path / "store.db"
+    store = await Store.open(path)
+    try:
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.type = 'boom' "
+                       "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
+        failing, fine = event("boom"), event()
+        # Handed over together (one batch): the batch fails, then each write is retried on its own.
+        results = await asyncio.gather(store.add_event(failing, ["crm"], dedupe_key="wamid.lost"),
+                                       store.add_event(fine, ["crm"], dedupe_key="wamid.kept"),
+                                       return_exceptions=True)
+        assert isinstance(results[0], sqlite3.Error) and results[1] is True
+        assert keys_in(path) == {"wamid.kept"}
+        assert await store.list_undelivered() == [fine]
+        with sqlite3.connect(path) as db:
+            db.execute("DROP TRIGGER refuse")
+        redelivered = event("boom")
+        assert await store.add_event(redelivered, ["crm"], dedupe_key="wamid.lost") is True
+        assert await store.list_undelivered() == [fine, redelivered]
     finally:
         await store.close()
 
 
 async def test_prune_drops_the_oldest_beyond_max_events_and_by_age(store: Store) -> None:
     events = [event(n=n) for n in range(5)]
-    for e in events:
-        await store.add_event(e, ["crm"])
-    await store.seen_before("old-key")
+    for n, e in enumerate(events):
+        await store.add_event(e, ["crm"], dedupe_key=None if n else "old-key")
     assert await store.prune(max_age=3600, max_events=3) == {"max_age": 0, "max_events": 2}
     assert await store.list_undelivered() == events[2:]
     assert store.count == 3
     later = time.time() + 7200
     assert await store.prune(max_age=3600, max_events=3, now=later) == {"max_age": 3, "max_events": 0}
     assert store.count == 0
-    assert await store.seen_before("old-key") is False  # pruned with the same age
+    assert await store.add_event(event(), [], dedupe_key="old-key") is True  # the key is pruned with the same age
 
 
 async def test_writes_after_close_are_refused(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections import OrderedDict
 from typing import Any
 
 import aiohttp
@@ -38,23 +37,6 @@ REQUESTS_GRACE = 1.5
 """Of the budget: how long open API requests get to finish once the listener is closed."""
 DELIVERY_GRACE = STOP_BUDGET - REQUESTS_GRACE - DISCONNECT_TIMEOUT - 2.0
 """Of the budget: how long deliveries in flight get to finish (the rest stay in the store)."""
-MEMORY_DEDUPE_KEYS = 100_000
-
-
-class RecentKeys:
-    """Dedupe keys in memory when there is no store (message_cache.enabled: false)."""
-
-    def __init__(self, limit: int = MEMORY_DEDUPE_KEYS) -> None:
-        self._keys: OrderedDict[str, None] = OrderedDict()
-        self._limit = limit
-
-    async def seen_before(self, key: str) -> bool:
-        if key in self._keys:
-            return True
-        self._keys[key] = None
-        if len(self._keys) > self._limit:
-            self._keys.popitem(last=False)
-        return False
 
 
 class Daemon:
@@ -89,9 +71,8 @@ class Daemon:
             self.dispatcher = Dispatcher(config, self.store, self.http, self.metrics, reply_handler=self._reply)
             await self.dispatcher.start()
             stack.push_async_callback(self._close_dispatcher)
-            seen_before = self.store.seen_before if self.store is not None else RecentKeys().seen_before
             lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media,
-                        seen_before=seen_before, metrics=self.metrics, extras={"metrics": self.metrics})
+                        metrics=self.metrics, extras={"metrics": self.metrics})
             self.accounts = AccountManager(lent, self.registry)
             lent.extras["accounts"] = self.accounts
             stack.push_async_callback(self.accounts.close)

@@ -8,8 +8,12 @@ migrations use this module's aiosqlite connection. Both connections: WAL, busy_t
 Interface (used by the dispatcher and the cache routes):
     store = await Store.open(path);  await store.close()
     store.count                                   events kept now (kept current, no query)
-    await store.add_event(event, hook_ids)         event + one pending row per hook, committed
-    store.add_event_soon(event, hook_ids, after=fn) -> Future   the same; `after()` runs once committed
+    await store.add_event(event, hook_ids, dedupe_key=None) -> bool
+                                                   event + one pending row per hook, committed; with a
+                                                   dedupe key, recorded in the same transaction, and False
+                                                   (nothing stored) when the key was already there
+    store.add_event_soon(event, hook_ids, after=fn, dedupe_key=None) -> Future[bool]
+                                                   the same; `after()` runs once committed (not for a duplicate)
     await store.add_deliveries(event_id, hook_ids) rows for more hooks (replays); existing rows kept
     await store.mark_attempt(event_id, hook_id, attempts, next_attempt_at, error)
     await store.mark_given_up(event_id, hook_id, error, retryable=True)
@@ -25,7 +29,6 @@ Interface (used by the dispatcher and the cache routes):
     await store.deliveries_of(event_id) -> list[DeliveryRow]
     await store.delete_event(event_id) -> bool;  await store.clear() -> int
     await store.stats() -> (total, {type: count})
-    await store.seen_before(key) -> bool           records the key; True if it was already there
     await store.prune(max_age, max_events, now=None) -> {"max_age": n, "max_events": m}
 Times (`next_attempt_at`, `now`) are Unix seconds.
 """
@@ -151,21 +154,25 @@ class Store:
             callback(self._writer.count)
 
     # -- writes ------------------------------------------------------------
-    async def add_event(self, event: Event, hook_ids: Sequence[str], body: bytes | None = None) -> None:
-        await asyncio.shield(self.add_event_soon(event, hook_ids, body))
+    async def add_event(
+        self, event: Event, hook_ids: Sequence[str], body: bytes | None = None, dedupe_key: str | None = None,
+    ) -> bool:
+        return bool(await asyncio.shield(self.add_event_soon(event, hook_ids, body, dedupe_key=dedupe_key)))
 
     def add_event_soon(
         self, event: Event, hook_ids: Sequence[str], body: bytes | None = None,
-        after: Callable[[], None] | None = None,
-    ) -> asyncio.Future[None]:
+        after: Callable[[], None] | None = None, dedupe_key: str | None = None,
+    ) -> asyncio.Future[bool]:
         """Hand the event over; the future completes, and `after` runs, once it is committed.
 
-        `after` runs even when whoever awaits the future was cancelled meanwhile.
+        `after` runs even when whoever awaits the future was cancelled meanwhile. With `dedupe_key`
+        the key is recorded in the event's own transaction (a crash loses both or neither); when it
+        was recorded before, nothing is stored, the future gives False and `after` does not run.
         """
         row = (event.id, event.type, event.timestamp, time.time(), body if body is not None else event.to_json())
         statements: list[tuple[int, tuple[Any, ...]]] = [(INSERT_EVENT, row)]
         statements += [(INSERT_DELIVERY, (event.id, hook_id)) for hook_id in hook_ids]
-        return self._writer.submit_nowait(Write(statements, after=after))
+        return self._writer.submit_nowait(Write(statements, after=after, dedupe_key=dedupe_key))
 
     async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
         await self._writer.submit(Write([(INSERT_DELIVERY, (event_id, hook_id)) for hook_id in hook_ids]))
@@ -209,15 +216,6 @@ class Store:
             return deleted, -deleted
 
         return int(await self._writer.submit(Write(custom=run)))
-
-    async def seen_before(self, key: str) -> bool:
-        def run(conn: sqlite3.Connection) -> tuple[bool, int]:
-            added = conn.execute(
-                "INSERT INTO dedupe (key, seen_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, time.time())
-            ).rowcount
-            return added == 0, 0
-
-        return bool(await self._writer.submit(Write(custom=run)))
 
     async def prune(self, max_age: float, max_events: int, now: float | None = None) -> dict[str, int]:
         """Drop events older than `max_age` seconds, then the oldest beyond `max_events`; old dedupe keys too."""

@@ -7,6 +7,10 @@ side), because hopping threads per statement, not SQLite, was what made small co
 Same-statement writes in a batch run as one `executemany`, in the dependency-safe order below
 (an event before its rows, rows before the delete that checks them). Callers await through
 `asyncio.shield`, so a cancelled caller never loses a write that was already handed over.
+
+A write may carry a dedupe key: the key is recorded in the same transaction as the write's rows,
+and when it was already there the rows are skipped (the write's result is False, `after` does not
+run). So a key never outlives a lost event, and an event is never stored twice for one key.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -126,12 +131,15 @@ class Write:
 
     `after` runs in the event loop once the write is committed, even if whoever waits on the
     future was cancelled meanwhile (the dispatcher hands events to hooks from there).
+    With a `dedupe_key` (statements only) the rows go in only if the key is new: the result is
+    True then, False for a duplicate (nothing written, `after` not run).
     """
 
     statements: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
     custom: Custom | None = None
     after: Callable[[], None] | None = None
     future: asyncio.Future[Any] | None = None
+    dedupe_key: str | None = None
 
 
 class Writer:
@@ -241,9 +249,14 @@ class Writer:
         try:
             for write in batch:
                 if write.custom is None:
+                    # The key goes in now (no other table depends on it), its rows with the batch's merged
+                    # statements: both in this transaction. A key repeated in the batch is already there.
+                    if write.dedupe_key is not None and not _claim(conn, write.dedupe_key):
+                        results.append(False)
+                        continue
                     for index, params in write.statements:
                         grouped.setdefault(index, []).append(params)
-                    results.append(None)
+                    results.append(True)
                     continue
                 delta += self._flush(conn, grouped)
                 grouped = {}
@@ -272,9 +285,17 @@ class Writer:
         return delta
 
 
+def _claim(conn: sqlite3.Connection, key: str) -> bool:
+    """Record a dedupe key; False when it was already recorded."""
+    return conn.execute(
+        "INSERT OR IGNORE INTO dedupe (key, seen_at) VALUES (?, ?)", (key, time.time())
+    ).rowcount == 1
+
+
 def _settle(write: Write, result: Any = None, exc: BaseException | None = None) -> None:
     future = write.future
-    if exc is None and write.after is not None:
+    duplicate = write.dedupe_key is not None and result is False
+    if exc is None and write.after is not None and not duplicate:
         try:
             write.after()
         except Exception:

@@ -224,7 +224,7 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
     await dispatcher.start()
     extras = {"whatsapp_web.session_factory": sessions,
               "whatsapp_web.timing": WebTiming(**{**FAST, **(timing or {})})}
-    manager = AccountManager(Lent(emit=dispatcher.publish, http=http, media=media, seen_before=store.seen_before,
+    manager = AccountManager(Lent(emit=dispatcher.publish, http=http, media=media,
                                   metrics=metrics, extras=extras))
     holder["manager"] = manager
     try:

@@ -78,7 +78,12 @@ class MediaSink(Protocol):
         ...
 
 
-Emit = Callable[[Event], Awaitable[None]]
+class Emit(Protocol):
+    """Publish an event; with `dedupe_key`, the key is committed with it and False means a duplicate."""
+
+    def __call__(self, event: Event, dedupe_key: str | None = None) -> Awaitable[bool]: ...
+
+
 StateListener = Callable[["AccountAdapter", "AccountState", "str | None"], None]
 
 
@@ -90,8 +95,6 @@ class AdapterContext:
     http: aiohttp.ClientSession
     media: MediaSink
     settings: Config
-    seen_before: Callable[[str], Awaitable[bool]]
-    """True when this dedupe key was already recorded; records it otherwise (survives restarts)."""
     on_state: StateListener | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -136,9 +139,16 @@ class AccountAdapter(abc.ABC):
         if self.ctx.on_state is not None:
             self.ctx.on_state(self, state, error)
 
-    async def emit(self, event_type: str, **data: Any) -> Event:
+    async def emit(self, event_type: str, *, dedupe_key: str | None = None, **data: Any) -> Event | None:
+        """Raise an event; returns it once committed, or None when `dedupe_key` was seen before.
+
+        The key (e.g. WhatsApp's message id) is recorded in the event's own commit, and survives
+        restarts while the cache keeps it (`message_cache.max_age`).
+        """
         event = Event(type=event_type, data={"account_id": self.id, **data})
-        await self.ctx.emit(event)
+        if not await self.ctx.emit(event, dedupe_key):
+            log.debug("account %s: %s already raised (%s)", self.id, event_type, dedupe_key)
+            return None
         return event
 
     @abc.abstractmethod

@@ -27,8 +27,6 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 class CloudWebhook:
     def __init__(self, adapter: CloudApiAdapter) -> None:
         self.adapter = adapter
-        self._unfinished: set[str] = set()
-        """Dedupe keys recorded for events whose commit then failed: Meta's redelivery must raise them."""
 
     def _count(self, outcome: str) -> None:
         metrics = self.adapter.ctx.extras.get("metrics")
@@ -99,17 +97,11 @@ class CloudWebhook:
             await sibling._webhook._raise(item)
 
     async def _raise(self, item: Inbound) -> None:
-        key = item.dedupe_key
-        if key and await self.adapter.ctx.seen_before(key) and key not in self._unfinished:
-            log.debug("account %s: %s already seen", self.adapter.id, key)
-            return
-        if key:
-            self._unfinished.add(key)
+        """Raise one item; its dedupe key (message id, or message id + status) is committed with the event,
+        so Meta's redelivery of what was committed raises nothing, and of what was not raises it."""
         if item.media is not None:
             item.data["media"] = await self.fetch_media(item.media, item.data.get("media") or {})
-        await self.adapter.emit(item.type, **item.data)
-        if key:
-            self._unfinished.discard(key)
+        await self.adapter.emit(item.type, dedupe_key=item.dedupe_key, **item.data)
 
     async def fetch_media(self, media: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
         """`GET /{media-id}`, then its 5-minute URL with the token; on failure keep what the webhook said."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,6 +18,7 @@ from whatshooked.accounts.base import (
     AccountAdapter,
     AccountState,
     AdapterContext,
+    Emit,
     MediaSink,
     SendKind,
     SendRequest,
@@ -43,10 +44,9 @@ ReplyValidator = Callable[[SendKind, dict[str, Any]], dict[str, Any]]
 class Lent:
     """What the daemon lends to every adapter it builds (the parts of AdapterContext that never change)."""
 
-    emit: Callable[[Event], Awaitable[None]]
+    emit: Emit
     http: aiohttp.ClientSession
     media: MediaSink
-    seen_before: Callable[[str], Awaitable[bool]]
     metrics: Metrics
     extras: dict[str, Any]
 
@@ -126,8 +126,7 @@ class AccountManager:
     def _build(self, account: AccountConfig, config: Config) -> AccountAdapter:
         lent = self._lent
         ctx = AdapterContext(
-            emit=self.emit, http=lent.http, media=lent.media, settings=config,
-            seen_before=lent.seen_before, extras=lent.extras,
+            emit=self.emit, http=lent.http, media=lent.media, settings=config, extras=lent.extras,
         )
         try:
             cls = self._registry.adapter_class(account.type)
@@ -156,10 +155,12 @@ class AccountManager:
             log.exception("account %s: disconnect failed", adapter.id)
 
     # -- events and sends -------------------------------------------------
-    async def emit(self, event: Event) -> None:
-        """What adapters emit through: committed by the dispatcher, counted once."""
+    async def emit(self, event: Event, dedupe_key: str | None = None) -> bool:
+        """What adapters emit through: committed by the dispatcher, counted once (duplicates not at all)."""
+        if not await self._lent.emit(event, dedupe_key):
+            return False
         self._lent.metrics.events.labels(event.type).inc()
-        await self._lent.emit(event)
+        return True
 
     async def send(self, account_id: str, request: SendRequest) -> SendResult:
         adapter = self.get(account_id)

@@ -229,12 +229,10 @@ class EventRouter:
         message_id = inbound.data["message_id"]
         sender = jid_text(source.Sender) if source.IsGroup else ""
         adapter.remember(message_id, jid_text(source.Chat), sender, bool(source.IsFromMe))
-        if await adapter.ctx.seen_before(f"whatsmeow:{adapter.id}:{message_id}"):
-            log.debug("account %s: message %s seen before", adapter.id, message_id)
-            return
         if inbound.media_kind is not None:
             inbound.data["media"] = await self._media(ev, inbound.media_info)
-        await adapter.emit("message.received", **inbound.data)
+        # The key is committed with the event: a message WhatsApp delivers again is raised once.
+        await adapter.emit("message.received", dedupe_key=f"whatsmeow:{adapter.id}:{message_id}", **inbound.data)
 
     async def _media(self, ev: Any, info: dict[str, Any]) -> dict[str, Any]:
         adapter = self.adapter

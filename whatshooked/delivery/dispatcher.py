@@ -2,7 +2,9 @@
 
     dispatcher = Dispatcher(config, store_or_None, http, metrics, reply_handler=None)
     await dispatcher.start()          resume what the store holds pending; start cache pruning
-    await dispatcher.publish(event)   returns once the event is committed (cache on) or at once (off)
+    await dispatcher.publish(event, dedupe_key=None) -> bool
+                                      returns once the event is committed (cache on) or at once (off);
+                                      False when `dedupe_key` was seen before (nothing stored or sent)
     dispatcher.set_hooks(hooks)       after API changes or a reload; apply_config(config) for all of it
     await dispatcher.replay_all() -> ReplayResult(replayed, delivered, failed, remaining_cached)
     await dispatcher.replay_event(event_id) -> bool   True when every target hook now has it
@@ -31,6 +33,7 @@ from whatshooked.config import Config, HookConfig
 from whatshooked.delivery.attempt import Outcome, attempt
 from whatshooked.delivery.backoff import next_wait
 from whatshooked.delivery.meters import HookMeters
+from whatshooked.delivery.recent_keys import RecentKeys
 from whatshooked.delivery.replay import Replayer, ReplayResult
 from whatshooked.delivery.runner import HookRunner, Job
 from whatshooked.errors import StoreError
@@ -88,6 +91,7 @@ class Dispatcher:
         self._started = False
         self._closing = False
         self._replayer = Replayer(self)
+        self._recent = RecentKeys() if store is None else None  # dedupe keys when there is no store
         self.set_hooks(config.hooks)
 
     # -- lifecycle ---------------------------------------------------------
@@ -158,25 +162,33 @@ class Dispatcher:
         return self._closing
 
     # -- publishing --------------------------------------------------------
-    async def publish(self, event: Event) -> None:
-        """Commit the event (cache on), then hand it to every active hook that wants it."""
+    async def publish(self, event: Event, dedupe_key: str | None = None) -> bool:
+        """Commit the event (cache on), then hand it to every active hook that wants it.
+
+        With `dedupe_key` (e.g. Meta's message id) the key is recorded in the event's own commit, so a
+        crash loses both or neither; a key recorded before makes this a duplicate: nothing is stored
+        or delivered, and the answer is False.
+        """
         runners = self.matching(event.type)
         body = event.to_json()
         if self._store is None:
+            assert self._recent is not None
+            if dedupe_key is not None and not self._recent.add(dedupe_key):
+                return False
             self._dispatch(event, body, None, runners)
-            return
+            return True
         try:
             committed = self._store.add_event_soon(
                 event, [runner.hook.id for runner in runners], body,
-                after=partial(self._committed, event, body, runners),
+                after=partial(self._committed, event, body, runners), dedupe_key=dedupe_key,
             )
         except StoreError:
             if not self._closing:
                 raise
             log.warning("event %s (%s) arrived after shutdown began and was not kept", event.id, event.type)
-            return
+            return True  # not a duplicate: lost to the shutdown, as logged
         # The hand-off to hooks runs from the commit (`after`), so a caller cancelled here loses nothing.
-        await committed
+        return await committed
 
     def _committed(self, event: Event, body: bytes, runners: list[HookRunner]) -> None:
         assert self._store is not None

@@ -116,6 +116,13 @@ def test_reload_updates_the_secret_list(tmp_path: Path) -> None:
     assert "old-secret-1 ***" in out.getvalue()
 
 
+def test_a_short_secret_is_masked_where_it_stands_alone_not_inside_words() -> None:
+    out = io.StringIO()
+    setup_logging(LoggingConfig(), ["k", "s3cr"], stream=out, environ={})
+    logging.getLogger("whatshooked.test").warning("whatshooked key=%s Bearer %s \"%s\" ks3cr", "k", "s3cr", "k")
+    assert out.getvalue().rstrip().endswith('whatshooked key=*** Bearer *** "***" ks3cr')
+
+
 def test_journal_mode_has_no_timestamp_but_a_priority() -> None:
     out = io.StringIO()
     setup_logging(LoggingConfig(level="INFO", format="text"), stream=out, environ={"JOURNAL_STREAM": "8:12345"})

@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from whatshooked.config import Config, LoggingConfig
 
 MASK = "***"
+SHORT_SECRET = 8
+"""Secrets shorter than this are masked as whole words only (see `ScrubbingHandler.set_secrets`)."""
 
 NOISY_LOGGERS = ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow", "aiohttp.access")
 """Libraries that talk a lot at INFO: kept at WARNING unless the configured level is DEBUG.
@@ -72,6 +75,7 @@ class ScrubbingHandler(logging.StreamHandler):
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stderr)
         self._secrets: tuple[str, ...] = ()
+        self._short: re.Pattern[str] | None = None
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
         forms: set[str] = set()
@@ -80,14 +84,19 @@ class ScrubbingHandler(logging.StreamHandler):
                 forms.add(secret)
                 forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])  # as it appears inside JSON
                 forms.add(json.dumps(secret)[1:-1])
+        forms.discard("")
         # longest first, so a secret that contains another is masked whole
-        self._secrets = tuple(sorted(forms - {""}, key=len, reverse=True))
+        self._secrets = tuple(sorted((f for f in forms if len(f) >= SHORT_SECRET), key=len, reverse=True))
+        # a short secret (`api_key: k` while trying things out) is masked only where it stands alone:
+        # masking it inside every word would garble each line ("whatshoo***ed")
+        short = sorted((f for f in forms if len(f) < SHORT_SECRET), key=len, reverse=True)
+        self._short = re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, short))})(?![\w-])") if short else None
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        return text
+        return self._short.sub(MASK, text) if self._short is not None else text
 
     def format(self, record: logging.LogRecord) -> str:
         return self.scrub(super().format(record))

@@ -245,3 +245,34 @@ def test_invalid_recipients_are_refused(given: str) -> None:
     with pytest.raises(RequestError) as caught:
         phone_digits(given)
     assert caught.value.status == 400 and "'to'" in str(caught.value)
+
+
+def status_payload(status: str, wamid: str) -> dict[str, Any]:
+    payload = fixture("status_read.json")
+    payload["entry"][0]["changes"][0]["value"]["statuses"][0].update(status=status, id=wamid)
+    return payload
+
+
+async def test_one_message_sent_per_message_whether_the_send_or_metas_status_comes_first(
+    tmp_path: Path, receiver: HookReceiver
+) -> None:
+    async with cloud_daemon(tmp_path, receiver) as rig:
+        _, answer = await rig.api("/api/send", {"account_id": "shop", "to": TO, "text": "Hello"})
+        wamid = answer["message_id"]
+        await receiver.wait_for(1)
+        for status in ("sent", "delivered", "read", "sent", "read"):
+            assert await rig.webhook(status_payload(status, wamid)) == (200, "ok")
+        # Meta's `sent` status may beat Graph's answer: then the send raises nothing more
+        early = fixture("send_message_response.json")
+        early["messages"][0]["id"] = "wamid.EARLY"
+        rig.graph.answer("POST", MESSAGES, early)
+        assert await rig.webhook(status_payload("sent", "wamid.EARLY")) == (200, "ok")
+        _, answer = await rig.api("/api/send", {"account_id": "shop", "to": TO, "text": "Quick"})
+        assert answer["message_id"] == "wamid.EARLY"
+        await rig.api("/api/send", {"account_id": "shop", "to": TO, "text": "marker"})  # everything before is in
+        events = [r.json() for r in await receiver.wait_for(5)]
+    assert [(e["type"], e["data"]["message_id"]) for e in events] == [
+        ("message.sent", wamid), ("message.delivered", wamid), ("message.read", wamid),
+        ("message.sent", "wamid.EARLY"), ("message.sent", events[4]["data"]["message_id"])]
+    assert events[3]["data"]["status"] == "sent"  # raised by the webhook
+    assert len(receiver.requests) == 5

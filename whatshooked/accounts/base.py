@@ -84,6 +84,11 @@ class Emit(Protocol):
     def __call__(self, event: Event, dedupe_key: str | None = None) -> Awaitable[bool]: ...
 
 
+def sent_key(account_id: str, message_id: str) -> str:
+    """The dedupe key of `message.sent`: one per message id, whether the send or Meta's `sent` status raised it."""
+    return f"sent:{account_id}:{message_id}"
+
+
 StateListener = Callable[["AccountAdapter", "AccountState", "str | None"], None]
 
 

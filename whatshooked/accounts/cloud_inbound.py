@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from whatshooked.accounts.base import sent_key
 from whatshooked.events import utc_timestamp
 from whatshooked.phone import international
 
@@ -218,5 +219,8 @@ def status_item(status: dict[str, Any], account_id: str) -> Inbound | None:
         if status.get(extra) is not None:
             data[extra] = status[extra]
     data["raw"] = status
-    key = f"cloud:status:{account_id}:{status.get('id')}:{name}" if status.get("id") else None
+    key = None
+    if status.get("id"):  # `sent` shares its key with the message.sent our own send raised, if it did
+        message_id = str(status["id"])
+        key = sent_key(account_id, message_id) if name == "sent" else f"cloud:status:{account_id}:{message_id}:{name}"
     return Inbound(event_type, data, key)

@@ -23,6 +23,7 @@ from whatshooked.accounts.base import (
     SendKind,
     SendRequest,
     SendResult,
+    sent_key,
 )
 from whatshooked.accounts.registry import BackendUnavailable, Registry, UnavailableAdapter
 from whatshooked.config import AccountConfig, Config
@@ -179,8 +180,10 @@ class AccountManager:
                                                          "type": request.kind.value, "error": error}))
             raise
         if request.kind is not SendKind.READ:
+            # Keyed like the Cloud API's `sent` status for the same message: one message.sent, whichever is first.
             await self.emit(Event("message.sent", {"account_id": account_id, "message_id": result.message_id,
-                                                   "to": result.to or to, "type": request.kind.value}))
+                                                   "to": result.to or to, "type": request.kind.value}),
+                            sent_key(account_id, result.message_id))
         return result
 
     async def handle_reply(self, event: Event, items: list[dict[str, Any]]) -> None:

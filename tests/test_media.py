@@ -145,3 +145,18 @@ async def test_route_serves_signed_links_and_credentials_then_404_after_ttl(serv
     served.clock.now += 3600
     assert (await get(served, saved["url"]))[0] == 404
     assert (await get(served, bare, **{"x-api-key": API_KEY}))[0] == 404
+
+
+async def test_received_media_is_private_in_a_folder_we_make(tmp_path: Path) -> None:
+    media = store(tmp_path)
+    saved = await media.save(DATA, "image/gif")
+    folder = tmp_path / "media"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    for name in (saved["id"], f"{saved['id']}.json", ".signing-key"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600, name
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    theirs.chmod(0o750)
+    other = MediaStore(MediaConfig(dir=theirs / "media"), "http://bridge.test:8825")
+    await other.save(DATA, "image/gif")
+    assert theirs.stat().st_mode & 0o777 == 0o750 and (theirs / "media").stat().st_mode & 0o777 == 0o700

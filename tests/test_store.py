@@ -219,3 +219,26 @@ async def test_writes_after_close_are_refused(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(StoreError, match="closed"):
         await store.add_event(event(), [])
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+async def test_a_new_store_is_private_and_folders_we_did_not_make_keep_their_mode(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    mine.chmod(0o755)
+    path = mine / "state" / "data" / "store.db"
+    store = await Store.open(path)
+    try:
+        await store.add_event(event(text="private"), ["crm"])
+        wal, shm = path.with_name("store.db-wal"), path.with_name("store.db-shm")
+        assert {p.name: mode(p) for p in (path, wal, shm)} == {p.name: 0o600 for p in (path, wal, shm)}
+        assert mode(mine / "state") == mode(mine / "state" / "data") == 0o700
+        assert mode(mine) == 0o755
+    finally:
+        await store.close()
+    path.chmod(0o640)  # the user's choice for a file that exists is kept too
+    await (await Store.open(path)).close()
+    assert mode(path) == 0o640

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from whatshooked.config import Config, MediaConfig
+from whatshooked.private_files import PRIVATE_FILE, make_private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,13 @@ class MediaStore:
         return cls(config.media, base_url_of(config))
 
     def _load_key(self) -> bytes:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.dir)
         path = self.dir / KEY_FILE
         try:
             return bytes.fromhex(path.read_text().strip())
         except (FileNotFoundError, ValueError):
             key = secrets.token_bytes(32)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
             with os.fdopen(fd, "w") as handle:
                 handle.write(key.hex())
             return key
@@ -105,9 +106,10 @@ class MediaStore:
         return {"id": media_id, **info, "url": self.signed_url(media_id, created + self.ttl)}
 
     def _write(self, media_id: str, data: bytes, meta: dict[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / media_id).write_bytes(data)
-        (self.dir / f"{media_id}.json").write_text(json.dumps(meta))
+        """Received media is private (0600 files in a 0700 folder we made), like the store."""
+        make_private_dir(self.dir)
+        write_private(self.dir / media_id, data)
+        write_private(self.dir / f"{media_id}.json", json.dumps(meta).encode())
 
     # -- links ---------------------------------------------------------------
     def signature(self, media_id: str, expires: int) -> str:

@@ -47,6 +47,7 @@ from typing import Any
 import aiosqlite
 
 from whatshooked.events import Event
+from whatshooked.private_files import create_private_file, make_private_dir
 from whatshooked.store_migrations import migrate
 from whatshooked.store_writer import (
     BUSY_TIMEOUT_MS,
@@ -99,7 +100,10 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path) -> Store:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Events carry message contents: a new file is 0600 (SQLite gives its -wal and -shm the same mode)
+        # in a folder that, when we make it, is 0700.
+        make_private_dir(path.parent)
+        create_private_file(path)
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             await db.execute("PRAGMA journal_mode = WAL")

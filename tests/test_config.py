@@ -165,6 +165,7 @@ def test_unknown_keys_warn_at_serve_and_fail_at_check_config() -> None:
     ("server: {port: eighty}\n", "server.port: must be a whole number, not 'eighty'"),
     ("server: {port: 70000}\n", "server.port: must be between 0 and 65535"),
     ("server: {username: admin}\n", "server.password: username and password go together"),
+    ("server: {username: admin, password: '${UNSET_PW}'}\n", "set both or neither (an unset ${VAR} reads as empty)"),
     ("server: {public_url: bridge.example.com}\n", "server.public_url: must start with http:// or https://"),
     ("server: {max_body: lots}\n", "server.max_body: 'lots' is not a size"),
     ("message_cache: {enabled: maybe}\n", "message_cache.enabled: must be true or false"),

@@ -162,7 +162,7 @@ class ConfigBuilder:
         password = self.get(sv, "server", "password", str, "")
         if bool(username) != bool(password):
             self.problem("server.username" if password else "server.password",
-                         "username and password go together: set both or neither")
+                         "username and password go together: set both or neither (an unset ${VAR} reads as empty)")
         public_url = self.get(sv, "server", "public_url", str, "").rstrip("/")
         if public_url and not public_url.startswith(("http://", "https://")):
             self.problem("server.public_url", f"must start with http:// or https://, not {public_url!r}")

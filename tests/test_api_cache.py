@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import Running, config, hook, running
+from tests.support.harness import Running, config, hook, running, until
 from tests.support.receiver import HookReceiver, Reply
 from whatshooked.events import Event
 
@@ -147,3 +147,15 @@ async def test_with_the_cache_disabled_everything_is_503_but_stats(tmp_path: Pat
         (got,) = await receiver.wait_for(1)
         assert got.headers["webhook-id"] == event.id
     assert not (tmp_path / "data" / "whatshooked.db").exists()
+
+
+async def test_a_delivered_event_is_not_listed_once_the_hook_took_it(tmp_path: Path, receiver: HookReceiver) -> None:
+    """Delivered marks are committed a moment later in batches; the cache routes flush them before reading."""
+    async with running(tmp_path, config(accounts=ACCOUNT, hooks=hook("h", receiver.url))) as run:
+        delivered = run.daemon.metrics.deliveries.labels("h", "delivered")
+        await run.adapter("personal").receive("hello")
+        await until(lambda: delivered._value.get() == 1)
+        listed = await (await run.client.get("/api/cache")).json()
+        stats = await (await run.client.get("/api/cache/stats")).json()
+        assert listed == {"cached_events": [], "count": 0}
+        assert stats["total_count"] == 0

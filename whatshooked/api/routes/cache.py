@@ -33,6 +33,7 @@ def _store(request: web.Request) -> Store:
 
 
 async def _event(store: Store, event_id: str) -> Event:
+    await store.flush()  # delivered marks are queued "soon": a delivered event must not read as cached
     event = await store.get_event(event_id)
     if event is None:
         raise RequestError(f"event {event_id!r} not found in the cache", status=404)
@@ -41,7 +42,9 @@ async def _event(store: Store, event_id: str) -> Event:
 
 async def list_events(request: web.Request) -> web.Response:
     event_type = request.query.get("event_type") or None
-    events = await _store(request).list_undelivered(event_type=event_type)
+    store = _store(request)
+    await store.flush()  # see _event
+    events = await store.list_undelivered(event_type=event_type)
     return web.json_response({"cached_events": [cached_json(e) for e in events], "count": len(events)})
 
 
@@ -57,6 +60,7 @@ async def stats(request: web.Request) -> web.Response:
     store = request.app[STORE]
     if store is None:
         return web.json_response({"enabled": False, "total_count": 0, "by_event_type": {}})
+    await store.flush()  # see _event
     total, by_type = await store.stats()
     return web.json_response({"enabled": True, "total_count": total, "by_event_type": by_type})
 

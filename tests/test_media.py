@@ -160,3 +160,26 @@ async def test_received_media_is_private_in_a_folder_we_make(tmp_path: Path) -> 
     other = MediaStore(MediaConfig(dir=theirs / "media"), "http://bridge.test:8825")
     await other.save(DATA, "image/gif")
     assert theirs.stat().st_mode & 0o777 == 0o750 and (theirs / "media").stat().st_mode & 0o777 == 0o700
+
+
+async def test_sender_chosen_files_cannot_run_as_this_origin(served: Served) -> None:
+    """A WhatsApp sender picks the bytes, mime type and name: an HTML or SVG must not render as our page."""
+    page = await served.media.save(b"<script>fetch('/api/hooks')</script>", "text/html", filename='x"\r\n.html')
+    async with served.http.get(page["url"]) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/html"
+        assert response.headers["Content-Disposition"] == 'attachment; filename="x.html"'
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in response.headers["Content-Security-Policy"]
+    svg = await served.media.save(b"<svg onload='alert(1)'/>", "image/svg+xml")
+    async with served.http.get(svg["url"]) as response:
+        assert response.headers["Content-Disposition"] == "attachment"
+    forged = await served.media.save(b"x", "text/plain\r\nSet-Cookie: a=b")
+    async with served.http.get(forged["url"]) as response:
+        assert response.status == 200 and response.headers["Content-Type"] == "application/octet-stream"
+        assert "Set-Cookie" not in response.headers
+    voice = await served.media.save(DATA, "audio/ogg; codecs=opus", filename="note.ogg")
+    async with served.http.get(voice["url"]) as response:
+        assert response.headers["Content-Type"] == "audio/ogg; codecs=opus"
+        assert response.headers["Content-Disposition"] == 'inline; filename="note.ogg"'
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 
@@ -75,3 +76,15 @@ async def test_without_any_credentials_configured_the_api_stays_locked(tmp_path:
             assert response.status == 401 and "WWW-Authenticate" not in response.headers
             assert "set server.api_key" in await response.text()
         assert (await run.client.get("/health")).status == 200
+
+
+async def test_credentials_that_are_not_utf8_get_401_not_500(tmp_path: Path) -> None:
+    """Raw header bytes a client library would never send: refused like any wrong credential."""
+    async with running(tmp_path, config(extra=BASIC.lstrip("\n")), headers={}) as run:
+        for header in (b"x-api-key: \xff\xfe", b"Authorization: Bearer \xff", b"Authorization: Basic \xff",
+                       b"Authorization: Basic " + base64.b64encode(b"admin:\xff")):
+            reader, writer = await asyncio.open_connection("127.0.0.1", run.client.port)
+            writer.write(b"GET /api/hooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + header + b"\r\n\r\n")
+            status = (await reader.read()).split(b"\r\n", 1)[0]
+            writer.close()
+            assert status == b"HTTP/1.1 401 Unauthorized", header

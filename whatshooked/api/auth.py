@@ -9,7 +9,6 @@ key as the password (any user name), and a 401 always offers Basic.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import logging
 
@@ -31,7 +30,8 @@ def public(handler: Handler) -> Handler:
 
 
 def _same(given: str, expected: str) -> bool:
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    # surrogateescape: aiohttp keeps a header's non-UTF-8 bytes as lone surrogates; they must compare, not raise.
+    return bool(expected) and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
 
 
 def is_authorized(request: web.Request, server: ServerConfig) -> bool:
@@ -46,7 +46,7 @@ def is_authorized(request: web.Request, server: ServerConfig) -> bool:
     if scheme.lower() == "basic":
         try:
             user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 inside
             return False
         # Every comparison made every time, so timing does not tell which one was wrong.
         user_ok = _same(user, server.username)

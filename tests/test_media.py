@@ -183,3 +183,12 @@ async def test_sender_chosen_files_cannot_run_as_this_origin(served: Served) -> 
         assert response.headers["Content-Type"] == "audio/ogg; codecs=opus"
         assert response.headers["Content-Disposition"] == 'inline; filename="note.ogg"'
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_signed_link_ends_at_its_own_expires_even_if_the_file_stays(served: Served) -> None:
+    """A longer media.ttl after a restart keeps the file, not the old link (credentials still fetch it)."""
+    saved = await served.media.save(DATA, "image/gif")
+    served.media.ttl = 7200.0
+    served.clock.now += 3600
+    assert (await get(served, saved["url"]))[0] == 404
+    assert await get(served, saved["url"].split("?")[0], **{"x-api-key": API_KEY}) == (200, DATA)

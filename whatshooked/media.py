@@ -125,6 +125,10 @@ class MediaStore:
             return False
         return hmac.compare_digest(self.signature(media_id, int(expires)), sig)
 
+    def link_expired(self, expires: str) -> bool:
+        """A verified link's own `expires` has passed (the file may outlive it when `media.ttl` grew)."""
+        return int(expires) <= self._clock()
+
     # -- reading and expiry ----------------------------------------------------
     def open(self, media_id: str) -> StoredMedia | None:
         """The stored file, or None when unknown or past `media.ttl` (then it is deleted)."""

@@ -41,13 +41,17 @@ def is_signed_media_request(request: web.Request) -> bool:
 
 @public
 async def get_media(request: web.Request) -> web.StreamResponse:
-    if not is_signed_media_request(request):
+    gone = web.Response(status=404, text="no such media (links last media.ttl; it may have expired)")
+    if is_signed_media_request(request):
+        if request.app[MEDIA].link_expired(request.query["expires"]):
+            return gone
+    else:
         server = request.app[SETTINGS].config.server
         if not is_authorized(request, server):
             return unauthorized(server)
     stored = request.app[MEDIA].open(request.match_info["id"])
     if stored is None:
-        return web.Response(status=404, text="no such media (links last media.ttl; it may have expired)")
+        return gone
     return web.FileResponse(stored.path, headers=media_headers(stored.mime_type, stored.filename))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -394,3 +395,15 @@ async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: 
         await runner.cleanup()
     assert statuses == [500, 200, 200]
     assert [e.data["text"] for e in committed] == ["Does it come in another color?"]
+
+
+async def test_a_webhook_body_past_metas_size_is_413_not_read_to_max_body(tmp_path: Path) -> None:
+    """The webhook path needs no credentials: it must not take server.max_body (64 MB) from anyone."""
+    from whatshooked.accounts.cloud_webhook import MAX_BODY
+
+    async with cloud_daemon(tmp_path) as rig:
+        assert rig.daemon.settings.config.server.max_body > MAX_BODY + 1
+        huge = io.BytesIO(b'{"entry": [], "pad": "' + b"x" * MAX_BODY + b'"}')
+        async with rig.http.post(f"{rig.url}{WEBHOOK_PATH}", data=huge) as response:
+            assert response.status == 413
+        assert (await rig.webhook(b"{not json"))[0] == 400  # the path still answers

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+MAX_BODY = 8 * 1024 * 1024
+"""Meta's webhook payloads are at most 3 MB; anyone can POST here, so not server.max_body (64 MB) each."""
 
 
 class CloudWebhook:
@@ -60,7 +62,8 @@ class CloudWebhook:
         return web.Response(status=403, text="verify token does not match")
 
     async def receive(self, request: web.Request) -> web.Response:
-        body = await request.read()
+        limit = min(MAX_BODY, request.client_max_size)
+        body = await request.clone(client_max_size=limit).read()  # 413 past the limit
         secret = self.adapter.api.app_secret.reveal()
         if secret and not signature_ok(secret, body, request.headers.get(SIGNATURE_HEADER)):
             self._count("bad_signature")

@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 STOP_BUDGET = 10.0
 """DESIGN §2: a stop finishes within this many seconds."""
 REQUESTS_GRACE = 1.5
-"""Of the budget: how long open API requests get to finish once the listener is closed."""
-DELIVERY_GRACE = STOP_BUDGET - REQUESTS_GRACE - DISCONNECT_TIMEOUT - 2.0
+"""Open API requests get this long to finish once the listener is closed, and aiohttp waits as long
+again after asking them to stop: the API's close takes up to twice this."""
+DELIVERY_GRACE = STOP_BUDGET - 2 * REQUESTS_GRACE - DISCONNECT_TIMEOUT - 2.0
 """Of the budget: how long deliveries in flight get to finish (the rest stay in the store)."""
 
 

@@ -189,7 +189,7 @@ async def offer_paced(dispatcher: Dispatcher, n: int, rate: float) -> None:
     """Offer event i at started + i/rate, each publish in its own task (as webhook requests would)."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
-    tasks: set[asyncio.Task[None]] = set()
+    tasks: set[asyncio.Task[bool]] = set()
     for i in range(n):
         delay = started + i / rate - time.monotonic()
         if delay > 0:

@@ -28,7 +28,7 @@ def test_ruff_clean() -> None:
 
 def test_mypy_clean(tmp_path: Path) -> None:
     result = subprocess.run(
-        [_tool("mypy"), "--cache-dir", str(tmp_path / "mypy"), str(PACKAGE)],
+        [_tool("mypy"), "--cache-dir", str(tmp_path / "mypy"), str(PACKAGE), str(ROOT / "bench")],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr

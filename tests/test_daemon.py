@@ -56,7 +56,7 @@ async def test_sends_the_account_cannot_do_or_cannot_address(tmp_path: Path) -> 
                                                           "latitude": 1.5, "longitude": 2.5})
         assert location.status == 400 and "does not support location" in await location.text()
         unknown = await post("/api/send", json={"account_id": "ghost", "to": "1555", "text": "x"})
-        assert unknown.status == 404 and await unknown.text() == "account 'ghost' not found"
+        assert unknown.status == 400 and await unknown.text() == "account 'ghost' not found"
         bad_to = await post("/api/send", json={"account_id": "personal", "to": "nobody", "text": "x"})
         assert bad_to.status == 400 and "is not a phone number" in await bad_to.text()
         disabled = await post("/api/send", json={"account_id": "other", "to": "1555", "text": "x"})

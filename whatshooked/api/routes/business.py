@@ -20,7 +20,7 @@ from aiohttp import web
 from whatshooked.api.bodies import read_json
 from whatshooked.api.keys import ACCOUNTS
 from whatshooked.api.routes.send import Handler
-from whatshooked.errors import RequestError, SendError
+from whatshooked.errors import RequestError, SendError, UnknownAccount
 from whatshooked.send_validation import Fields
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,10 @@ def answer(result: Any, status_ok: bool) -> web.Response:
 
 
 async def run(request: web.Request, account_id: str, operation: str, params: dict[str, Any]) -> Any:
-    adapter = request.app[ACCOUNTS].get(account_id)
+    try:
+        adapter = request.app[ACCOUNTS].get(account_id)
+    except UnknownAccount as exc:  # the contract lists no 404 here: an unknown account_id is a bad request
+        raise RequestError(str(exc)) from None
     return await adapter.manage(operation, params)
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from whatshooked.accounts.base import SendKind, SendRequest
 from whatshooked.api.bodies import read_json
 from whatshooked.api.keys import ACCOUNTS
+from whatshooked.errors import RequestError, UnknownAccount
 from whatshooked.send_validation import SEND_ROUTES, Fields, validate_send_body
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,10 @@ def send_handler(kind: SendKind) -> Handler:
         assert account_id is not None
         to = fields.text("to", required=kind is not SendKind.READ) or ""
         send = SendRequest(kind, to, validate_send_body(kind, body))
-        result = await request.app[ACCOUNTS].send(account_id, send)
+        try:
+            result = await request.app[ACCOUNTS].send(account_id, send)
+        except UnknownAccount as exc:  # the contract lists no 404 here: an unknown account_id is a bad request
+            raise RequestError(str(exc)) from None
         return web.json_response({"status": "ok", "message_id": result.message_id})
 
     handle.__name__ = f"send_{kind.name.lower()}"

@@ -54,8 +54,10 @@ class StandInAdapter(AccountAdapter):
         return SendResult(message_id=f"standin-{len(self.sent)}", to=request.to)
 
     async def receive(self, text: str, sender: str = "15551234567", **extra: Any) -> Event:
-        return await self.emit("message.received", message_id=f"in-{text}", chat=sender, **{"from": sender},
-                               type="text", text=text, **extra)
+        event = await self.emit("message.received", message_id=f"in-{text}", chat=sender, **{"from": sender},
+                                type="text", text=text, **extra)
+        assert event is not None, "no dedupe key was given, so the event cannot be a duplicate"
+        return event
 
     async def handle_webhook(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -9,9 +9,14 @@ SIGHUP reloads hooks, accounts and delivery settings from the file. The dispatch
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import os
 import signal
+import sys
+import threading
+import time
 from typing import Any
 
 import aiohttp
@@ -38,16 +43,20 @@ REQUESTS_GRACE = 1.5
 again after asking them to stop: the API's close takes up to twice this."""
 DELIVERY_GRACE = STOP_BUDGET - 2 * REQUESTS_GRACE - DISCONNECT_TIMEOUT - 2.0
 """Of the budget: how long deliveries in flight get to finish (the rest stay in the store)."""
+THREADS_GRACE = 0.5
+"""Once everything is closed, how long threads still running get to end before they are left behind."""
 
 
 class Daemon:
     """Owner of every long-lived part. `await open()`, then `build_app(daemon)`, then `await close()`."""
 
-    def __init__(self, settings: Settings, registry: Registry | None = None, notifier: Notifier | None = None
-                 ) -> None:
+    def __init__(self, settings: Settings, registry: Registry | None = None, notifier: Notifier | None = None,
+                 extras: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.notifier = notifier
+        self.extras = dict(extras or {})
+        """Lent to every adapter as `ctx.extras` (test seams such as `whatsapp_web.session_factory`)."""
         self.metrics = Metrics()
         self.store: Store | None = None
         self.http: aiohttp.ClientSession
@@ -73,7 +82,7 @@ class Daemon:
             await self.dispatcher.start()
             stack.push_async_callback(self._close_dispatcher)
             lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media,
-                        metrics=self.metrics, extras={"metrics": self.metrics})
+                        metrics=self.metrics, extras={**self.extras, "metrics": self.metrics})
             self.accounts = AccountManager(lent, self.registry)
             lent.extras["accounts"] = self.accounts
             stack.push_async_callback(self.accounts.close)
@@ -140,17 +149,65 @@ class Daemon:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
 
-def serve(settings: Settings, registry: Registry | None = None) -> None:
-    """Run until SIGTERM/SIGINT (then return: exit 0). Startup failures propagate."""
-    asyncio.run(run(settings, registry))
+def serve(settings: Settings, registry: Registry | None = None, extras: dict[str, Any] | None = None) -> None:
+    """Run until SIGTERM/SIGINT (then return: exit 0). Startup failures propagate.
+
+    A stop never waits for executor threads without a limit. asyncio.run() would end by joining every
+    default-executor thread with no timeout (Python 3.11), and the interpreter joins them again at exit,
+    so one neonize Go call that never returns (a network silently dropping traffic) would hold the stop
+    until systemd's SIGKILL. So the executor is shut down without waiting, and if threads are still
+    busy once everything we own is closed (store, sessions, sockets), they are named in one warning and,
+    with logs and stdout flushed, the process ends at once with exit 0 (`os._exit`). A normal stop, with
+    no such thread, exits the normal way.
+    """
+    runner = asyncio.Runner()
+    try:
+        runner.run(run(settings, registry, extras=extras))
+    finally:
+        _release_default_executor(runner.get_loop())
+        runner.close()
+    stuck = _busy_threads(THREADS_GRACE)
+    if stuck:
+        log.warning("stopped, but %d thread(s) are still inside calls that never returned (%s; WhatsApp Web "
+                    "sessions' Go calls hang like this when the network drops traffic): exiting without them",
+                    len(stuck), ", ".join(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
-async def run(settings: Settings, registry: Registry | None = None, notifier: Notifier | None = None) -> None:
+def _release_default_executor(loop: asyncio.AbstractEventLoop) -> None:
+    """Shut the loop's default executor down without waiting for its threads.
+
+    An idle replacement stays behind for the loop's own final join (which then has nothing to wait for).
+    """
+    executor = getattr(loop, "_default_executor", None)  # asyncio has no public getter
+    if executor is not None:
+        executor.shutdown(wait=False, cancel_futures=True)
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+
+
+def _busy_threads(grace: float) -> list[str]:
+    """Names of the threads (other than this one) that the interpreter would wait for, after `grace` seconds."""
+    deadline = time.monotonic() + grace
+    busy = []
+    for thread in threading.enumerate():
+        if thread is threading.current_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            busy.append(thread.name)
+    return busy
+
+
+async def run(settings: Settings, registry: Registry | None = None, notifier: Notifier | None = None,
+              extras: dict[str, Any] | None = None) -> None:
     """Open the daemon, listen, tell systemd READY=1, wait for a stop signal, close in reverse."""
     server = settings.config.server
     notifier = notifier or Notifier.from_env()
     loop = asyncio.get_running_loop()
-    daemon = Daemon(settings, registry, notifier)
+    daemon = Daemon(settings, registry, notifier, extras)
     await daemon.open()
     stop = asyncio.Event()
     try:

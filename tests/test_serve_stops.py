@@ -1,0 +1,67 @@
+"""SIGTERM stops the daemon with exit 0 within DESIGN §2's 10 seconds, even in the awkward cases."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.support.process import child_env, free_port
+
+KEY = "serve-stops-test-key-0123"
+
+
+def web_config(tmp_path: Path, port: int) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"server: {{host: 127.0.0.1, port: {port}, api_key: {KEY}}}\nstorage: {{path: ./data/events.db}}\n"
+        "accounts:\n  - id: personal\n    type: whatsmeow\n    session_path: ./sessions/personal.db\nhooks: []\n")
+    return path
+
+
+async def test_sigterm_exits_although_a_session_thread_never_returns(tmp_path: Path) -> None:
+    """A neonize Go call that never returns must not hold the stop: the thread is left behind, with a warning."""
+    port = free_port()
+    config = web_config(tmp_path, port)
+    with (tmp_path / "serve.err").open("wb") as err:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.support.stuck_web_serve", str(config), cwd=tmp_path, env=child_env(),
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+    try:
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 20
+            while not (await _healthy(http, port) and (tmp_path / "sessions" / "connect.hanging").exists()):
+                assert process.returncode is None, (tmp_path / "serve.err").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "serve.err").read_text()
+                await asyncio.sleep(0.05)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(10):
+                code = await process.wait()
+        except TimeoutError:
+            raise AssertionError("SIGTERM did not stop the daemon within 10 s:\n"
+                                 + (tmp_path / "serve.err").read_text()) from None
+        output = (tmp_path / "serve.err").read_text()
+        assert code == 0, output
+        assert time.monotonic() - started < 10
+        assert "whatshooked stopped" in output
+        (warning,) = [line for line in output.splitlines() if "never returned" in line]
+        assert "WARNING" in warning and "whatshooked-io" in warning, warning
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _healthy(http: aiohttp.ClientSession, port: int) -> bool:
+    try:
+        async with http.get(f"http://127.0.0.1:{port}/health") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False

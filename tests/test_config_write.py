@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.harness import running
 from whatshooked.config import Config, load_config
+from whatshooked.config_edit import Document
 from whatshooked.config_write import write_atomically, write_starter
 from whatshooked.errors import RequestError
 from whatshooked.settings import SaveError, Settings
@@ -165,3 +167,115 @@ async def test_a_change_to_a_file_broken_by_hand_is_a_500_naming_the_problem(set
     assert info.value.status == 500
     assert str(info.value).startswith(f"failed to save config to {settings.path}: not valid YAML (line ")
     assert settings.path.read_text() == broken and not settings.path.with_name("config.yaml.bak").exists()
+
+
+# A config edited by hand: comments everywhere, odd but valid quoting and spacing, a ${VAR}.
+COMMENTED = """\
+# whatshooked, edited by hand -- keep these notes
+server:
+  api_key:   'test-api-key-0123456789'    # odd spacing, single quotes
+
+accounts:
+  - id: personal   # my own phone
+    phone_number: '+15551234567'
+    show_qr: yes
+  # the shop's Cloud API number
+  - id: shop
+    type: "business-api"
+    business_api:
+      phone_number_id: "1065"
+      access_token: ${META_TOKEN}   # from the environment
+      app_secret: 'appsecret'
+hooks:
+  # the CRM gets everything
+  - id: crm
+    url: "https://crm.example.com/${HOOK_PATH}"
+    events: [message.received, 'message.sent']
+
+  # the archive, added by hand
+  - {id: archive, url: 'http://127.0.0.1:9/archive'}
+# end of hooks
+"""
+HAND_ENV = {"META_TOKEN": "EAA-token", "HOOK_PATH": "in"}
+NEW_HOOK = """\
+  - id: new
+    name: 'on'
+    url: http://127.0.0.1:9/new
+    method: POST
+    active: true
+    events:
+      - message.*
+"""
+
+
+async def test_adding_a_hook_through_the_api_adds_exactly_its_lines(tmp_path: Path) -> None:
+    async with running(tmp_path, COMMENTED, env=HAND_ENV) as run:
+        body = {"id": "new", "name": "on", "url": "http://127.0.0.1:9/new", "events": ["message.*"]}
+        assert (await run.client.post("/api/hooks/add", json=body)).status == 201
+        # before the trailing comment, which belongs to what follows the list; "on" quoted for YAML 1.1
+        assert run.path.read_text() == COMMENTED.replace("# end of hooks\n", NEW_HOOK + "# end of hooks\n")
+        assert run.path.with_name("config.yaml.bak").read_text() == COMMENTED
+        assert [(h.id, h.name) for h in run.settings.config.hooks] == [("crm", "crm"), ("archive", "archive"),
+                                                                       ("new", "on")]
+        assert run.settings.config.hooks[0].url == "https://crm.example.com/in"
+
+
+async def test_removing_a_hook_takes_only_its_lines(tmp_path: Path) -> None:
+    async with running(tmp_path, COMMENTED, env=HAND_ENV) as run:
+        assert (await run.client.post("/api/hooks/remove", json={"id": "crm"})).status == 200
+        crm = ('  - id: crm\n    url: "https://crm.example.com/${HOOK_PATH}"\n'
+               "    events: [message.received, 'message.sent']\n")
+        assert run.path.read_text() == COMMENTED.replace(crm, "")
+        assert (await run.client.post("/api/hooks/remove", json={"id": "archive"})).status == 200
+        # comments are never dropped with an entry; the emptied list is written `[]` below them
+        assert run.path.read_text() == COMMENTED.replace(crm, "").replace(
+            "  - {id: archive, url: 'http://127.0.0.1:9/archive'}\n", "    []\n")
+        assert run.settings.config.hooks == ()
+
+
+async def test_an_update_with_masked_secrets_changes_only_its_lines(tmp_path: Path) -> None:
+    async with running(tmp_path, COMMENTED, env=HAND_ENV) as run:
+        body = {"id": "shop", "type": "business-api", "phone_number": "+15559999999",
+                "business_api": {"phone_number_id": "2000", "access_token": "***", "app_secret": "***",
+                                 "verify_token": "fresh"}}
+        assert (await run.client.post("/api/accounts/update", json=body)).status == 200
+        assert run.path.read_text() == COMMENTED.replace(  # a changed value keeps the quoting it had
+            '      phone_number_id: "1065"\n', '      phone_number_id: "2000"\n').replace(
+            "      app_secret: 'appsecret'\n",
+            "      app_secret: 'appsecret'\n      verify_token: fresh\n    phone_number: '+15559999999'\n")
+        shop = run.settings.config.account("shop")
+        assert shop is not None and shop.business_api is not None
+        assert shop.business_api.access_token.reveal() == "EAA-token"
+        assert (await run.client.post("/api/accounts/disable", json={"id": "personal"})).status == 200
+        assert "    show_qr: yes\n    disabled: true\n  # the shop's Cloud API number\n" in run.path.read_text()
+
+
+async def test_the_starter_config_keeps_its_comments_when_a_hook_is_added(tmp_path: Path) -> None:
+    key = write_starter(tmp_path / "config.yaml")
+    starter = (tmp_path / "config.yaml").read_text()
+    async with running(tmp_path, starter, headers={"x-api-key": key}) as run:
+        body = {"id": "crm", "url": "https://crm.example.com/wa"}
+        assert (await run.client.post("/api/hooks/add", json=body)).status == 201
+        hooks_line = next(line for line in starter.splitlines(keepends=True) if line.startswith("hooks:"))
+        assert run.path.read_text() == starter.replace(hooks_line, hooks_line.replace("hooks: []", "hooks:   ") + (
+            "  - id: crm\n    name: crm\n    url: https://crm.example.com/wa\n    method: POST\n    active: true\n"))
+        assert [h.id for h in load_config(run.path, strict=True).hooks] == ["crm"]
+
+
+def render(text: str, edit: Any) -> str | None:
+    document = Document.parse(text, Path("config.yaml"))
+    edit(document.data)
+    return document.render()
+
+
+def test_new_entries_follow_the_files_own_sequence_indentation() -> None:
+    text = "---\n# notes\naccounts:\n- id: p\n  show_qr: true\nhooks: []\n"
+    edited = render(text, lambda raw: raw["accounts"].append({"id": "q", "events": ["a"]}))
+    assert edited == text.replace("hooks:", "- id: q\n  events:\n  - a\nhooks:")
+
+
+def test_a_comment_after_the_last_entry_stays_with_what_follows_it() -> None:
+    text = "hooks:\n  - id: a\n    url: http://a\n    # headers: {X: y}\n\n# accounts below\naccounts: []\n"
+    edited = render(text, lambda raw: raw["hooks"].append({"id": "b", "url": "http://b"}))
+    assert edited == text.replace("\n\n# accounts", "\n  - id: b\n    url: http://b\n\n# accounts")
+    assert render(text, lambda raw: raw["hooks"][0].update(url="http://a")) is None

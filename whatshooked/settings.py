@@ -1,23 +1,21 @@
 """The current config, changed by the API or reloaded on SIGHUP, written back to the YAML file.
 
-API changes edit the RAW document (no interpolation), so `${VAR}` references in values the change
-did not touch are written back as they were. The new document is validated as a whole before it
-replaces the file; the file is replaced atomically and the previous version kept as `PATH.bak`.
-(Comments in the file are not kept by a write-back: PyYAML cannot round-trip them.)
+API changes edit the RAW document (no interpolation) through config_edit.Document, so only the
+lines of the entries a change touches differ afterwards: comments, key order, quoting and `${VAR}`
+references elsewhere stay as written. The new text is validated as a whole before it replaces the
+file; the file is replaced atomically and the previous version kept as `PATH.bak`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from whatshooked.config import Config, load_config, parse_config, read_raw
+from whatshooked.config import Config, load_config, parse_config
+from whatshooked.config_edit import Document
 from whatshooked.config_write import write_atomically
 from whatshooked.errors import ConfigError, RequestError
 
@@ -63,15 +61,14 @@ class Settings:
         """
         async with self._lock:
             try:
-                raw = await asyncio.to_thread(read_raw, self.path)
+                document = await asyncio.to_thread(Document.read, self.path)
             except ConfigError as exc:  # the file was broken by hand since it was loaded
                 reason = "; ".join(_without_path(p, self.path) for p in exc.problems)
                 raise SaveError(self.path, f"{reason} (fix the file first)") from None
-            before = copy.deepcopy(raw)
-            result = edit(raw)
-            if raw == before:  # nothing to write: keep the file (and its comments) as it is
+            result = edit(document.data)
+            text = document.render()
+            if text is None:  # nothing to write: keep the file as it is
                 return result
-            text = dump_yaml(raw)
             try:
                 config = parse_config(text, self.path, env=self._env)
             except ConfigError as exc:
@@ -106,10 +103,6 @@ class Settings:
                 await listener(config)
             except Exception:
                 log.exception("applying the new config failed in %r", listener)
-
-
-def dump_yaml(raw: dict[str, Any]) -> str:
-    return yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
 
 
 def _without_path(problem: str, path: Path) -> str:

@@ -80,15 +80,18 @@ def _entry(raw: dict[str, Any], account_id: str) -> dict[str, Any]:
 def _merge(entry: dict[str, Any], fields: dict[str, Any]) -> None:
     """Update `entry` in place; a secret sent as "***" keeps what is stored."""
     business = fields.pop("business_api", None)
-    entry.update(fields)
+    _set(entry, fields)
     if business is not None:
-        stored = entry.get("business_api")
-        target = stored if isinstance(stored, dict) else {}
-        for name, value in business.items():
-            if name in SECRET_FIELDS and value == MASK:
-                continue
+        if not isinstance(entry.get("business_api"), dict):
+            entry["business_api"] = {}
+        _set(entry["business_api"], {k: v for k, v in business.items() if not (k in SECRET_FIELDS and v == MASK)})
+
+
+def _set(target: dict[str, Any], values: dict[str, Any]) -> None:
+    """Assign only what differs, so a value sent unchanged keeps its line in the file as written."""
+    for name, value in values.items():
+        if name not in target or target[name] != value:
             target[name] = value
-        entry["business_api"] = target
 
 
 async def list_accounts(request: web.Request) -> web.Response:
@@ -138,7 +141,10 @@ async def remove_account(request: web.Request) -> web.Response:
 
     def edit(raw: dict[str, Any]) -> None:
         _entry(raw, account_id)
-        raw["accounts"] = [a for a in _accounts_of(raw) if not (isinstance(a, dict) and a.get("id") == account_id)]
+        accounts = _accounts_of(raw)
+        for index in reversed(range(len(accounts))):  # in place: the list keeps its comments
+            if isinstance(accounts[index], dict) and accounts[index].get("id") == account_id:
+                del accounts[index]
 
     await request.app[SETTINGS].change(edit)
     return web.json_response({"status": "ok"})

@@ -95,10 +95,11 @@ async def remove_hook(request: web.Request) -> web.Response:
 
     def edit(raw: dict[str, Any]) -> None:
         hooks = _hooks_of(raw)
-        kept = [h for h in hooks if not (isinstance(h, dict) and h.get("id") == hook_id)]
-        if len(kept) == len(hooks):
+        found = [i for i, h in enumerate(hooks) if isinstance(h, dict) and h.get("id") == hook_id]
+        if not found:
             raise RequestError(f"hook {hook_id!r} not found", status=404)
-        raw["hooks"] = kept
+        for index in reversed(found):  # in place: the list keeps its comments
+            del hooks[index]
 
     await request.app[SETTINGS].change(edit)
     return web.json_response({"status": "ok"})

@@ -65,3 +65,30 @@ async def _healthy(http: aiohttp.ClientSession, port: int) -> bool:
             return response.status == 200
     except aiohttp.ClientError:
         return False
+
+
+async def test_sigterm_while_starting_up_is_a_clean_stop(tmp_path: Path) -> None:
+    """`whatshooked serve` gets SIGTERM once its store is open, while the WhatsApp Web backend still loads
+    (neonize's import takes a good part of a second): it closes what it opened and exits 0, never listening."""
+    port = free_port()
+    config = web_config(tmp_path, port)
+    with (tmp_path / "serve.err").open("wb") as err:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "whatshooked", "serve", "-c", str(config), cwd=tmp_path, env=child_env(),
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "data" / "events.db").exists():  # Store.open has begun
+            assert process.returncode is None, (tmp_path / "serve.err").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "serve.err").read_text()
+            await asyncio.sleep(0.005)
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            code = await process.wait()
+        output = (tmp_path / "serve.err").read_text()
+        assert code == 0, output
+        assert "stopped while starting up" in output and "API listening" not in output, output
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -84,6 +85,8 @@ def check_config(path: Path) -> int:
 
 
 def serve(path: Path) -> int:
+    # Until the daemon's event loop watches signals, SIGTERM stops it the way Ctrl-C does (exit 0), not a kill.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     from whatshooked.daemon import serve as run
     from whatshooked.logging_setup import configure_from, setup_logging
     from whatshooked.settings import Settings

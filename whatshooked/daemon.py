@@ -1,8 +1,9 @@
 """The daemon's lifecycle: open the parts in order, serve the API, close them in reverse.
 
 Order: store, HTTP client, media store, dispatcher, accounts, then the API (and READY=1 to
-systemd); a stop (SIGTERM/SIGINT) closes the API first (no new requests), then accounts, the
-dispatcher (which keeps undelivered work in the store), media, the HTTP client and the store.
+systemd); a stop (SIGTERM/SIGINT, heeded from the start) closes the API first (no new requests),
+then accounts, the dispatcher (which keeps undelivered work in the store), media, the HTTP client
+and the store.
 SIGHUP reloads hooks, accounts and delivery settings from the file. The dispatcher prunes the cache.
 """
 
@@ -43,6 +44,7 @@ REQUESTS_GRACE = 1.5
 again after asking them to stop: the API's close takes up to twice this."""
 DELIVERY_GRACE = STOP_BUDGET - 2 * REQUESTS_GRACE - DISCONNECT_TIMEOUT - 2.0
 """Of the budget: how long deliveries in flight get to finish (the rest stay in the store)."""
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 THREADS_GRACE = 0.5
 """Once everything is closed, how long threads still running get to end before they are left behind."""
 
@@ -203,32 +205,68 @@ def _busy_threads(grace: float) -> list[str]:
 
 async def run(settings: Settings, registry: Registry | None = None, notifier: Notifier | None = None,
               extras: dict[str, Any] | None = None) -> None:
-    """Open the daemon, listen, tell systemd READY=1, wait for a stop signal, close in reverse."""
-    server = settings.config.server
+    """Open the daemon, listen, tell systemd READY=1, wait for a stop signal, close in reverse.
+
+    SIGTERM/SIGINT are watched before anything opens: accounts may take a while to connect, and a stop
+    asked for meanwhile is still a clean stop (what was opened is closed; exit 0), not a kill.
+    """
     notifier = notifier or Notifier.from_env()
     loop = asyncio.get_running_loop()
-    daemon = Daemon(settings, registry, notifier, extras)
-    await daemon.open()
     stop = asyncio.Event()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
     try:
-        runner = web.AppRunner(build_app(daemon), access_log=None, shutdown_timeout=REQUESTS_GRACE,
-                               handle_signals=False)
-        await runner.setup()
+        daemon = Daemon(settings, registry, notifier, extras)
+        if not await _open_unless_stopped(daemon, stop):
+            log.info("stopped while starting up")
+            return
         try:
-            await web.TCPSite(runner, server.host, server.port).start()
-            log.info("API listening on http://%s:%d", server.host, server.port)
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, stop.set)
-            loop.add_signal_handler(signal.SIGHUP, daemon.reload)
-            notifier.start(daemon.status_line)
-            notifier.ready(daemon.status_line())
-            await stop.wait()
-            log.info("stopping")
-            notifier.stopping()
+            await _listen(daemon, notifier, stop)
         finally:
-            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                loop.remove_signal_handler(signum)
-            await runner.cleanup()
+            await daemon.close()
     finally:
-        await daemon.close()
         await notifier.close()
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+
+
+
+async def _open_unless_stopped(daemon: Daemon, stop: asyncio.Event) -> bool:
+    """Open the daemon unless a stop comes first (then the opening is cancelled and closes what it had
+    opened); a stop that comes as the opening ends closes it again, before the API listens. True: open."""
+    opening = asyncio.ensure_future(daemon.open())
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((opening, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        opening.cancel()  # no-op once it is done
+        stopped.cancel()
+        await asyncio.wait((opening, stopped))
+    if opening.cancelled():
+        return False
+    opening.result()  # a start-up failure propagates
+    if stop.is_set():
+        await daemon.close()
+        return False
+    return True
+
+
+async def _listen(daemon: Daemon, notifier: Notifier, stop: asyncio.Event) -> None:
+    """Serve the API (and SIGHUP reloads) until `stop` is set; then stop accepting."""
+    server = daemon.settings.config.server
+    loop = asyncio.get_running_loop()
+    runner = web.AppRunner(build_app(daemon), access_log=None, shutdown_timeout=REQUESTS_GRACE,
+                           handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, server.host, server.port).start()
+        log.info("API listening on http://%s:%d", server.host, server.port)
+        loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+        notifier.start(daemon.status_line)
+        notifier.ready(daemon.status_line())
+        await stop.wait()
+        log.info("stopping")
+        notifier.stopping()
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+        await runner.cleanup()

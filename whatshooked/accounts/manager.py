@@ -152,6 +152,8 @@ class AccountManager:
         try:
             async with asyncio.timeout(DISCONNECT_TIMEOUT):
                 await adapter.disconnect()
+        except TimeoutError:
+            log.warning("account %s: did not disconnect within %ss; left behind", adapter.id, DISCONNECT_TIMEOUT)
         except Exception:
             log.exception("account %s: disconnect failed", adapter.id)
 

@@ -34,7 +34,7 @@ SUBSCRIBED: tuple[type[Any], ...] = (
 )
 """The neonize events the adapter handles (Go forwards only these)."""
 
-STOP_WAIT = 5.0
+STOP_WAIT = 1.4  # twice this stays inside the account manager's DISCONNECT_TIMEOUT (3 s)
 """How long `stop()` waits for the Go session to end before giving up on it."""
 
 EXECUTOR_HEADROOM = 16

@@ -92,3 +92,43 @@ async def test_sigterm_while_starting_up_is_a_clean_stop(tmp_path: Path) -> None
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_sighup_while_starting_up_is_a_reload_once_serving(tmp_path: Path) -> None:
+    """A SIGHUP that arrives before the daemon listens neither kills it (the default action) nor is lost:
+    the reload runs once the daemon serves, and the hook added to the file meanwhile is served."""
+    port = free_port()
+    config = web_config(tmp_path, port)
+    with (tmp_path / "serve.err").open("wb") as err:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "whatshooked", "serve", "-c", str(config), cwd=tmp_path, env=child_env(),
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "data" / "events.db").exists():  # Store.open has begun
+            assert process.returncode is None, (tmp_path / "serve.err").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "serve.err").read_text()
+            await asyncio.sleep(0.005)
+        config.write_text(config.read_text().replace("hooks: []", "hooks:\n  - {id: late, url: http://127.0.0.1:9/}"))
+        process.send_signal(signal.SIGHUP)
+        async with aiohttp.ClientSession(headers={"x-api-key": KEY}) as http:
+            while True:
+                assert process.returncode is None, (tmp_path / "serve.err").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "serve.err").read_text()
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/api/hooks") as response:
+                        if [hook["id"] for hook in await response.json()] == ["late"]:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            code = await process.wait()
+        output = (tmp_path / "serve.err").read_text()
+        assert code == 0, output
+        assert "SIGHUP: reloading" in output, output
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -212,21 +212,22 @@ async def run(settings: Settings, registry: Registry | None = None, notifier: No
     """
     notifier = notifier or Notifier.from_env()
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop, early_reload = asyncio.Event(), asyncio.Event()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, early_reload.set)  # kept for when the daemon can reload
     try:
         daemon = Daemon(settings, registry, notifier, extras)
         if not await _open_unless_stopped(daemon, stop):
             log.info("stopped while starting up")
             return
         try:
-            await _listen(daemon, notifier, stop)
+            await _listen(daemon, notifier, stop, early_reload)
         finally:
             await daemon.close()
     finally:
         await notifier.close()
-        for signum in STOP_SIGNALS:
+        for signum in (*STOP_SIGNALS, signal.SIGHUP):
             loop.remove_signal_handler(signum)
 
 
@@ -251,8 +252,8 @@ async def _open_unless_stopped(daemon: Daemon, stop: asyncio.Event) -> bool:
     return True
 
 
-async def _listen(daemon: Daemon, notifier: Notifier, stop: asyncio.Event) -> None:
-    """Serve the API (and SIGHUP reloads) until `stop` is set; then stop accepting."""
+async def _listen(daemon: Daemon, notifier: Notifier, stop: asyncio.Event, early_reload: asyncio.Event) -> None:
+    """Serve the API (and SIGHUP reloads, including one asked for while starting) until `stop` is set."""
     server = daemon.settings.config.server
     loop = asyncio.get_running_loop()
     runner = web.AppRunner(build_app(daemon), access_log=None, shutdown_timeout=REQUESTS_GRACE,
@@ -262,11 +263,12 @@ async def _listen(daemon: Daemon, notifier: Notifier, stop: asyncio.Event) -> No
         await web.TCPSite(runner, server.host, server.port).start()
         log.info("API listening on http://%s:%d", server.host, server.port)
         loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+        if early_reload.is_set():
+            daemon.reload()
         notifier.start(daemon.status_line)
         notifier.ready(daemon.status_line())
         await stop.wait()
         log.info("stopping")
         notifier.stopping()
     finally:
-        loop.remove_signal_handler(signal.SIGHUP)
         await runner.cleanup()

@@ -5,7 +5,8 @@
     await dispatcher.publish(event, dedupe_key=None) -> bool
                                       returns once the event is committed (cache on) or at once (off);
                                       False when `dedupe_key` was seen before (nothing stored or sent)
-    dispatcher.set_hooks(hooks)       after API changes or a reload; apply_config(config) for all of it
+    dispatcher.set_hooks(hooks)       after API changes or a reload; apply_config(config) for all of it;
+                                      every setting applies from the next attempt (runner.py)
     await dispatcher.replay_all() -> ReplayResult(replayed, delivered, failed, remaining_cached)
     await dispatcher.replay_event(event_id) -> bool   True when every target hook now has it
     await dispatcher.prune() -> {"max_age": n, "max_events": m}
@@ -61,6 +62,12 @@ class _Tasks:
         task.add_done_callback(self.running.discard)
         return task
 
+    async def wait_named(self, names: set[str]) -> None:
+        """Wait for the tasks of these names to end, without cancelling them."""
+        tasks = [task for task in self.running if task.get_name() in names]
+        if tasks:
+            await asyncio.wait(tasks)
+
     async def finish(self, grace: float) -> None:
         """Give the tasks `grace` seconds, then cancel what is left and wait for it."""
         tasks = list(self.running)
@@ -70,6 +77,10 @@ class _Tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _stop_name(hook_id: str) -> str:
+    return f"whatshooked-stop-{hook_id}"
 
 
 class Dispatcher:
@@ -123,25 +134,31 @@ class Dispatcher:
             self._store.on_count(None)
 
     def apply_config(self, config: Config) -> None:
-        """Take a reloaded config: delivery settings for future attempts, and the hooks."""
+        """Take a reloaded config. Every setting applies from the next attempt; none restarts one in flight."""
         self._config = config
         self._timeout = aiohttp.ClientTimeout(total=config.delivery.timeout)
         self.set_hooks(config.hooks)
 
     def set_hooks(self, hooks: tuple[HookConfig, ...]) -> None:
-        active = {hook.id: hook for hook in hooks if hook.active}
-        for hook_id in [h for h in self._runners if h not in active]:
+        """Follow the hooks as now defined (API changes, reloads).
+
+        A changed or deactivated hook keeps its runner and queue (HookRunner.configure); a removed one
+        stops taking jobs, its attempts in flight finish, and its rows stay in the store.
+        """
+        wanted = {hook.id: hook for hook in hooks}
+        for hook_id in [h for h in self._runners if h not in wanted]:
             runner = self._runners.pop(hook_id)
-            self._retiring.spawn(runner.stop(0.0), f"whatshooked-stop-{hook_id}")
+            self._retiring.spawn(runner.stop(None), _stop_name(hook_id))
         added: list[str] = []
-        for hook_id, hook in active.items():
-            current = self._runners.get(hook_id)
-            if current is None:
-                meters = HookMeters.of(self._metrics, hook_id)
-                self._runners[hook_id] = HookRunner(hook, self._config.delivery.concurrency, self._deliver, meters)
-                added.append(hook_id)
-            else:
-                current.hook = hook
+        concurrency = self._config.delivery.concurrency
+        for hook in wanted.values():
+            current = self._runners.get(hook.id)
+            if current is not None:
+                current.configure(hook, concurrency)
+            elif hook.active:
+                meters = HookMeters.of(self._metrics, hook.id)
+                self._runners[hook.id] = HookRunner(hook, concurrency, self._deliver, meters)
+                added.append(hook.id)
         if added and self._started and self._store is not None and not self._closing:
             self._chores.spawn(self._resume(added), "whatshooked-resume")
 
@@ -204,17 +221,21 @@ class Dispatcher:
                 runner.submit(Job(event, body, committed_at=committed_at))
 
     def matching(self, event_type: str) -> list[HookRunner]:
-        return [runner for runner in self._runners.values() if event_matches(runner.hook.events, event_type)]
+        return [
+            runner for runner in self._runners.values()
+            if runner.hook.active and event_matches(runner.hook.events, event_type)
+        ]
 
     # -- one job -----------------------------------------------------------
     async def _deliver(self, runner: HookRunner, job: Job) -> None:
-        hook, event, store = runner.hook, job.event, self._store
-        if store is not None and job.attempts and not await store.has_delivery(event.id, hook.id):
+        event, store, hook_id = job.event, self._store, runner.hook.id
+        if store is not None and (job.attempts or job.paused) and not await store.has_delivery(event.id, hook_id):
             runner.finish(job)  # deleted, pruned or cleared while it waited
             job.settle(False)
             return
         want_reply = self._reply_handler is not None and event.type == "message.received"
-        outcome = await attempt(self._http, hook, runner.key, event, job.body, self._timeout, want_reply)
+        # The hook's definition as it is now (a reload may have changed it while this job waited).
+        outcome = await attempt(self._http, runner.hook, runner.key, event, job.body, self._timeout, want_reply)
         if outcome.ok:
             await self._delivered(runner, job, outcome)
         elif outcome.retryable and not job.single and await self._retry_later(runner, job, outcome):
@@ -295,6 +316,9 @@ class Dispatcher:
     async def _resume(self, hook_ids: list[str]) -> None:
         """Reschedule rows still in their retry schedule (e.g. after a restart)."""
         assert self._store is not None
+        # A hook re-added while its old runner still finishes an attempt: let that settle and be recorded.
+        await self._retiring.wait_named({_stop_name(hook_id) for hook_id in hook_ids})
+        await self._store.flush()  # deliveries recorded "soon" must not read as pending
         rows = await self._store.pending(hook_ids)
         now = time.time()
         for row in rows:

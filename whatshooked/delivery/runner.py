@@ -3,6 +3,11 @@
 The runner owns at most one job per event, whether queued, in flight or waiting for its next
 attempt, so a replay or a recovery never sends the same event to the same hook twice at once.
 What to do with a job (attempt, retry, give up) is the dispatcher's: it passes `deliver`.
+
+A reload reaches a live runner through `configure`: the new definition (url, method, headers,
+secret) is read at each attempt's start, the worker count follows the new limit in place (more
+workers, or surplus ones retiring after their current job), and an inactive hook keeps its jobs
+but starts no attempt until it is active again. Attempts in flight always finish as they started.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class Job:
     attempts: int = 0  # failed attempts in this round of retries
     committed_at: float | None = None  # loop time of the commit, for the latency metric
     single: bool = False  # a manual replay: one attempt, no retries
+    paused: bool = False  # it sat out a pause of its hook: its row may have been deleted meanwhile
     waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
 
@@ -47,11 +53,13 @@ class HookRunner:
         self.meters = meters
         self.jobs: dict[str, Job] = {}
         self.failing: bool | None = None  # None: unknown yet; the first success checks the store once
-        self._concurrency = concurrency
+        self._limit = concurrency
         self._deliver = deliver
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
-        self._workers: set[asyncio.Task[None]] = set()
+        self._workers: set[asyncio.Task[None]] = set()  # the workers that count against the limit
         self._busy: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # every worker not finished yet, retired ones too
+        self._spawned = 0
         self._stopping = False
 
     @property
@@ -62,6 +70,29 @@ class HookRunner:
     def hook(self, hook: HookConfig) -> None:
         self._hook = hook
         self.key = decode_secret(hook.secret.reveal()) if hook.secret else None  # signing key, decoded once
+
+    @property
+    def concurrency(self) -> int:
+        return self._limit
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._busy)
+
+    def configure(self, hook: HookConfig, concurrency: int) -> None:
+        """Take a changed definition or limit for the next attempts; attempts in flight are left alone."""
+        was_active, was_limit = self._hook.active, self._limit
+        self.hook = hook
+        self._limit = concurrency
+        if was_active and not hook.active:
+            log.info("hook %s is inactive: %d deliveries wait until it is active again", hook.id, len(self.jobs))
+        elif hook.active and not was_active:
+            for job in self.jobs.values():
+                job.paused = True
+            log.info("hook %s is active again: %d deliveries resume", hook.id, len(self.jobs))
+        if concurrency != was_limit:
+            log.info("hook %s: concurrency %d -> %d", hook.id, was_limit, concurrency)
+        self._fit()
 
     def submit(self, job: Job) -> bool:
         """Queue a job unless this hook already has one for the event (then False)."""
@@ -122,31 +153,55 @@ class HookRunner:
 
     def _enqueue(self, job: Job) -> None:
         self._queue.put_nowait(job)
-        if not self._workers:
-            self._spawn_workers()
+        if len(self._workers) < self._target:
+            self._fit()
 
-    def _spawn_workers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for index in range(self._concurrency):
-            self._workers.add(loop.create_task(self._work(), name=f"whatshooked-hook-{self.hook.id}-{index}"))
+    # -- workers -------------------------------------------------------------
+    @property
+    def _target(self) -> int:
+        """How many workers should take jobs: none while the hook is inactive or stopping."""
+        return 0 if self._stopping or not self._hook.active else self._limit
+
+    def _fit(self) -> None:
+        """Start or retire workers to meet the target. Idle ones retire now, busy ones after their job.
+
+        Workers start lazily, with the first job, and then stay (idle workers cost nothing but memory).
+        """
+        surplus = len(self._workers) - self._target
+        if surplus > 0:
+            for task in list(self._workers - self._busy)[:surplus]:
+                self._workers.discard(task)  # at once, so busy workers do not retire in its stead
+                task.cancel()  # it waits in queue.get(), which leaves the queue intact when cancelled
+        elif surplus < 0 and (self._workers or not self._queue.empty()):
+            loop = asyncio.get_running_loop()
+            for _ in range(-surplus):
+                self._spawned += 1
+                task = loop.create_task(self._work(), name=f"whatshooked-hook-{self._hook.id}-{self._spawned}")
+                self._workers.add(task)
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     async def _work(self) -> None:
         task = asyncio.current_task()
         assert task is not None
-        while not self._stopping:
-            job = await self._queue.get()
-            self._busy.add(task)
-            try:
-                await self._deliver(self, job)
-            except Exception:  # a worker must survive anything one delivery does
-                log.exception("hook %s: delivering event %s failed unexpectedly", self.hook.id, job.event.id)
-                self.finish(job)
-                job.settle(False)
-            finally:
-                self._busy.discard(task)
+        try:
+            while task in self._workers and len(self._workers) <= self._target:  # surplus: retire between jobs
+                job = await self._queue.get()
+                self._busy.add(task)
+                try:
+                    await self._deliver(self, job)
+                except Exception:  # a worker must survive anything one delivery does
+                    log.exception("hook %s: delivering event %s failed unexpectedly", self._hook.id, job.event.id)
+                    self.finish(job)
+                    job.settle(False)
+                finally:
+                    self._busy.discard(task)
+        finally:
+            self._workers.discard(task)
 
-    async def stop(self, grace: float) -> int:
-        """Stop taking jobs; let attempts in flight finish for up to `grace` seconds, then cancel them.
+    async def stop(self, grace: float | None) -> int:
+        """Stop taking jobs; let attempts in flight finish for up to `grace` seconds (None: as long as
+        they take), then cancel them.
 
         Returns how many jobs were left unfinished (their rows stay pending in the store).
         """
@@ -155,15 +210,14 @@ class HookRunner:
             if job.timer is not None:
                 job.timer.cancel()
                 job.timer = None
-        idle = self._workers - self._busy
-        for task in idle:
-            task.cancel()
-        if self._busy and grace > 0:
+        self._fit()  # the target is 0: idle workers go now
+        if self._busy and (grace is None or grace > 0):
             await asyncio.wait(set(self._busy), timeout=grace)
-        for task in self._workers:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        if self._workers:
-            await asyncio.gather(*self._workers, return_exceptions=True)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
         left = len(self.jobs)
         for job in self.jobs.values():

@@ -39,7 +39,7 @@ import aiosqlite
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from whatshooked.accounts.cloud_inbound import parse_payload  # noqa: E402
+from whatshooked.accounts.cloud_api.inbound import parse_payload  # noqa: E402
 from whatshooked.events import Event  # noqa: E402
 from whatshooked.store import Store  # noqa: E402
 from whatshooked.store_migrations import migrate  # noqa: E402

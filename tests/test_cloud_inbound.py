@@ -352,7 +352,7 @@ async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: 
 
     from tests.support.cloud_daemon import APP_SECRET, TOKEN
     from whatshooked.accounts.base import AdapterContext
-    from whatshooked.accounts.cloud_api import CloudApiAdapter
+    from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
     from whatshooked.config import AccountConfig, BusinessApiConfig, Config
     from whatshooked.config_values import Secret
     from whatshooked.events import Event
@@ -399,7 +399,7 @@ async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: 
 
 async def test_a_webhook_body_past_metas_size_is_413_not_read_to_max_body(tmp_path: Path) -> None:
     """The webhook path needs no credentials: it must not take server.max_body (64 MB) from anyone."""
-    from whatshooked.accounts.cloud_webhook import MAX_BODY
+    from whatshooked.accounts.cloud_api.webhook import MAX_BODY
 
     async with cloud_daemon(tmp_path) as rig:
         assert rig.daemon.settings.config.server.max_body > MAX_BODY + 1

@@ -14,7 +14,7 @@ from tests.support.cloud_daemon import API_KEY, PHONE_NUMBER_ID, WABA_ID, cloud_
 from tests.support.graph_standin import FilePart, fixture
 from tests.support.standin import StandInAdapter
 from whatshooked.accounts.base import AccountState
-from whatshooked.accounts.cloud_api import CloudApiAdapter
+from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
 from whatshooked.accounts.registry import Registry
 
 FLOW_JSON = json.dumps({"version": "6.0", "screens": [{"id": "START", "layout": {"type": "SingleColumnLayout",

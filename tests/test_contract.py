@@ -72,7 +72,7 @@ from tests.support.harness import config as harness_config
 from tests.support.harness import running
 from tests.support.receiver import HookReceiver, Reply
 from tests.support.standin import StandInAdapter
-from whatshooked.accounts.cloud_api import CloudApiAdapter
+from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
 from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
 from whatshooked.config import load_config

@@ -19,8 +19,8 @@ from tests.support.harness import until
 from tests.support.neonize_standin import WebWorld, web_world
 from tests.support.receiver import HookReceiver
 from whatshooked import qr_render
-from whatshooked.accounts import web_neonize as nz
 from whatshooked.accounts.base import AccountState
+from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.api.errors import error_middleware
 from whatshooked.api.keys import ACCOUNTS
 from whatshooked.api.routes import qr

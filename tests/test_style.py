@@ -40,7 +40,7 @@ def test_neonize_imported_only_by_the_web_adapter() -> None:
         for path in PACKAGE.rglob("*.py")
         if re.search(r"^\s*(import neonize|from neonize)", path.read_text(), re.MULTILINE)
     )
-    assert importers == ["whatshooked/accounts/web_neonize.py"]
+    assert importers == ["whatshooked/accounts/whatsapp_web/bindings.py"]
 
 
 def test_no_utils_modules() -> None:

@@ -15,8 +15,8 @@ from typing import Any
 from tests.support.harness import until
 from tests.support.neonize_standin import P, message_ev, receipt_ev, web_world
 from tests.support.receiver import HookReceiver
-from whatshooked.accounts import web_neonize as nz
 from whatshooked.accounts.base import AccountState
+from whatshooked.accounts.whatsapp_web import bindings as nz
 
 wa = nz.wa
 ALICE = "15551234567@s.whatsapp.net"

@@ -12,10 +12,10 @@ import pytest
 from tests.support.harness import until
 from tests.support.neonize_standin import P, Sessions, jid, web_world
 from tests.support.receiver import HookReceiver
-from whatshooked.accounts import web_neonize as nz
 from whatshooked.accounts.base import AccountState
-from whatshooked.accounts.web_pairing import QR_EXPIRED
-from whatshooked.accounts.web_session import SUBSCRIBED, NeonizeSession, SessionCallbacks
+from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web.pairing import QR_EXPIRED
+from whatshooked.accounts.whatsapp_web.session import SUBSCRIBED, NeonizeSession, SessionCallbacks
 
 QR1 = "2@Zm9vYmFyYmF6cXV4,bWFpbmtleQ==,aWRlbnRpdHk=,YWR2c2VjcmV0"
 QR2 = "2@c2Vjb25kY29kZQ,bWFpbmtleQ==,aWRlbnRpdHk=,YWR2c2VjcmV0"
@@ -114,7 +114,7 @@ async def test_offline_start_backs_off_and_recovers(tmp_path: Path, receiver: Ho
 
 
 async def test_backoff_grows_then_caps() -> None:
-    from whatshooked.accounts.web_backoff import Backoff
+    from whatshooked.accounts.whatsapp_web.backoff import Backoff
 
     backoff = Backoff(base=1, cap=30, jitter=0.2)
     nominal = []

@@ -11,9 +11,9 @@ import pytest
 from tests.support.harness import until
 from tests.support.neonize_standin import message_ev, web_world
 from tests.support.receiver import HookReceiver, Reply
-from whatshooked.accounts import web_neonize as nz
 from whatshooked.accounts.base import AccountState, SendKind, SendRequest
-from whatshooked.accounts.web_jid import normalize_recipient
+from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web.jid import normalize_recipient
 from whatshooked.errors import RequestError, SendError, Unsupported
 
 wa = nz.wa

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from tests.support.graph_standin import GraphStandin
 from tests.support.receiver import HookReceiver
-from whatshooked.accounts.cloud_api import CloudApiAdapter
+from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
 from whatshooked.accounts.registry import Registry
 from whatshooked.api import app as app_module
 from whatshooked.api.app import build_app

@@ -20,8 +20,8 @@ from typing import Any
 
 import aiohttp
 
-from whatshooked.accounts import web_neonize as nz
-from whatshooked.accounts.web_session import SessionCallbacks, prepare_session_file, register_callbacks
+from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web.session import SessionCallbacks, prepare_session_file, register_callbacks
 
 
 @dataclass
@@ -197,7 +197,7 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
                     ) -> AsyncIterator[WebWorld]:
     """Real Store, Dispatcher (delivering to `hook_url`), MediaStore and AccountManager; sessions stood in."""
     from whatshooked.accounts.manager import AccountManager, Lent
-    from whatshooked.accounts.whatsapp_web import WebTiming
+    from whatshooked.accounts.whatsapp_web.adapter import WebTiming
     from whatshooked.config import load_config
     from whatshooked.delivery.dispatcher import Dispatcher
     from whatshooked.media import MediaStore

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from whatshooked.accounts.web_session import STOP_WAIT, SessionCallbacks
+from whatshooked.accounts.whatsapp_web.session import STOP_WAIT, SessionCallbacks
 from whatshooked.config import LoggingConfig, load_config
 from whatshooked.daemon import serve
 from whatshooked.logging_setup import setup_logging

@@ -17,8 +17,8 @@ from whatshooked.errors import SendError
 log = logging.getLogger(__name__)
 
 BACKENDS: Mapping[str, str] = {
-    "whatsmeow": "whatshooked.accounts.whatsapp_web:WhatsAppWebAdapter",
-    "business-api": "whatshooked.accounts.cloud_api:CloudApiAdapter",
+    "whatsmeow": "whatshooked.accounts.whatsapp_web.adapter:WhatsAppWebAdapter",
+    "business-api": "whatshooked.accounts.cloud_api.adapter:CloudApiAdapter",
 }
 
 

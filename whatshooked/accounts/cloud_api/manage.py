@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from whatshooked.accounts.graph_client import Upload
+from whatshooked.accounts.cloud_api.graph_client import Upload
 
 if TYPE_CHECKING:
-    from whatshooked.accounts.cloud_api import CloudApiAdapter
+    from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
 
 Operation = Callable[["CloudApiAdapter", dict[str, Any]], Awaitable[Any]]
 

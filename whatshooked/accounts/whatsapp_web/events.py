@@ -13,14 +13,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from whatshooked.accounts import web_neonize as nz
 from whatshooked.accounts.base import AccountState
-from whatshooked.accounts.web_inbound import jid_text, parse_message, receipt_events, unwrap
-from whatshooked.accounts.web_jid import public_address
-from whatshooked.accounts.web_pairing import QR_EXPIRED
+from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web.inbound import jid_text, parse_message, receipt_events, unwrap
+from whatshooked.accounts.whatsapp_web.jid import public_address
+from whatshooked.accounts.whatsapp_web.pairing import QR_EXPIRED
 
 if TYPE_CHECKING:
-    from whatshooked.accounts.whatsapp_web import WhatsAppWebAdapter
+    from whatshooked.accounts.whatsapp_web.adapter import WhatsAppWebAdapter
 
 log = logging.getLogger(__name__)
 

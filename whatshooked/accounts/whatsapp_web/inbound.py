@@ -13,8 +13,8 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
-from whatshooked.accounts import web_neonize as nz
-from whatshooked.accounts.web_jid import public_address
+from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web.jid import public_address
 from whatshooked.events import utc_timestamp
 
 log = logging.getLogger(__name__)

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from whatshooked.accounts.cloud_inbound import Inbound, parse_payload, signature_ok
+from whatshooked.accounts.cloud_api.inbound import Inbound, parse_payload, signature_ok
 from whatshooked.errors import SendError
 
 if TYPE_CHECKING:
-    from whatshooked.accounts.cloud_api import CloudApiAdapter
+    from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """A Meta WhatsApp Cloud API number (`type: business-api`) behind the common adapter interface.
 
 Outbound goes to Meta's Graph API (`graph_client`), inbound arrives as webhooks at `webhook_path`
-(`cloud_webhook`); the pure translations live in `cloud_inbound` / `cloud_outbound`, management
-operations in `cloud_manage`.
+(`webhook`); the pure translations live in `inbound` / `outbound`, management
+operations in `manage`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import mimetypes
 from typing import TYPE_CHECKING, Any
 
 from whatshooked.accounts.base import AccountAdapter, AccountState, SendKind, SendRequest, SendResult
-from whatshooked.accounts.cloud_manage import OPERATIONS
-from whatshooked.accounts.cloud_outbound import MEDIA_KINDS, build_message, media_message, read_receipt
-from whatshooked.accounts.cloud_webhook import CloudWebhook
-from whatshooked.accounts.graph_client import GraphClient, Upload
+from whatshooked.accounts.cloud_api.graph_client import GraphClient, Upload
+from whatshooked.accounts.cloud_api.manage import OPERATIONS
+from whatshooked.accounts.cloud_api.outbound import MEDIA_KINDS, build_message, media_message, read_receipt
+from whatshooked.accounts.cloud_api.webhook import CloudWebhook
 from whatshooked.errors import ConfigError, RequestError, SendError
 from whatshooked.phone import phone_digits
 from whatshooked.send_validation import decode_base64

@@ -13,9 +13,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from whatshooked.accounts import web_neonize as nz
 from whatshooked.accounts.base import SendKind, SendRequest
-from whatshooked.accounts.web_jid import split_jid
+from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web.jid import split_jid
 from whatshooked.errors import RequestError
 
 Upload = Callable[[bytes, "nz.MediaType"], Awaitable["nz.UploadResponse"]]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from whatshooked.accounts import web_neonize as nz
+from whatshooked.accounts.whatsapp_web import bindings as nz
 
 log = logging.getLogger(__name__)
 

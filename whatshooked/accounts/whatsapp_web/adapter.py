@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from whatshooked.accounts.base import AccountAdapter, AccountState, AdapterContext, SendKind, SendRequest, SendResult
-from whatshooked.accounts.web_backoff import Backoff
-from whatshooked.accounts.web_events import EventRouter, Outcome
-from whatshooked.accounts.web_jid import normalize_recipient, public_address, split_jid
-from whatshooked.accounts.web_outbound import build_message, reaction_message, text_of, to_jid
-from whatshooked.accounts.web_pairing import QrWindow, TerminalQr
-from whatshooked.accounts.web_session import (
+from whatshooked.accounts.whatsapp_web.backoff import Backoff
+from whatshooked.accounts.whatsapp_web.events import EventRouter, Outcome
+from whatshooked.accounts.whatsapp_web.jid import normalize_recipient, public_address, split_jid
+from whatshooked.accounts.whatsapp_web.outbound import build_message, reaction_message, text_of, to_jid
+from whatshooked.accounts.whatsapp_web.pairing import QrWindow, TerminalQr
+from whatshooked.accounts.whatsapp_web.session import (
     SessionCallbacks,
     SessionFactory,
     WebSession,

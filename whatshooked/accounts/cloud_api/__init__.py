@@ -1,0 +1,1 @@
+"""Meta WhatsApp Cloud API accounts (`type: business-api`) over the Graph API."""

@@ -1,0 +1,1 @@
+"""WhatsApp Web accounts (`type: whatsmeow`) through neonize; neonize is imported in `bindings` only."""

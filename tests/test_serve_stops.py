@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -67,10 +69,10 @@ async def _healthy(http: aiohttp.ClientSession, port: int) -> bool:
         return False
 
 
-async def test_sigterm_while_starting_up_is_a_clean_stop(tmp_path: Path) -> None:
-    """`whatshooked serve` gets SIGTERM once its store is open, while the WhatsApp Web backend still loads
-    (neonize's import takes a good part of a second): it closes what it opened and exits 0, never listening."""
-    port = free_port()
+@contextlib.asynccontextmanager
+async def starting_serve(tmp_path: Path, port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`whatshooked serve` with a whatsmeow account, yielded once its store has begun to open — while the
+    WhatsApp Web backend still loads (neonize's import takes a good part of a second), before it listens."""
     config = web_config(tmp_path, port)
     with (tmp_path / "serve.err").open("wb") as err:
         process = await asyncio.create_subprocess_exec(
@@ -82,35 +84,39 @@ async def test_sigterm_while_starting_up_is_a_clean_stop(tmp_path: Path) -> None
             assert process.returncode is None, (tmp_path / "serve.err").read_text()
             assert time.monotonic() < deadline, (tmp_path / "serve.err").read_text()
             await asyncio.sleep(0.005)
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            code = await process.wait()
-        output = (tmp_path / "serve.err").read_text()
-        assert code == 0, output
-        assert "stopped while starting up" in output and "API listening" not in output, output
+        yield process
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
 
 
+async def stopped_output(tmp_path: Path, process: asyncio.subprocess.Process) -> str:
+    """SIGTERM, then the exit must be 0 within DESIGN §2's 10 s; returns what the daemon printed."""
+    process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(10):
+        code = await process.wait()
+    output = (tmp_path / "serve.err").read_text()
+    assert code == 0, output
+    return output
+
+
+async def test_sigterm_while_starting_up_is_a_clean_stop(tmp_path: Path) -> None:
+    """SIGTERM while starting: what was opened is closed, exit 0, and the API never listens."""
+    async with starting_serve(tmp_path, free_port()) as process:
+        output = await stopped_output(tmp_path, process)
+        assert "stopped while starting up" in output and "API listening" not in output, output
+
+
 async def test_sighup_while_starting_up_is_a_reload_once_serving(tmp_path: Path) -> None:
     """A SIGHUP that arrives before the daemon listens neither kills it (the default action) nor is lost:
     the reload runs once the daemon serves, and the hook added to the file meanwhile is served."""
     port = free_port()
-    config = web_config(tmp_path, port)
-    with (tmp_path / "serve.err").open("wb") as err:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "whatshooked", "serve", "-c", str(config), cwd=tmp_path, env=child_env(),
-            stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-    try:
-        deadline = time.monotonic() + 20
-        while not (tmp_path / "data" / "events.db").exists():  # Store.open has begun
-            assert process.returncode is None, (tmp_path / "serve.err").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "serve.err").read_text()
-            await asyncio.sleep(0.005)
+    async with starting_serve(tmp_path, port) as process:
+        config = tmp_path / "config.yaml"
         config.write_text(config.read_text().replace("hooks: []", "hooks:\n  - {id: late, url: http://127.0.0.1:9/}"))
         process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
         async with aiohttp.ClientSession(headers={"x-api-key": KEY}) as http:
             while True:
                 assert process.returncode is None, (tmp_path / "serve.err").read_text()
@@ -122,13 +128,5 @@ async def test_sighup_while_starting_up_is_a_reload_once_serving(tmp_path: Path)
                 except aiohttp.ClientConnectionError:
                     pass
                 await asyncio.sleep(0.02)
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            code = await process.wait()
-        output = (tmp_path / "serve.err").read_text()
-        assert code == 0, output
+        output = await stopped_output(tmp_path, process)
         assert "SIGHUP: reloading" in output, output
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()

@@ -80,6 +80,17 @@ async def test_media_kinds_are_uploaded_and_described(tmp_path: Path, receiver: 
     assert sticker.stickerMessage.mimetype == "image/webp" and sticker.stickerMessage.URL.endswith("/5")
 
 
+async def test_media_is_decoded_as_the_send_validation_reads_it(tmp_path: Path, receiver: HookReceiver) -> None:
+    """A data: URI with line breaks passes validation, so this backend must read it the same way."""
+    payload = b"\x89PNG not really a png, long enough to wrap"
+    encoded = base64.b64encode(payload).decode()
+    body = {"image_data": f"data:image/png;base64,{encoded[:20]}\n{encoded[20:]}"}
+    async with web_world(tmp_path, receiver.url) as world:
+        session = await connected(world)
+        await world.manager.send("personal", SendRequest(SendKind.IMAGE, ALICE, body))
+    assert session.uploads == [(payload, nz.MediaType.MediaImage)]
+
+
 async def test_location_and_contacts(tmp_path: Path, receiver: HookReceiver) -> None:
     contacts = [{"name": {"formatted_name": "Bob Smith", "first_name": "Bob", "last_name": "Smith"},
                  "phones": [{"phone": "+1 555 222 3333", "type": "WORK"}]},

@@ -114,6 +114,14 @@ def decode_base64(value: str, field: str) -> bytes:
     return data
 
 
+def media_bytes(body: dict[str, Any], field: str) -> bytes:
+    """The file of a validated media send (`image_data`, …), decoded exactly as validation read it."""
+    value = body.get(field)
+    if not isinstance(value, str):
+        raise RequestError(f"field '{field}' is required")
+    return decode_base64(value, field)
+
+
 def _pick(body: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {key: body[key] for key in keys if body.get(key) is not None}
 

@@ -20,7 +20,7 @@ from whatshooked.accounts.cloud_api.outbound import MEDIA_KINDS, build_message, 
 from whatshooked.accounts.cloud_api.webhook import CloudWebhook
 from whatshooked.errors import ConfigError, RequestError, SendError
 from whatshooked.phone import phone_digits
-from whatshooked.send_validation import decode_base64
+from whatshooked.send_validation import media_bytes
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -145,7 +145,7 @@ class CloudApiAdapter(AccountAdapter):
         if spec is not None:
             mime = request.body.get("mime_type") or spec.default_mime
             media_id = await self.graph.upload_media(self.api.phone_number_id, Upload(
-                _decode(request.body, spec.data_field), _upload_name(request, mime), mime,
+                media_bytes(request.body, spec.data_field), _upload_name(request, mime), mime,
             ))
             message = media_message(request.kind, to, request.body, media_id)
         else:
@@ -167,13 +167,6 @@ class CloudApiAdapter(AccountAdapter):
 
     async def handle_webhook(self, request: web.Request) -> web.StreamResponse:
         return await self._webhook.handle(request)
-
-
-def _decode(body: dict[str, Any], field: str) -> bytes:
-    value = body.get(field)
-    if not isinstance(value, str):
-        raise RequestError(f"field '{field}' is required")
-    return decode_base64(value, field)
 
 
 def _upload_name(request: SendRequest, mime: str) -> str:

@@ -6,8 +6,6 @@ ffmpeg, libmagic and PIL to guess what the caller already told us (the MIME type
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +15,7 @@ from whatshooked.accounts.base import SendKind, SendRequest
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.accounts.whatsapp_web.jid import split_jid
 from whatshooked.errors import RequestError
+from whatshooked.send_validation import media_bytes
 
 Upload = Callable[[bytes, "nz.MediaType"], Awaitable["nz.UploadResponse"]]
 
@@ -35,19 +34,6 @@ def to_jid(jid: str) -> Any:
     return nz.JID(User=user, Server=server, RawAgent=0, Device=0, Integrator=0, IsEmpty=False)
 
 
-def decode_data(body: dict[str, Any], field: str) -> bytes:
-    value = body.get(field)
-    if not isinstance(value, str) or not value:
-        raise RequestError(f"'{field}' is required: the file's bytes, base64-encoded")
-    try:
-        data = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise RequestError(f"'{field}' is not valid base64") from None
-    if not data:
-        raise RequestError(f"'{field}' is empty")
-    return data
-
-
 def text_of(body: dict[str, Any], field: str, required: bool = False) -> str:
     value = body.get(field)
     if value is None and not required:
@@ -64,7 +50,7 @@ async def build_message(request: SendRequest, upload: Upload) -> Any:
         return nz.Message(conversation=text_of(body, "text", required=True))
     if request.kind in MEDIA_KINDS:
         field, default_mime, media_type, message_field = MEDIA_KINDS[request.kind]
-        data = decode_data(body, field)
+        data = media_bytes(body, field)
         mime = text_of(body, "mime_type") or default_mime
         uploaded = await upload(data, media_type)
         return media_message(request.kind, message_field, uploaded, mime, body)

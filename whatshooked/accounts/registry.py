@@ -32,10 +32,6 @@ class Registry:
     def __init__(self, backends: Mapping[str, str | type[AccountAdapter]] | None = None) -> None:
         self._backends: dict[str, str | type[AccountAdapter]] = dict(BACKENDS if backends is None else backends)
 
-    @property
-    def types(self) -> tuple[str, ...]:
-        return tuple(self._backends)
-
     def adapter_class(self, account_type: str) -> type[AccountAdapter]:
         target = self._backends.get(account_type)
         if target is None:

@@ -84,14 +84,14 @@ class EventRouter:
             self._spawn(self._client_outdated(None))
         elif status.startswith("err"):
             self.progressed = True
-            self.adapter.end_run(self._outcome(f"pairing failed: {status}"))
+            self.adapter.end_run(Outcome(f"pairing failed: {status}"))
 
     def qr_expired(self) -> None:
         """The QR window ran out: stay down (no fresh codes forever) until the user restarts pairing."""
         if self.adapter.state is not AccountState.QR:
             return
         self.adapter.qr.clear()
-        self.adapter.end_run(self._outcome(QR_EXPIRED, retry=False))
+        self.adapter.end_run(Outcome(QR_EXPIRED, retry=False))
         self._spawn(self.adapter.emit("whatsapp.disconnected", reason="qr_timeout"))
 
     async def drain(self, wait: float) -> None:
@@ -116,9 +116,6 @@ class EventRouter:
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         asyncio.get_running_loop().create_task(self._tracked(work, "event"))
-
-    def _outcome(self, reason: str, **kwargs: Any) -> Outcome:
-        return Outcome(reason, **kwargs)
 
     # -- pairing and connection ----------------------------------------------
     async def _qr(self, code: str) -> None:
@@ -168,21 +165,21 @@ class EventRouter:
         message = (f"logged out by WhatsApp ({reason}); pair again by restarting the account "
                    "(/api/accounts/enable or /api/accounts/update)")
         adapter.set_state(AccountState.LOGGED_OUT, message)
-        adapter.end_run(self._outcome(message, retry=False, state=AccountState.LOGGED_OUT))
+        adapter.end_run(Outcome(message, retry=False, state=AccountState.LOGGED_OUT))
         await adapter.emit("whatsapp.logged_out", reason=reason, on_connect=bool(ev.OnConnect))
 
     async def _stream_replaced(self, ev: Any) -> None:
         message = ("another WhatsApp Web client took over this session (stream replaced); "
                    "restart the account to take it back")
-        self.adapter.end_run(self._outcome(message, retry=False, state=AccountState.ERROR))
+        self.adapter.end_run(Outcome(message, retry=False, state=AccountState.ERROR))
         await self.adapter.emit("whatsapp.disconnected", reason="stream_replaced")
 
     async def _temporary_ban(self, ev: Any) -> None:
         self.progressed = True
         code = reason_name(_BAN_CODES, ev.Code)
         expire = max(float(ev.Expire), self.adapter.timing.backoff_cap)
-        self.adapter.end_run(self._outcome(f"temporarily banned by WhatsApp ({code}, {ev.Expire}s)",
-                                           delay=expire, state=AccountState.ERROR))
+        self.adapter.end_run(Outcome(f"temporarily banned by WhatsApp ({code}, {ev.Expire}s)",
+                                     delay=expire, state=AccountState.ERROR))
         await self.adapter.emit("whatsapp.disconnected", reason="temporary_ban", ban_code=code, expires_in=ev.Expire)
 
     async def _connect_failure(self, ev: Any) -> None:
@@ -194,12 +191,12 @@ class EventRouter:
             return
         reason = reason_name(_REASONS, ev.Reason)
         detail = f": {ev.Message}" if ev.Message else ""
-        self.adapter.end_run(self._outcome(f"WhatsApp refused the connection ({reason}{detail})"))
+        self.adapter.end_run(Outcome(f"WhatsApp refused the connection ({reason}{detail})"))
 
     async def _client_outdated(self, ev: Any) -> None:
         self.progressed = True
         message = "WhatsApp rejected this client as outdated: upgrade neonize, then restart the account"
-        self.adapter.end_run(self._outcome(message, retry=False, state=AccountState.ERROR))
+        self.adapter.end_run(Outcome(message, retry=False, state=AccountState.ERROR))
         await self.adapter.emit("whatsapp.disconnected", reason="client_outdated")
 
     async def _keepalive_timeout(self, ev: Any) -> None:

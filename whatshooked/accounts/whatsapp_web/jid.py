@@ -16,7 +16,6 @@ LEGACY_USER_SERVER = "c.us"
 GROUP_SERVER = "g.us"
 LID_SERVER = "lid"
 NEWSLETTER_SERVER = "newsletter"
-BROADCAST_SERVER = "broadcast"
 
 _GROUP_ID = re.compile(r"^\d{5,}(-\d+)?$")
 _LID_ID = re.compile(r"^\d{5,20}$")
@@ -61,7 +60,3 @@ def public_address(user: str, server: str, alt_user: str = "", alt_server: str =
     if not user:
         return server
     return f"{user}@{server}"
-
-
-def is_group(jid: str) -> bool:
-    return jid.endswith("@" + GROUP_SERVER)

@@ -114,18 +114,13 @@ class Api:
 
     @classmethod
     def for_server(cls, server: ServerConfig) -> Api:
-        host = server.host
-        if host in ("", "0.0.0.0", "::"):
-            host = "127.0.0.1"  # listening everywhere: talk to the loopback
-        if ":" in host:
-            host = f"[{host}]"
         headers = {"Accept": "application/json"}
         if server.api_key:
             headers["x-api-key"] = server.api_key.reveal()
         elif server.username:
             token = base64.b64encode(f"{server.username}:{server.password.reveal()}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
-        return cls(f"http://{host}:{server.port}", headers)
+        return cls(server.local_url, headers)
 
     def call(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")

@@ -38,6 +38,14 @@ class ServerConfig:
     max_body: int = 64 * 1024 * 1024
     metrics_public: bool = False
 
+    @property
+    def local_url(self) -> str:
+        """The API's address from this machine: a wildcard listener is reached on the loopback."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
 
 @dataclass(frozen=True)
 class StorageConfig:

@@ -48,14 +48,7 @@ class StoredMedia:
 
 def base_url_of(config: Config) -> str:
     """Where hook receivers reach this daemon: `server.public_url`, else the listening address."""
-    if config.server.public_url:
-        return config.server.public_url
-    host = config.server.host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{config.server.port}"
+    return config.server.public_url or config.server.local_url
 
 
 class MediaStore:

@@ -103,11 +103,15 @@ class GraphClient:
             raise SendError(f"media is larger than {MAX_DOWNLOAD} bytes")
         return data
 
-    async def upload_media(self, phone_number_id: str, upload: Upload) -> str:
-        """`POST /{phone_number_id}/media` (multipart, as Meta documents); returns the media id."""
-        answer = await self.call("POST", f"{phone_number_id}/media", form={
+    async def upload(self, phone_number_id: str, upload: Upload) -> Any:
+        """`POST /{phone_number_id}/media` (multipart, as Meta documents); returns Meta's JSON."""
+        return await self.call("POST", f"{phone_number_id}/media", form={
             "messaging_product": "whatsapp", "type": upload.content_type, "file": upload,
         })
+
+    async def upload_media(self, phone_number_id: str, upload: Upload) -> str:
+        """`upload`, for a send: returns the media id."""
+        answer = await self.upload(phone_number_id, upload)
         media_id = answer.get("id") if isinstance(answer, dict) else None
         if not media_id:
             raise SendError(f"Meta's media upload gave no id: {answer!r}"[:500], details=answer)

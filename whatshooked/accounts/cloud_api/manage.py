@@ -120,9 +120,7 @@ async def business_profile_update(a: CloudApiAdapter, p: dict[str, Any]) -> Any:
 async def media_upload(a: CloudApiAdapter, p: dict[str, Any]) -> Any:
     """`POST /{phone_number_id}/media` multipart; `p` has data (bytes), type and filename."""
     upload = Upload(p["data"], filename=p.get("filename") or "file", content_type=p["type"])
-    return await a.graph.call("POST", f"{a.api.phone_number_id}/media", form={
-        "messaging_product": "whatsapp", "type": upload.content_type, "file": upload,
-    })
+    return await a.graph.upload(a.api.phone_number_id, upload)
 
 
 async def media_delete(a: CloudApiAdapter, p: dict[str, Any]) -> Any:

@@ -25,6 +25,7 @@ HOOK_METHODS = ("GET", "POST", "PUT", "PATCH")
 MEDIA_MODES = ("url", "base64", "none")
 LOG_FORMATS = ("text", "json")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NOT_A_MAPPING = "the top level must be a mapping of keys like server:, accounts:, hooks:"
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,23 @@ def read_raw(path: Path) -> dict[str, Any]:
     A file that does not parse raises the same one-line ConfigError as loading it: reading it as {}
     would let a write-back replace everything it holds.
     """
-    return _document(_read_text(path), path) if path.exists() else {}
+    return read_document(path)[1]
+
+
+def read_document(path: Path) -> tuple[str, dict[str, Any]]:
+    """`read_raw`, with the text it was read from ("" when there is no file): one read, one version."""
+    if not path.exists():
+        return "", {}
+    text = _read_text(path)
+    return text, _document(text, path)
+
+
+def yaml_error(exc: Exception, path: Path) -> ConfigError:
+    """A YAML parser's error (PyYAML's or ruamel's: both carry `problem_mark`) as one line naming where."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return ConfigError([f"{path}: not valid YAML{where}: {problem}"])
 
 
 def _read_text(path: Path) -> str:
@@ -189,14 +206,11 @@ def _document(text: str, path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{path}: not valid YAML{where}: {problem}"]) from None
+        raise yaml_error(exc, path) from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError([f"{path}: the top level must be a mapping of keys like server:, accounts:, hooks:"])
+        raise ConfigError([f"{path}: {NOT_A_MAPPING}"])
     return raw
 
 

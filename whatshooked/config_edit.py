@@ -24,7 +24,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from whatshooked.config import read_raw
+from whatshooked.config import NOT_A_MAPPING, read_document, yaml_error
 from whatshooked.errors import ConfigError
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
@@ -54,8 +54,8 @@ class Document:
     @classmethod
     def read(cls, path: Path) -> Document:
         """Load `path` ({} when there is none); ConfigError when it does not parse."""
-        read_raw(path)  # the same one-line errors as loading the file
-        return cls.parse(path.read_text(encoding="utf-8") if path.exists() else "", path)
+        text, _ = read_document(path)  # the same one-line errors as loading the file
+        return cls.parse(text, path)
 
     @classmethod
     def parse(cls, text: str, path: Path) -> Document:
@@ -69,14 +69,11 @@ class Document:
         try:
             data, indent, dash = load_yaml_guess_indent(text, yaml=rt)
         except YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError([f"{path}: not valid YAML{where}: {problem}"]) from None
+            raise yaml_error(exc, path) from None
         if data is None:
             data = CommentedMap()
         if not isinstance(data, CommentedMap):
-            raise ConfigError([f"{path}: the top level must be a mapping of keys like server:, accounts:, hooks:"])
+            raise ConfigError([f"{path}: {NOT_A_MAPPING}"])
         # New entries follow the file's own sequence style; the starter config's `  - id:` by default.
         dash = 2 if dash is None else dash
         rt.indent(mapping=2, sequence=max(indent or 0, dash + 2), offset=dash)

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from tests.support.harness import until as eventually
 from tests.support.receiver import HookReceiver, Reply
 from whatshooked import __version__
 from whatshooked.config import Config, parse_config
@@ -62,18 +63,6 @@ async def running(config: Config, reply_handler: ReplyHandler | None = None,
         await http.close()
         if store is not None:
             await store.close()
-
-
-async def eventually(check: Callable[[], Any], within: float = 5.0) -> None:
-    """Poll an async or plain check until it holds, with a deadline."""
-    async with asyncio.timeout(within):
-        while True:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.01)
 
 
 def metric(metrics: Metrics, name: str, **labels: str) -> float:

@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -21,15 +20,10 @@ import aiohttp
 import pytest
 
 from tests.support.harness import until
+from tests.support.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "serve-test-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.skipif(not (ROOT / "whatshooked" / "daemon.py").exists(), reason="needs the daemon")

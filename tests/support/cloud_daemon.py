@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,11 @@ import aiohttp
 from aiohttp import web
 
 from tests.support.graph_standin import GraphStandin
+from tests.support.process import free_port
 from tests.support.receiver import HookReceiver
 from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
 from whatshooked.accounts.registry import Registry
-from whatshooked.api import app as app_module
 from whatshooked.api.app import build_app
-from whatshooked.api.routes import business, media, send
 from whatshooked.config import load_config
 from whatshooked.daemon import Daemon
 from whatshooked.settings import Settings
@@ -37,12 +35,6 @@ VERIFY_TOKEN = "test-verify-token"
 PHONE_NUMBER_ID = "106540352242922"
 WABA_ID = "102290129340398"
 WEBHOOK_PATH = "/webhooks/whatsapp/shop"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sign(body: bytes, secret: str = APP_SECRET) -> str:
@@ -126,11 +118,7 @@ async def cloud_daemon(
                                               business=api or {}, media=media_mode) + extra_yaml)
     daemon = Daemon(Settings(load_config(path)), registry)
     await daemon.open()
-    app = build_app(daemon)
-    for module in (send, business, media):
-        if module not in app_module.ROUTE_MODULES:
-            module.setup(app)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(build_app(daemon))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     http = aiohttp.ClientSession()

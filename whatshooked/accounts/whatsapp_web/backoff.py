@@ -1,4 +1,4 @@
-"""Capped exponential backoff with full jitter, so many sessions do not reconnect in lockstep."""
+"""Capped exponential backoff with ±20 % jitter, so many sessions do not reconnect in lockstep."""
 
 from __future__ import annotations
 

@@ -54,9 +54,8 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
-from tests.support.cloud_daemon import API_KEY, Rig, config_text, free_port, write_config
+from tests.support.cloud_daemon import API_KEY, Rig, config_text, free_port, serving, write_config
 from tests.support.contract_schema import (
     CONTRACT,
     OPERATIONS,
@@ -74,11 +73,7 @@ from tests.support.receiver import HookReceiver, Reply
 from tests.support.standin import StandInAdapter
 from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
 from whatshooked.accounts.registry import Registry
-from whatshooked.api.app import build_app
-from whatshooked.config import load_config
-from whatshooked.daemon import Daemon
 from whatshooked.events import Event
-from whatshooked.settings import Settings
 
 IN_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")  # the tests share the module's daemons
 
@@ -230,21 +225,11 @@ async def contract(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Co
     port = free_port()
     text = config_text(tmp_path, port, graph.url, receiver.url, business={}).replace(
         f"  api_key: {API_KEY}\n", f"  api_key: {API_KEY}\n  username: {USER}\n  password: {PASSWORD}\n")
-    daemon = Daemon(Settings(load_config(write_config(tmp_path, text))),
-                    Registry({"whatsmeow": StandInAdapter, "business-api": CloudApiAdapter}))
-    await daemon.open()
-    runner = web.AppRunner(build_app(daemon))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    http = aiohttp.ClientSession()
-    rig = Rig(daemon, f"http://127.0.0.1:{port}", http, graph, receiver)
+    registry = Registry({"whatsmeow": StandInAdapter, "business-api": CloudApiAdapter})
     try:
-        await rig.adapter.until_checked()
-        yield Contract(rig, receiver, Generator(receiver.url, FIXED, ALSO_REQUIRED))
+        async with serving(write_config(tmp_path, text), port, graph, receiver, registry) as rig:
+            yield Contract(rig, receiver, Generator(receiver.url, FIXED, ALSO_REQUIRED))
     finally:
-        await http.close()
-        await runner.cleanup()
-        await daemon.close()
         await receiver.close()
         await graph.close()
 

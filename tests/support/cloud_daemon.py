@@ -104,18 +104,9 @@ def write_config(folder: Path, text: str) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def cloud_daemon(
-    tmp_path: Path, receiver: HookReceiver | None = None, *, api: dict[str, Any] | None = None,
-    media_mode: str = "url", graph: GraphStandin | None = None, registry: Registry | None = None,
-    extra_yaml: str = "",
-) -> AsyncIterator[Rig]:
-    own_graph = graph is None
-    graph = graph or GraphStandin(TOKEN)
-    if own_graph:
-        await graph.start()
-    port = free_port()
-    path = write_config(tmp_path, config_text(tmp_path, port, graph.url, receiver.url if receiver else None,
-                                              business=api or {}, media=media_mode) + extra_yaml)
+async def serving(path: Path, port: int, graph: GraphStandin, receiver: HookReceiver | None,
+                  registry: Registry | None = None) -> AsyncIterator[Rig]:
+    """The real daemon and API for the config at `path`, once its Cloud API account has been checked."""
     daemon = Daemon(Settings(load_config(path)), registry)
     await daemon.open()
     runner = web.AppRunner(build_app(daemon))
@@ -130,5 +121,24 @@ async def cloud_daemon(
         await http.close()
         await runner.cleanup()
         await daemon.close()
+
+
+@contextlib.asynccontextmanager
+async def cloud_daemon(
+    tmp_path: Path, receiver: HookReceiver | None = None, *, api: dict[str, Any] | None = None,
+    media_mode: str = "url", graph: GraphStandin | None = None, registry: Registry | None = None,
+    extra_yaml: str = "",
+) -> AsyncIterator[Rig]:
+    own_graph = graph is None
+    graph = graph or GraphStandin(TOKEN)
+    if own_graph:
+        await graph.start()
+    port = free_port()
+    path = write_config(tmp_path, config_text(tmp_path, port, graph.url, receiver.url if receiver else None,
+                                              business=api or {}, media=media_mode) + extra_yaml)
+    try:
+        async with serving(path, port, graph, receiver, registry) as rig:
+            yield rig
+    finally:
         if own_graph:
             await graph.close()

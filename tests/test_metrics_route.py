@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import aiohttp
 import pytest
@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from whatshooked.accounts.base import AccountAdapter, AccountState, SendRequest, SendResult
+from tests.support.standin import StandInAdapter
 from whatshooked.accounts.manager import AccountManager, Lent
 from whatshooked.accounts.registry import Registry
 from whatshooked.api.auth import auth_middleware
@@ -26,24 +26,6 @@ from whatshooked.settings import Settings
 
 Client = Callable[..., Awaitable[TestClient[Any, Any]]]
 API_KEY = "metrics-test-key"
-
-
-class StandIn(AccountAdapter):
-    """Connects at once; enough for the account-state gauge."""
-
-    type_name: ClassVar[str] = "stand-in"
-
-    async def connect(self) -> None:
-        self.set_state(AccountState.CONNECTED)
-
-    async def disconnect(self) -> None:
-        self.set_state(AccountState.DISCONNECTED)
-
-    def normalize_recipient(self, to: str) -> str:
-        return to
-
-    async def send(self, request: SendRequest) -> SendResult:
-        return SendResult(message_id="m1", to=request.to)
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -73,7 +55,7 @@ async def make_app(tmp_path: Path, extra: str = "", accounts: bool = False) -> t
 
         lent = Lent(emit=emit, http=http, media=None,  # type: ignore[arg-type]
                     metrics=app[METRICS], extras={})
-        manager = AccountManager(lent, Registry({"whatsmeow": StandIn}))
+        manager = AccountManager(lent, Registry({"whatsmeow": StandInAdapter}))
         await manager.start(config)
         app[ACCOUNTS] = manager
 

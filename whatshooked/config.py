@@ -51,6 +51,10 @@ class ServerConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     path: Path = Path("data/whatshooked.db")
+    encryption_key: Secret = Secret("")
+    """Base64 of 32 bytes: event bodies are sealed at rest (store_seal.py)."""
+    old_encryption_keys: tuple[Secret, ...] = ()
+    """Read, never written: what older keys sealed stays readable and is resealed with the current one."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,8 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every secret value configured (credential-like hook headers too), for log scrubbing and tests."""
-        values = [self.server.api_key, self.server.password]
+        values = [self.server.api_key, self.server.password, self.storage.encryption_key,
+                  *self.storage.old_encryption_keys]
         for account in self.accounts:
             if account.business_api:
                 b = account.business_api

@@ -24,6 +24,7 @@ from whatshooked.config import (
 )
 from whatshooked.config_values import Secret, parse_duration, parse_size
 from whatshooked.errors import ConfigError
+from whatshooked.store_seal import decode_key
 
 
 class ConfigBuilder:
@@ -96,8 +97,7 @@ class ConfigBuilder:
     def build(self, raw: dict[str, Any]) -> Config:
         self.unknown_keys("", raw, set(_TOP_KEYS))
         server = self.server(self.section(raw, "server", _SERVER_KEYS))
-        sto = self.section(raw, "storage", {"path"})
-        storage = StorageConfig(path=self.path_of(self.get(sto, "storage", "path", str, "data/whatshooked.db")))
+        storage = self.storage(self.section(raw, "storage", {"path", "encryption_key", "old_encryption_keys"}))
         mc = self.section(raw, "message_cache", {"enabled", "max_age", "max_events"})
         cache = CacheConfig(
             enabled=self.get(mc, "message_cache", "enabled", bool, True),
@@ -131,6 +131,26 @@ class ConfigBuilder:
             media=media, logging=logging_cfg, accounts=tuple(accounts), hooks=tuple(hooks),
             warnings=tuple(self.warnings),
         )
+
+    def storage(self, sto: dict[str, Any]) -> StorageConfig:
+        key = self.sealing_key(self.get(sto, "storage", "encryption_key", str, ""), "storage.encryption_key")
+        old = self.get(sto, "storage", "old_encryption_keys", list, [])
+        old_keys = tuple(self.sealing_key(str(value), f"storage.old_encryption_keys[{i}]")
+                         for i, value in enumerate(old) if value)
+        if old_keys and not key:
+            self.problem("storage.old_encryption_keys", "needs storage.encryption_key (old keys are only read)")
+        return StorageConfig(path=self.path_of(self.get(sto, "storage", "path", str, "data/whatshooked.db")),
+                             encryption_key=key, old_encryption_keys=old_keys)
+
+    def sealing_key(self, value: str, where: str) -> Secret:
+        if not value:
+            return Secret("")
+        try:
+            decode_key(value)
+        except ValueError as exc:
+            self.problem(where, str(exc))
+            return Secret("")
+        return Secret(value)
 
     def positive(self, sec: dict[str, Any], key: str, name: str, default: int) -> int:
         value = self.get(sec, key, name, int, default)

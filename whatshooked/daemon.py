@@ -33,6 +33,7 @@ from whatshooked.media import MediaStore
 from whatshooked.metrics import Metrics
 from whatshooked.settings import Settings
 from whatshooked.store import Store
+from whatshooked.store_seal import sealer_for
 from whatshooked.systemd_notify import Notifier, status_line
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ class Daemon:
         stack = self._stack
         try:
             if config.message_cache.enabled:
-                self.store = await Store.open(config.storage.path)
+                storage = config.storage
+                sealer = sealer_for(storage.encryption_key.reveal(), [k.reveal() for k in storage.old_encryption_keys])
+                self.store = await Store.open(storage.path, sealer)
                 stack.push_async_callback(self.store.close)
             self.http = aiohttp.ClientSession()
             stack.push_async_callback(self.http.close)

@@ -49,6 +49,7 @@ import aiosqlite
 from whatshooked.events import Event
 from whatshooked.private_files import create_private_file, make_private_dir
 from whatshooked.store_migrations import migrate
+from whatshooked.store_seal import Sealer, open_plain, reseal_all
 from whatshooked.store_writer import (
     BUSY_TIMEOUT_MS,
     CHECKPOINT_INTERVAL,
@@ -90,8 +91,10 @@ class DeliveryRow:
 
 
 class Store:
-    def __init__(self, db: aiosqlite.Connection, path: Path, writer: Writer) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path, writer: Writer, sealer: Sealer | None = None) -> None:
         self.path = path
+        self._sealer = sealer
+        self._where = str(path)
         self._db = db
         self._writer = writer
         self._checkpointer = asyncio.get_running_loop().create_task(
@@ -99,7 +102,9 @@ class Store:
         )
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path, sealer: Sealer | None = None) -> Store:
+        """Open (creating and migrating as needed). With a sealer, bodies stored in clear or under an old
+        key are resealed first; a body no configured key opens is a SealError (a config error)."""
         # Events carry message contents: a new file is 0600 (SQLite gives its -wal and -shm the same mode)
         # in a folder that, when we make it, is 0700.
         make_private_dir(path.parent)
@@ -112,6 +117,7 @@ class Store:
             await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await db.execute("PRAGMA foreign_keys = ON")
             await migrate(db, path)
+            await reseal_all(db, path, sealer)
             rows = list(await db.execute_fetchall("SELECT COUNT(*) FROM events"))
         except BaseException:
             await db.close()
@@ -123,7 +129,7 @@ class Store:
             await db.close()
             raise
         log.info("store %s open, %d undelivered events", path, writer.count)
-        return cls(db, path, writer)
+        return cls(db, path, writer, sealer)
 
     async def close(self) -> None:
         self._checkpointer.cancel()
@@ -173,7 +179,9 @@ class Store:
         the key is recorded in the event's own transaction (a crash loses both or neither); when it
         was recorded before, nothing is stored, the future gives False and `after` does not run.
         """
-        row = (event.id, event.type, event.timestamp, time.time(), body if body is not None else event.to_json())
+        plain = body if body is not None else event.to_json()
+        row = (event.id, event.type, event.timestamp, time.time(),
+               plain if self._sealer is None else self._sealer.seal(plain))
         statements: list[tuple[int, tuple[Any, ...]]] = [(INSERT_EVENT, row)]
         statements += [(INSERT_DELIVERY, (event.id, hook_id)) for hook_id in hook_ids]
         return self._writer.submit_nowait(Write(statements, after=after, dedupe_key=dedupe_key))
@@ -257,10 +265,11 @@ class Store:
             f"WHERE {where} ORDER BY e.seq",
             params,
         )
-        return [
-            Delivery(Event.from_json(body), bytes(body), hook_id, state, attempts, next_at, bool(retryable))
-            for body, hook_id, state, attempts, next_at, retryable in rows
-        ]
+        out = []
+        for blob, hook_id, state, attempts, next_at, retryable in rows:
+            body = self._plain(blob)
+            out.append(Delivery(Event.from_json(body), body, hook_id, state, attempts, next_at, bool(retryable)))
+        return out
 
     async def has_delivery(self, event_id: str, hook_id: str) -> bool:
         rows = list(await self._db.execute_fetchall(
@@ -276,14 +285,15 @@ class Store:
         sql += " ORDER BY seq"
         if limit is not None:
             sql, params = sql + " LIMIT ?", (*params, limit)
-        return [Event.from_json(body) for (body,) in await self._db.execute_fetchall(sql, params)]
+        return [Event.from_json(self._plain(blob)) for (blob,) in await self._db.execute_fetchall(sql, params)]
 
     async def events_after(self, seq: int, limit: int) -> list[tuple[int, Event, bytes]]:
         """A page of kept events after position `seq` (0 for the first page), oldest first."""
         rows = await self._db.execute_fetchall(
             "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
         )
-        return [(int(position), Event.from_json(body), bytes(body)) for position, body in rows]
+        pages = [(int(position), self._plain(blob)) for position, blob in rows]
+        return [(position, Event.from_json(body), body) for position, body in pages]
 
     async def get_event(self, event_id: str) -> Event | None:
         body = await self.get_body(event_id)
@@ -291,7 +301,12 @@ class Store:
 
     async def get_body(self, event_id: str) -> bytes | None:
         rows = list(await self._db.execute_fetchall("SELECT body FROM events WHERE id = ?", (event_id,)))
-        return bytes(rows[0][0]) if rows else None
+        return self._plain(rows[0][0]) if rows else None
+
+    def _plain(self, blob: bytes) -> bytes:
+        """A stored body as JSON text: opened when sealed (store_seal.py)."""
+        data = bytes(blob)
+        return open_plain(data, self._where) if self._sealer is None else self._sealer.open(data, self._where)
 
     async def deliveries_of(self, event_id: str) -> list[DeliveryRow]:
         rows = await self._db.execute_fetchall(

@@ -77,14 +77,14 @@ class Rig:
 
 
 def config_text(tmp_path: Path, port: int, graph_url: str, hook_url: str | None, *, business: dict[str, str],
-                media: str = "url") -> str:
+                media: str = "url", storage: dict[str, str] | None = None) -> str:
     api = {
         "phone_number_id": PHONE_NUMBER_ID, "access_token": TOKEN, "app_secret": APP_SECRET,
         "verify_token": VERIFY_TOKEN, "waba_id": WABA_ID, "graph_url": graph_url, **business,
     }
     lines = [
         "server:", "  host: 127.0.0.1", f"  port: {port}", f"  api_key: {API_KEY}",
-        "storage:", f"  path: {tmp_path / 'whatshooked.db'}",
+        "storage:", f"  path: {tmp_path / 'whatshooked.db'}", *[f"  {k}: {v}" for k, v in (storage or {}).items()],
         "media:", f"  mode: {media}", f"  dir: {tmp_path / 'media'}", "  ttl: 1h",
         "delivery:", "  timeout: 5s", "  retry: [100ms]",
         "accounts:", "  - id: shop", "    type: business-api", '    phone_number: "+15550783881"',
@@ -127,7 +127,7 @@ async def serving(path: Path, port: int, graph: GraphStandin, receiver: HookRece
 async def cloud_daemon(
     tmp_path: Path, receiver: HookReceiver | None = None, *, api: dict[str, Any] | None = None,
     media_mode: str = "url", graph: GraphStandin | None = None, registry: Registry | None = None,
-    extra_yaml: str = "",
+    extra_yaml: str = "", storage: dict[str, str] | None = None,
 ) -> AsyncIterator[Rig]:
     own_graph = graph is None
     graph = graph or GraphStandin(TOKEN)
@@ -135,7 +135,7 @@ async def cloud_daemon(
         await graph.start()
     port = free_port()
     path = write_config(tmp_path, config_text(tmp_path, port, graph.url, receiver.url if receiver else None,
-                                              business=api or {}, media=media_mode) + extra_yaml)
+                                              business=api or {}, media=media_mode, storage=storage) + extra_yaml)
     try:
         async with serving(path, port, graph, receiver, registry) as rig:
             yield rig

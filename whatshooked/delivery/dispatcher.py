@@ -235,7 +235,8 @@ class Dispatcher:
             return
         want_reply = self._reply_handler is not None and event.type == "message.received"
         # The hook's definition as it is now (a reload may have changed it while this job waited).
-        outcome = await attempt(self._http, runner.hook, runner.key, event, job.body, self._timeout, want_reply)
+        outcome = await attempt(self._http, runner.hook, runner.key, event, job.body, self._timeout, want_reply,
+                                self._config.server.max_body)
         if outcome.ok:
             await self._delivered(runner, job, outcome)
         elif outcome.retryable and not job.single and await self._retry_later(runner, job, outcome):

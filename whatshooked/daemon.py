@@ -28,11 +28,13 @@ from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
 from whatshooked.config import Config
 from whatshooked.delivery.dispatcher import Dispatcher
+from whatshooked.errors import ConfigError
 from whatshooked.events import Event
 from whatshooked.media import MediaStore
 from whatshooked.metrics import Metrics
 from whatshooked.settings import Settings
 from whatshooked.store import Store
+from whatshooked.store_guard import StoreUnreadable
 from whatshooked.systemd_notify import Notifier, status_line
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,10 @@ class Daemon:
         stack = self._stack
         try:
             if config.message_cache.enabled:
-                self.store = await Store.open(config.storage.path)
+                try:
+                    self.store = await Store.open(config.storage.path)
+                except StoreUnreadable as exc:  # exit 2 with one line, like any other config problem
+                    raise ConfigError([f"{config.path}: storage.path: {exc}"]) from None
                 stack.push_async_callback(self.store.close)
             self.http = aiohttp.ClientSession()
             stack.push_async_callback(self.http.close)

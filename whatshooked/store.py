@@ -50,7 +50,7 @@ import aiosqlite
 from whatshooked.errors import StoreError
 from whatshooked.events import Event
 from whatshooked.private_files import create_private_file, make_private_dir
-from whatshooked.store_guard import StoreUnavailable, probe
+from whatshooked.store_guard import StoreUnavailable, StoreUnreadable, probe, unreadable
 from whatshooked.store_migrations import migrate
 from whatshooked.store_writer import (
     BUSY_TIMEOUT_MS,
@@ -117,8 +117,10 @@ class Store:
             await db.execute("PRAGMA foreign_keys = ON")
             await migrate(db, path)
             rows = list(await db.execute_fetchall("SELECT COUNT(*) FROM events"))
-        except BaseException:
+        except BaseException as exc:
             await db.close()
+            if unreadable(exc):
+                raise StoreUnreadable(path, exc) from None
             raise
         writer = Writer(path, int(rows[0][0]))
         try:

@@ -33,6 +33,22 @@ class StoreUnavailable(StoreError):
     """The store cannot take writes now; the message says why and what to do."""
 
 
+class StoreUnreadable(StoreError):
+    """At start: the file at storage.path is not a SQLite database (or a damaged one). Never touched."""
+
+    def __init__(self, path: Path, exc: BaseException) -> None:
+        super().__init__(
+            f"{path} is not a usable whatshooked store ({exc}): move it aside (or restore it from a backup) and "
+            "start again; whatshooked creates an empty store where none is"
+        )
+
+
+def unreadable(exc: BaseException) -> bool:
+    """SQLITE_CORRUPT or SQLITE_NOTADB: the file is not (or no longer) a database."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in (11, 26)
+
+
 def disk_fault(exc: BaseException) -> bool:
     """True for a failed write that says nothing about the write itself (every other would fail too)."""
     code = getattr(exc, "sqlite_errorcode", None)

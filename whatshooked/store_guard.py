@@ -64,7 +64,7 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 class StoreGuard:
-    """Owned by the writer; read by `/health` and the send routes through `Store.fault`."""
+    """Owned by the writer; `/health` and the send routes ask it through `Store.check()`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -75,8 +75,13 @@ class StoreGuard:
 
     def check_file(self) -> None:
         """Raise StoreUnavailable when the file at the path is not the one opened (or was not, before)."""
-        if not self.gone and _identity(self.path) == self._identity:
-            return
+        if not self.gone:
+            try:
+                now = _identity(self.path)
+            except OSError as exc:  # e.g. its folder lost its permissions: cannot tell, so cannot acknowledge
+                raise self.write_failed(exc) from None
+            if now == self._identity:
+                return
         with self._lock:
             if not self.gone:
                 self.gone = True
@@ -90,7 +95,7 @@ class StoreGuard:
     def write_failed(self, exc: BaseException) -> StoreUnavailable:
         """A disk fault: mark it (logged once) and return the error every write of the batch gets."""
         if not self.gone:
-            name = getattr(exc, "sqlite_errorname", "")
+            name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
             self._fail(
                 f"the store file {self.path} (storage.path) cannot be written ({exc}; {name}): nothing is "
                 "acknowledged until it can (webhooks answer 503 so Meta redelivers, sends are refused). "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from whatshooked import __version__, client_cli
 from whatshooked.config import LoggingConfig, load_config, resolve_config_path
-from whatshooked.config_write import write_starter
+from whatshooked.config_write import remove_leftovers, write_starter
 from whatshooked.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ def serve(path: Path) -> int:
         _announce(path, write_starter(path))
     config = load_config(path)
     configure_from(config)
+    remove_leftovers(path)
     for warning in config.warnings:
         log.warning("%s", warning)
     if not (config.server.api_key or config.server.username):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 PRIVATE = 0o600
 
@@ -68,8 +72,51 @@ def write_atomically(path: Path, data: str, backup: bool = True) -> None:
         os.close(dir_fd)
 
 
+def _temp_name(path: Path, pid: int) -> Path:
+    return path.with_name(f".{path.name}.{pid}.tmp")
+
+
+def remove_leftovers(path: Path) -> list[Path]:
+    """At start: delete the temp copies (secrets and all) a killed write of `path` or its .bak left.
+
+    Only the names `_temp_name` makes, and only for a PID that is not running or is this process
+    (a container's daemon is PID 1 every time): a live writer's file is left alone.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}(?:\.bak)?\.(\d+)\.tmp")
+    removed: list[Path] = []
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return removed
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None or not _gone_or_me(int(match.group(1))):
+            continue
+        leftover = path.with_name(name)
+        try:
+            leftover.unlink()
+        except OSError as exc:
+            log.warning("could not remove %s, left by an interrupted config write: %s", leftover, exc.strerror)
+            continue
+        log.warning("removed %s, left by an interrupted config write", leftover)
+        removed.append(leftover)
+    return removed
+
+
+def _gone_or_me(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it runs, as someone else
+        return False
+    return False
+
+
 def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temp_name(path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
     try:
         with os.fdopen(fd, "wb") as handle:

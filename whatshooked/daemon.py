@@ -28,11 +28,13 @@ from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
 from whatshooked.config import Config
 from whatshooked.delivery.dispatcher import Dispatcher
+from whatshooked.errors import ConfigError
 from whatshooked.events import Event
 from whatshooked.media import MediaStore
 from whatshooked.metrics import Metrics
 from whatshooked.settings import Settings
 from whatshooked.store import Store
+from whatshooked.store_guard import StoreUnreadable
 from whatshooked.store_seal import sealer_for
 from whatshooked.systemd_notify import Notifier, status_line
 
@@ -76,7 +78,10 @@ class Daemon:
             if config.message_cache.enabled:
                 storage = config.storage
                 sealer = sealer_for(storage.encryption_key.reveal(), [k.reveal() for k in storage.old_encryption_keys])
-                self.store = await Store.open(storage.path, sealer)
+                try:
+                    self.store = await Store.open(storage.path, sealer)
+                except StoreUnreadable as exc:  # exit 2 with one line, like any other config problem
+                    raise ConfigError([f"{config.path}: storage.path: {exc}"]) from None
                 stack.push_async_callback(self.store.close)
             self.http = aiohttp.ClientSession()
             stack.push_async_callback(self.http.close)

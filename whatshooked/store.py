@@ -36,6 +36,7 @@ Times (`next_attempt_at`, `now`) are Unix seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -46,8 +47,10 @@ from typing import Any
 
 import aiosqlite
 
+from whatshooked.errors import StoreError
 from whatshooked.events import Event
 from whatshooked.private_files import create_private_file, make_private_dir
+from whatshooked.store_guard import StoreUnavailable, StoreUnreadable, probe, unreadable
 from whatshooked.store_migrations import migrate
 from whatshooked.store_seal import Sealer, open_plain, reseal_all
 from whatshooked.store_writer import (
@@ -97,6 +100,7 @@ class Store:
         self._where = str(path)
         self._db = db
         self._writer = writer
+        self._probe: asyncio.Future[Any] | None = None
         self._checkpointer = asyncio.get_running_loop().create_task(
             self._checkpoints(), name="whatshooked-store-checkpoint"
         )
@@ -119,8 +123,10 @@ class Store:
             await migrate(db, path)
             await reseal_all(db, path, sealer)
             rows = list(await db.execute_fetchall("SELECT COUNT(*) FROM events"))
-        except BaseException:
+        except BaseException as exc:
             await db.close()
+            if unreadable(exc):
+                raise StoreUnreadable(path, exc) from None
             raise
         writer = Writer(path, int(rows[0][0]))
         try:
@@ -156,6 +162,24 @@ class Store:
     @property
     def count(self) -> int:
         return self._writer.count
+
+    def check(self) -> str | None:
+        """Why the store cannot take writes now (store_guard), or None. One stat of the file; while a disk
+        fault lasts, also a small write in the background, whose outcome the next check tells."""
+        guard = self._writer.guard
+        with contextlib.suppress(StoreUnavailable):
+            guard.check_file()
+        if guard.fault is not None and not guard.gone and (self._probe is None or self._probe.done()):
+            with contextlib.suppress(StoreError):  # closing
+                self._probe = self._writer.submit_nowait(Write(custom=probe))
+                self._probe.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return guard.fault
+
+    def ensure_writable(self) -> None:
+        """Raise StoreUnavailable (503) rather than start what could not be recorded (e.g. a send)."""
+        reason = self.check()
+        if reason is not None:
+            raise StoreUnavailable(reason)
 
     def on_count(self, callback: Callable[[int], None] | None) -> None:
         """Called with the event count after every commit (the cache-size gauge)."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from whatshooked.errors import StoreError
+from whatshooked.store_guard import StoreGuard, StoreUnavailable, disk_fault
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ class Writer:
         self.count = count
         self.commits = 0
         self.on_count: Callable[[int], None] | None = None
+        self.guard = StoreGuard(path)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whatshooked-store-writer")
         self._conn: sqlite3.Connection | None = None
         self._pending: list[Write] = []  # handed over, not yet in a transaction
@@ -224,6 +226,11 @@ class Writer:
         try:
             results, delta = await self._in_thread(self._transaction, batch)
         except Exception as exc:  # noqa: BLE001 - isolate the failing write, fail only its caller
+            if isinstance(exc, StoreUnavailable) or disk_fault(exc):  # every write would fail: fail them all
+                error = exc if isinstance(exc, StoreUnavailable) else self.guard.write_failed(exc)
+                for write in batch:
+                    _settle(write, exc=error)
+                return
             if len(batch) == 1:
                 log.error("store write failed: %s", exc)
                 _settle(batch[0], exc=exc)
@@ -231,6 +238,7 @@ class Writer:
             for write in batch:
                 await self._commit_batch([write])
             return
+        self.guard.committed()
         self.count += delta
         self.commits += 1
         if self.on_count is not None:
@@ -245,6 +253,8 @@ class Writer:
         results: list[Any] = []
         grouped: dict[int, list[tuple[Any, ...]]] = {}
         delta = 0
+        if self.guard.gone:
+            raise StoreUnavailable(self.guard.fault)
         conn.execute("BEGIN IMMEDIATE")
         try:
             for write in batch:
@@ -265,6 +275,7 @@ class Writer:
                 delta += changed
             delta += self._flush(conn, grouped)
             conn.execute("COMMIT")
+            self.guard.check_file()  # committed into the file at storage.path, not one deleted meanwhile
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -301,7 +312,7 @@ def _settle(write: Write, result: Any = None, exc: BaseException | None = None) 
         except Exception:
             log.exception("after a store write")
     if future is None:
-        if exc is not None:
+        if exc is not None and not isinstance(exc, StoreUnavailable):  # that one is logged once, by the guard
             log.warning("could not record a delivery: %s", exc)
         return
     if future.done():

@@ -46,7 +46,7 @@ class HookReceiver:
         self.script.extend(replies)
 
     async def start(self, path: str = "/hook") -> str:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # events with inline media are megabytes
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from whatshooked.errors import RequestError, SendError
+from whatshooked.errors import RequestError, SendError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except SendError as exc:
         # WhatsApp or Meta refused: the contract answers 500 with their message.
         return web.Response(status=500, text=str(exc))
+    except StoreError as exc:
+        # Not stored, not done: the store cannot take writes (store_guard) or is closing.
+        return web.Response(status=503, text=str(exc))
     except web.HTTPException:
         raise
     except Exception:

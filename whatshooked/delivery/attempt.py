@@ -7,6 +7,7 @@ i.e. the empty body: HMAC of "id.timestamp.". Redirects are not followed (a 3xx 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -20,11 +21,12 @@ from whatshooked.config import HookConfig
 from whatshooked.delivery.backoff import parse_retry_after
 from whatshooked.delivery.signing import sign
 from whatshooked.events import Event
+from whatshooked.http_body import BodyTooLarge, read_body
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"whatshooked/{__version__}"
-REPLY_LIMIT = 1024 * 1024  # the most of a hook's answer read for `{"send": ...}`
+REPLY_LIMIT = 64 * 1024 * 1024  # the most of a hook's answer read for `{"send": ...}`: server.max_body
 RETRYABLE_STATUS = frozenset({408, 429})
 
 
@@ -73,14 +75,15 @@ def query_params(event: Event) -> dict[str, str]:
 
 async def attempt(
     http: aiohttp.ClientSession, hook: HookConfig, key: bytes | None, event: Event, body: bytes,
-    limits: aiohttp.ClientTimeout, want_reply: bool = False,
+    limits: aiohttp.ClientTimeout, want_reply: bool = False, reply_limit: int = REPLY_LIMIT,
 ) -> Outcome:
+    """With `want_reply`, a 2xx answer's JSON is read whole up to `reply_limit` bytes (a send's limit)."""
     is_get = hook.method == "GET"
     sent = b"" if is_get else body
     headers = delivery_headers(hook, key, event, int(time.time()), sent)
     try:
         async with http.request(
-            hook.method, hook.url, headers=headers, data=None if is_get else sent,
+            hook.method, hook.url, headers=headers, data=None if is_get else io.BytesIO(sent),
             params=query_params(event) if is_get else None, timeout=limits,
             allow_redirects=False, ssl=False if hook.allow_insecure else True,
         ) as response:
@@ -89,7 +92,7 @@ async def attempt(
                 await response.release()
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
                 return Outcome(status, f"HTTP {status}", retry_after)
-            reply = await _read_reply(response) if want_reply else None
+            reply = await _read_reply(response, hook.id, reply_limit) if want_reply else None
             if not want_reply:
                 await response.release()
             return Outcome(status, reply=reply)
@@ -99,12 +102,14 @@ async def attempt(
         return Outcome(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
 
-async def _read_reply(response: aiohttp.ClientResponse) -> Any:
+async def _read_reply(response: aiohttp.ClientResponse, hook_id: str, limit: int) -> Any:
     """A 2xx answer's JSON (for two-way replies); None when it is empty, too big or not JSON."""
-    if response.content_length is not None and response.content_length > REPLY_LIMIT:
+    try:
+        data = await read_body(response, limit)
+    except BodyTooLarge as exc:
+        log.warning("hook %s: its reply is ignored, nothing of it is sent: %s (server.max_body)", hook_id, exc)
         return None
-    data = await response.content.read(REPLY_LIMIT + 1)
-    if not data or len(data) > REPLY_LIMIT:
+    if not data:
         return None
     try:
         return json.loads(data)

@@ -60,6 +60,7 @@ class _Tasks:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self.running.add(task)
         task.add_done_callback(self.running.discard)
+        task.add_done_callback(_report)
         return task
 
     async def wait_named(self, names: set[str]) -> None:
@@ -77,6 +78,15 @@ class _Tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _report(task: asyncio.Task[Any]) -> None:
+    """A background task's failure, said once (a store that cannot take writes was logged by its guard)."""
+    exc = None if task.cancelled() else task.exception()
+    if isinstance(exc, StoreError):
+        log.warning("%s stopped: the store cannot take writes (%s)", task.get_name(), type(exc).__name__)
+    elif exc is not None:
+        log.error("%s failed", task.get_name(), exc_info=exc)
 
 
 def _stop_name(hook_id: str) -> str:
@@ -235,7 +245,8 @@ class Dispatcher:
             return
         want_reply = self._reply_handler is not None and event.type == "message.received"
         # The hook's definition as it is now (a reload may have changed it while this job waited).
-        outcome = await attempt(self._http, runner.hook, runner.key, event, job.body, self._timeout, want_reply)
+        outcome = await attempt(self._http, runner.hook, runner.key, event, job.body, self._timeout, want_reply,
+                                self._config.server.max_body)
         if outcome.ok:
             await self._delivered(runner, job, outcome)
         elif outcome.retryable and not job.single and await self._retry_later(runner, job, outcome):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from whatshooked.config import HookConfig
 from whatshooked.delivery.meters import HookMeters
 from whatshooked.delivery.signing import decode_secret
+from whatshooked.errors import StoreError
 from whatshooked.events import Event
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,10 @@ class HookRunner:
                 self._busy.add(task)
                 try:
                     await self._deliver(self, job)
+                except StoreError as exc:  # the store cannot take writes: logged once, naming storage.path
+                    log.warning("hook %s: event %s not recorded: %s", self._hook.id, job.event.id, type(exc).__name__)
+                    self.finish(job)
+                    job.settle(False)
                 except Exception:  # a worker must survive anything one delivery does
                     log.exception("hook %s: delivering event %s failed unexpectedly", self._hook.id, job.event.id)
                     self.finish(job)

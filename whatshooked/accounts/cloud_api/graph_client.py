@@ -6,6 +6,7 @@ with the text Meta gave and the manager can put it in `message.failed`.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import aiohttp
 
 from whatshooked.config import BusinessApiConfig
 from whatshooked.errors import SendError
+from whatshooked.http_body import BodyTooLarge, read_body
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ class GraphClient:
             raise error
         return body
 
-    async def download(self, url: str) -> bytes:
+    async def download(self, url: str, limit: int = MAX_DOWNLOAD) -> bytes:
         """A media URL from `GET /{media-id}`; Meta refuses it without the token, and it lives 5 minutes."""
         try:
             async with self.http.get(
@@ -94,14 +96,11 @@ class GraphClient:
             ) as response:
                 if response.status >= 400:
                     raise SendError(f"media download answered {response.status}", code=response.status)
-                if (response.content_length or 0) > MAX_DOWNLOAD:
-                    raise SendError(f"media is larger than {MAX_DOWNLOAD} bytes")
-                data = await response.content.read(MAX_DOWNLOAD + 1)
+                return await read_body(response, limit)
+        except BodyTooLarge:
+            raise SendError(f"media is larger than {limit} bytes") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(f"media download failed: {exc or type(exc).__name__}") from None
-        if len(data) > MAX_DOWNLOAD:
-            raise SendError(f"media is larger than {MAX_DOWNLOAD} bytes")
-        return data
 
     async def upload(self, phone_number_id: str, upload: Upload) -> Any:
         """`POST /{phone_number_id}/media` (multipart, as Meta documents); returns Meta's JSON."""
@@ -122,7 +121,8 @@ def _multipart(form: dict[str, str | Upload]) -> aiohttp.FormData:
     data = aiohttp.FormData()
     for name, value in form.items():
         if isinstance(value, Upload):
-            data.add_field(name, value.data, filename=value.filename, content_type=value.content_type)
+            # a stream, not bytes: aiohttp warns that a large bytes body may block the loop
+            data.add_field(name, io.BytesIO(value.data), filename=value.filename, content_type=value.content_type)
         else:
             data.add_field(name, value)
     return data

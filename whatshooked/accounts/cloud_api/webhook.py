@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from whatshooked.accounts.cloud_api.inbound import Inbound, parse_payload, signature_ok
-from whatshooked.errors import SendError
+from whatshooked.errors import SendError, StoreError
 
 if TYPE_CHECKING:
     from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
@@ -81,6 +81,11 @@ class CloudWebhook:
                 await self._raise(item)
             for number, entries in parsed.foreign.items():
                 await self._hand_over(number, entries)
+        except StoreError as exc:  # the store cannot take writes (logged once, naming storage.path)
+            self._count("error")
+            log.warning("account %s: webhook answered 503, Meta will redeliver: %s", self.adapter.id,
+                        type(exc).__name__)
+            return web.Response(status=503, text="events cannot be stored now; retry later")
         except Exception:
             self._count("error")
             log.exception("account %s: webhook events not committed; Meta will redeliver", self.adapter.id)

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from whatshooked.accounts.base import SendKind, SendRequest
 from whatshooked.api.bodies import read_json
-from whatshooked.api.keys import ACCOUNTS
+from whatshooked.api.keys import ACCOUNTS, STORE
 from whatshooked.errors import RequestError, UnknownAccount
 from whatshooked.send_validation import SEND_ROUTES, Fields, validate_send_body
 
@@ -31,6 +31,9 @@ def send_handler(kind: SendKind) -> Handler:
         assert account_id is not None
         to = fields.text("to", required=kind is not SendKind.READ) or ""
         send = SendRequest(kind, to, validate_send_body(kind, body))
+        store = request.app.get(STORE)
+        if store is not None:
+            store.ensure_writable()  # its message.sent could not be recorded: refuse (503) before sending
         try:
             result = await request.app[ACCOUNTS].send(account_id, send)
         except UnknownAccount as exc:  # the contract lists no 404 here: an unknown account_id is a bad request

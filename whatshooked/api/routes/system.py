@@ -1,11 +1,20 @@
-"""`GET /health`: answers without credentials, for load balancers and `systemctl` checks."""
+"""`GET /health`: answers without credentials, for load balancers and `systemctl` checks.
+
+503 naming the reason when the store cannot take writes (DESIGN §8.3; store_guard.py).
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from whatshooked.api.keys import STORE
+
 
 async def health(request: web.Request) -> web.Response:
+    store = request.app.get(STORE)
+    reason = store.check() if store is not None else None
+    if reason is not None:
+        return web.json_response({"status": "unhealthy", "reason": reason}, status=503)
     return web.json_response({"status": "healthy"})
 
 

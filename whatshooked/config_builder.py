@@ -22,8 +22,10 @@ from whatshooked.config import (
     ServerConfig,
     StorageConfig,
 )
+from whatshooked.config_rules import webhook_path_problem
 from whatshooked.config_values import Secret, parse_duration, parse_size
 from whatshooked.errors import ConfigError
+from whatshooked.hook_headers import header_problem
 
 
 class ConfigBuilder:
@@ -201,7 +203,7 @@ class ConfigBuilder:
         if not value:
             self.problem(f"{key}.id", "is required")
             return None
-        if not ID_PATTERN.match(value):
+        if not ID_PATTERN.fullmatch(value):
             self.problem(f"{key}.id", f"{value!r} must be letters, digits, '_', '.' or '-' (at most 64)")
             return None
         return value
@@ -239,8 +241,8 @@ class ConfigBuilder:
         if not token:
             self.problem(f"{key}.access_token", "is required (is its environment variable set?)")
         path = self.get(raw, key, "webhook_path", str, "") or f"/webhooks/whatsapp/{account_id}"
-        if not path.startswith("/") or path.startswith("/api/"):
-            self.problem(f"{key}.webhook_path", f"must start with / and not with /api/, not {path!r}")
+        if (why := webhook_path_problem(path)) is not None:
+            self.problem(f"{key}.webhook_path", why)
         graph_url = self.get(raw, key, "graph_url", str, "https://graph.facebook.com").rstrip("/")
         if not graph_url.startswith(("http://", "https://")):
             self.problem(f"{key}.graph_url", f"must start with http:// or https://, not {graph_url!r}")
@@ -269,6 +271,8 @@ class ConfigBuilder:
         for name, value in headers.items():
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 self.problem(f"{key}.headers.{name}", "must be a string")
+            elif (why := header_problem(str(name), str(value))) is not None:
+                self.problem(f"{key}.headers.{name}", why)
         events = self.get(item, key, "events", list, [])
         for index, pattern in enumerate(events):
             if not isinstance(pattern, str) or not pattern:

@@ -105,7 +105,7 @@ async def account_status(request: web.Request) -> web.Response:
 async def add_account(request: web.Request) -> web.Response:
     body = await bodies.read_json(request)
     account_id = bodies.text(body, "id", required=True)
-    if not ID_PATTERN.match(account_id):
+    if not ID_PATTERN.fullmatch(account_id):
         raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
     fields = account_fields(body)
     fields.setdefault("type", "whatsmeow")

@@ -14,6 +14,7 @@ from aiohttp import web
 from whatshooked.api import bodies
 from whatshooked.api.keys import ACCOUNTS, SETTINGS
 from whatshooked.config import ACCOUNT_TYPES, ID_PATTERN, AccountConfig
+from whatshooked.config_values import literal
 from whatshooked.errors import RequestError, UnknownAccount
 
 MASK = "***"
@@ -43,7 +44,10 @@ def account_json(account: AccountConfig) -> dict[str, Any]:
 
 
 def account_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """The account keys present in the body, type-checked (400 naming the field)."""
+    """The account keys present in the body, type-checked (400 naming the field), escaped for the file.
+
+    API values are text: `config_values.literal` writes a `${VAR}` in them so it reads back as itself.
+    """
     fields: dict[str, Any] = {}
     if "type" in body:
         fields["type"] = bodies.choice(body, "type", ACCOUNT_TYPES, default="whatsmeow")
@@ -58,7 +62,7 @@ def account_fields(body: dict[str, Any]) -> dict[str, Any]:
         fields["business_api"] = {
             name: bodies.text(business, name, prefix="business_api.") for name in BUSINESS_FIELDS if name in business
         }
-    return fields
+    return literal(fields)
 
 
 def _accounts_of(raw: dict[str, Any]) -> list[Any]:

@@ -130,11 +130,28 @@ async def add_account(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "account_id": account_id}, status=201)
 
 
+def _token_goes_with_graph_url(current: AccountConfig | None, business: dict[str, Any]) -> None:
+    """A new `graph_url` must come with the token itself: "***" would send the stored one to that host."""
+    if "graph_url" not in business or current is None or current.business_api is None:
+        return
+    if business["graph_url"].rstrip("/") == literal(current.business_api.graph_url):
+        return
+    if business.get("access_token", MASK) == MASK:
+        raise RequestError("field 'business_api.access_token' is required when 'business_api.graph_url' changes: "
+                           "send the token itself, not \"***\" (the stored token is not sent to a new host)")
+
+
 async def update_account(request: web.Request) -> web.Response:
     body = await bodies.read_json(request)
     account_id = bodies.text(body, "id", required=True)
     fields = account_fields(body)
-    changed = await _change(request, account_id, lambda entry: _merge(entry, fields))
+    settings = request.app[SETTINGS]
+
+    def mutate(entry: dict[str, Any]) -> None:
+        _token_goes_with_graph_url(settings.config.account(account_id), fields.get("business_api") or {})
+        _merge(entry, fields)
+
+    changed = await _change(request, account_id, mutate)
     if not changed:  # same config: apply() leaves it alone, but an update means "reconnect"
         await request.app[ACCOUNTS].restart(account_id)
     return web.json_response({"status": "ok", "account_id": account_id})

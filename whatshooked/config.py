@@ -38,6 +38,7 @@ class ServerConfig:
     public_url: str = ""
     max_body: int = 64 * 1024 * 1024
     metrics_public: bool = False
+    trusted_origins: tuple[str, ...] = ()  # config_rules.origin_key forms: scheme://host:port
 
     @property
     def local_url(self) -> str:

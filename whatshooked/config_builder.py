@@ -22,7 +22,7 @@ from whatshooked.config import (
     ServerConfig,
     StorageConfig,
 )
-from whatshooked.config_rules import webhook_path_problem
+from whatshooked.config_rules import origin_key, webhook_path_problem
 from whatshooked.config_values import Secret, parse_duration, parse_size
 from whatshooked.errors import ConfigError
 from whatshooked.hook_headers import header_problem
@@ -174,7 +174,24 @@ class ConfigBuilder:
             username=username, password=Secret(password), public_url=public_url,
             max_body=self.convert(sv, "server", "max_body", parse_size, 64 * 1024 * 1024),
             metrics_public=self.get(sv, "server", "metrics_public", bool, False),
+            trusted_origins=self.origins(sv.get("trusted_origins")),
         )
+
+    def origins(self, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problem("server.trusted_origins", "must be a list of origins, like [https://dash.example.com]")
+            return ()
+        found = []
+        for index, item in enumerate(value):
+            key = origin_key(item) if isinstance(item, str) else None
+            if key is None:
+                self.problem(f"server.trusted_origins[{index}]",
+                             f"must be an origin: http(s)://host[:port] with no path, not {item!r}")
+            else:
+                found.append(key)
+        return tuple(found)
 
     def items(self, raw: dict[str, Any], name: str, build: Any) -> list[Any]:
         value = raw.get(name)
@@ -299,7 +316,8 @@ class ConfigBuilder:
 
 _KIND_NAMES = {str: "a string", int: "a whole number", bool: "true or false", dict: "a mapping", list: "a list"}
 _TOP_KEYS = ("server", "storage", "message_cache", "delivery", "media", "logging", "accounts", "hooks")
-_SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public"}
+_SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public",
+                "trusted_origins"}
 _ACCOUNT_KEYS = {"id", "type", "phone_number", "session_path", "show_qr", "disabled", "business_api"}
 _BUSINESS_KEYS = {
     "phone_number_id", "access_token", "app_secret", "verify_token", "waba_id",

@@ -24,7 +24,7 @@ ACCOUNT_TYPES = ("whatsmeow", "business-api")
 HOOK_METHODS = ("GET", "POST", "PUT", "PATCH")
 MEDIA_MODES = ("url", "base64", "none")
 LOG_FORMATS = ("text", "json")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # use fullmatch: `$` lets a trailing newline in
 NOT_A_MAPPING = "the top level must be a mapping of keys like server:, accounts:, hooks:"
 
 
@@ -38,6 +38,7 @@ class ServerConfig:
     public_url: str = ""
     max_body: int = 64 * 1024 * 1024
     metrics_public: bool = False
+    trusted_origins: tuple[str, ...] = ()  # config_rules.origin_key forms: scheme://host:port
 
     @property
     def local_url(self) -> str:

@@ -22,8 +22,10 @@ from whatshooked.config import (
     ServerConfig,
     StorageConfig,
 )
+from whatshooked.config_rules import origin_key, webhook_path_problem
 from whatshooked.config_values import Secret, parse_duration, parse_size
 from whatshooked.errors import ConfigError
+from whatshooked.hook_headers import header_problem
 from whatshooked.store_seal import decode_key
 
 
@@ -192,7 +194,24 @@ class ConfigBuilder:
             username=username, password=Secret(password), public_url=public_url,
             max_body=self.convert(sv, "server", "max_body", parse_size, 64 * 1024 * 1024),
             metrics_public=self.get(sv, "server", "metrics_public", bool, False),
+            trusted_origins=self.origins(sv.get("trusted_origins")),
         )
+
+    def origins(self, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problem("server.trusted_origins", "must be a list of origins, like [https://dash.example.com]")
+            return ()
+        found = []
+        for index, item in enumerate(value):
+            key = origin_key(item) if isinstance(item, str) else None
+            if key is None:
+                self.problem(f"server.trusted_origins[{index}]",
+                             f"must be an origin: http(s)://host[:port] with no path, not {item!r}")
+            else:
+                found.append(key)
+        return tuple(found)
 
     def items(self, raw: dict[str, Any], name: str, build: Any) -> list[Any]:
         value = raw.get(name)
@@ -221,7 +240,7 @@ class ConfigBuilder:
         if not value:
             self.problem(f"{key}.id", "is required")
             return None
-        if not ID_PATTERN.match(value):
+        if not ID_PATTERN.fullmatch(value):
             self.problem(f"{key}.id", f"{value!r} must be letters, digits, '_', '.' or '-' (at most 64)")
             return None
         return value
@@ -259,8 +278,8 @@ class ConfigBuilder:
         if not token:
             self.problem(f"{key}.access_token", "is required (is its environment variable set?)")
         path = self.get(raw, key, "webhook_path", str, "") or f"/webhooks/whatsapp/{account_id}"
-        if not path.startswith("/") or path.startswith("/api/"):
-            self.problem(f"{key}.webhook_path", f"must start with / and not with /api/, not {path!r}")
+        if (why := webhook_path_problem(path)) is not None:
+            self.problem(f"{key}.webhook_path", why)
         graph_url = self.get(raw, key, "graph_url", str, "https://graph.facebook.com").rstrip("/")
         if not graph_url.startswith(("http://", "https://")):
             self.problem(f"{key}.graph_url", f"must start with http:// or https://, not {graph_url!r}")
@@ -289,6 +308,8 @@ class ConfigBuilder:
         for name, value in headers.items():
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 self.problem(f"{key}.headers.{name}", "must be a string")
+            elif (why := header_problem(str(name), str(value))) is not None:
+                self.problem(f"{key}.headers.{name}", why)
         events = self.get(item, key, "events", list, [])
         for index, pattern in enumerate(events):
             if not isinstance(pattern, str) or not pattern:
@@ -315,7 +336,8 @@ class ConfigBuilder:
 
 _KIND_NAMES = {str: "a string", int: "a whole number", bool: "true or false", dict: "a mapping", list: "a list"}
 _TOP_KEYS = ("server", "storage", "message_cache", "delivery", "media", "logging", "accounts", "hooks")
-_SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public"}
+_SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public",
+                "trusted_origins"}
 _ACCOUNT_KEYS = {"id", "type", "phone_number", "session_path", "show_qr", "disabled", "business_api"}
 _BUSINESS_KEYS = {
     "phone_number_id", "access_token", "app_secret", "verify_token", "waba_id",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import yaml
 from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.util import load_yaml_guess_indent
 
@@ -40,6 +42,22 @@ class _Yaml11Resolver(VersionedResolver):
     @property
     def processing_version(self) -> Any:
         return (1, 1)
+
+
+class _Representer(RoundTripRepresenter):
+    """Strings holding a line break or control character are written double-quoted, with escapes.
+
+    ruamel would write U+0085, U+2028 or U+2029 raw inside single quotes, where YAML folds a line
+    break into a space: a name sent through the API would come back changed after the write-back.
+    """
+
+    def represent_str(self, data: str) -> Any:
+        if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\t" for c in data):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return super().represent_str(data)
+
+
+_Representer.add_representer(str, _Representer.represent_str)
 
 
 @dataclass
@@ -63,6 +81,7 @@ class Document:
             text += "\n"
         rt = YAML()
         rt.Resolver = _Yaml11Resolver
+        rt.Representer = _Representer
         rt.preserve_quotes = True
         rt.allow_duplicate_keys = True  # as PyYAML: the last one wins
         rt.width = 4096  # never fold a long line that was not folded

@@ -7,7 +7,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# `$${` is an escaped, literal `${` (how values that came in through the API are written);
+# `${NAME}` / `${NAME:-default}` read the environment.
+_VAR = re.compile(r"\$(\$\{)|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib|k|m|g)?\s*$", re.IGNORECASE)
@@ -49,7 +51,9 @@ def interpolate(value: Any, env: Mapping[str, str] | None = None, missing: list[
     env = os.environ if env is None else env
     if isinstance(value, str):
         def repl(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
+            escaped, name, default = match.groups()
+            if escaped:
+                return escaped
             if name in env:
                 return env[name]
             if default is None and missing is not None:
@@ -60,6 +64,21 @@ def interpolate(value: Any, env: Mapping[str, str] | None = None, missing: list[
         return [interpolate(item, env, missing) for item in value]
     if isinstance(value, dict):
         return {key: interpolate(item, env, missing) for key, item in value.items()}
+    return value
+
+
+def literal(value: Any) -> Any:
+    """`value` (a string, or a tree of them) as it must be written so that it reads back as itself.
+
+    Values sent through the API are text (DESIGN §8.1): a `${NAME}` in them is written `$${NAME}`,
+    which `interpolate` reads back as `${NAME}` instead of the environment's value.
+    """
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, list):
+        return [literal(item) for item in value]
+    if isinstance(value, dict):
+        return {key: literal(item) for key, item in value.items()}
     return value
 
 

@@ -16,6 +16,7 @@ from whatshooked.api import openapi
 from whatshooked.api.auth import auth_middleware
 from whatshooked.api.errors import error_middleware
 from whatshooked.api.keys import ACCOUNTS, DISPATCHER, MEDIA, METRICS, SETTINGS, STORE
+from whatshooked.api.origin import origin_middleware
 from whatshooked.api.routes import accounts, business, cache, hooks, media, metrics, qr, send, system
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def build_app(daemon: Daemon) -> web.Application:
     config = daemon.settings.config
     app = web.Application(
         client_max_size=config.server.max_body,
-        middlewares=[error_middleware, webhook_middleware, auth_middleware],
+        middlewares=[error_middleware, webhook_middleware, origin_middleware, auth_middleware],
     )
     app[SETTINGS] = daemon.settings
     app[STORE] = daemon.store

@@ -14,6 +14,7 @@ from aiohttp import web
 from whatshooked.api import bodies
 from whatshooked.api.keys import ACCOUNTS, SETTINGS
 from whatshooked.config import ACCOUNT_TYPES, ID_PATTERN, AccountConfig
+from whatshooked.config_values import literal
 from whatshooked.errors import RequestError, UnknownAccount
 
 MASK = "***"
@@ -43,7 +44,10 @@ def account_json(account: AccountConfig) -> dict[str, Any]:
 
 
 def account_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """The account keys present in the body, type-checked (400 naming the field)."""
+    """The account keys present in the body, type-checked (400 naming the field), escaped for the file.
+
+    API values are text: `config_values.literal` writes a `${VAR}` in them so it reads back as itself.
+    """
     fields: dict[str, Any] = {}
     if "type" in body:
         fields["type"] = bodies.choice(body, "type", ACCOUNT_TYPES, default="whatsmeow")
@@ -58,7 +62,7 @@ def account_fields(body: dict[str, Any]) -> dict[str, Any]:
         fields["business_api"] = {
             name: bodies.text(business, name, prefix="business_api.") for name in BUSINESS_FIELDS if name in business
         }
-    return fields
+    return literal(fields)
 
 
 def _accounts_of(raw: dict[str, Any]) -> list[Any]:
@@ -105,7 +109,7 @@ async def account_status(request: web.Request) -> web.Response:
 async def add_account(request: web.Request) -> web.Response:
     body = await bodies.read_json(request)
     account_id = bodies.text(body, "id", required=True)
-    if not ID_PATTERN.match(account_id):
+    if not ID_PATTERN.fullmatch(account_id):
         raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
     fields = account_fields(body)
     fields.setdefault("type", "whatsmeow")
@@ -126,11 +130,28 @@ async def add_account(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "account_id": account_id}, status=201)
 
 
+def _token_goes_with_graph_url(current: AccountConfig | None, business: dict[str, Any]) -> None:
+    """A new `graph_url` must come with the token itself: "***" would send the stored one to that host."""
+    if "graph_url" not in business or current is None or current.business_api is None:
+        return
+    if business["graph_url"].rstrip("/") == literal(current.business_api.graph_url):
+        return
+    if business.get("access_token", MASK) == MASK:
+        raise RequestError("field 'business_api.access_token' is required when 'business_api.graph_url' changes: "
+                           "send the token itself, not \"***\" (the stored token is not sent to a new host)")
+
+
 async def update_account(request: web.Request) -> web.Response:
     body = await bodies.read_json(request)
     account_id = bodies.text(body, "id", required=True)
     fields = account_fields(body)
-    changed = await _change(request, account_id, lambda entry: _merge(entry, fields))
+    settings = request.app[SETTINGS]
+
+    def mutate(entry: dict[str, Any]) -> None:
+        _token_goes_with_graph_url(settings.config.account(account_id), fields.get("business_api") or {})
+        _merge(entry, fields)
+
+    changed = await _change(request, account_id, mutate)
     if not changed:  # same config: apply() leaves it alone, but an update means "reconnect"
         await request.app[ACCOUNTS].restart(account_id)
     return web.json_response({"status": "ok", "account_id": account_id})

@@ -10,9 +10,10 @@ from aiohttp import web
 from whatshooked.api import bodies
 from whatshooked.api.keys import SETTINGS
 from whatshooked.config import HOOK_METHODS, ID_PATTERN, HookConfig
-from whatshooked.config_values import is_credential_header
+from whatshooked.config_values import is_credential_header, literal
 from whatshooked.delivery.signing import SigningError, decode_secret
 from whatshooked.errors import RequestError
+from whatshooked.hook_headers import header_problem
 
 MASK = "***"
 
@@ -31,9 +32,9 @@ def hook_json(hook: HookConfig) -> dict[str, Any]:
 
 
 def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
-    """The YAML entry for a new hook, from the request body (400 naming the field otherwise)."""
+    """The YAML entry for a new hook, from the request body (400 naming the field otherwise), escaped."""
     hook_id = bodies.text(body, "id") or f"hook-{secrets.token_hex(4)}"
-    if not ID_PATTERN.match(hook_id):
+    if not ID_PATTERN.fullmatch(hook_id):
         raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
     url = bodies.text(body, "url", required=True)
     if not url.startswith(("http://", "https://")):
@@ -46,6 +47,9 @@ def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
         "active": bodies.boolean(body, "active", default=True),
     }
     headers = bodies.string_map(body, "headers")
+    for name, value in headers.items():
+        if (why := header_problem(name, value)) is not None:
+            raise RequestError(f"field 'headers.{name}': {why}")
     events = bodies.string_list(body, "events")
     if any(not event.strip() for event in events):
         raise RequestError("field 'events' must hold event names like message.received or message.*")
@@ -61,7 +65,7 @@ def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
         "allow_insecure": bodies.boolean(body, "allow_insecure"),
     }
     entry.update({key: value for key, value in optional.items() if value})
-    return entry
+    return literal(entry)  # API values are text: a `${VAR}` in them is never read from the environment
 
 
 def _hooks_of(raw: dict[str, Any]) -> list[Any]:

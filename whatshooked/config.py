@@ -72,6 +72,8 @@ class MediaConfig:
     mode: str = "url"
     dir: Path = Path("data/media")
     ttl: float = 86400.0
+    fetch_private: bool = False
+    """Media sends by `url` may fetch from private, loopback and link-local addresses."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class AccountConfig:
     show_qr: bool = False
     disabled: bool = False
     business_api: BusinessApiConfig | None = None
+    proxy: str = ""
+    """WhatsApp Web only: socks5://, socks5h://, http:// or https:// proxy for the session."""
 
 
 @dataclass(frozen=True)

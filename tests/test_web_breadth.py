@@ -95,7 +95,8 @@ async def test_poll_edit_revoke(tmp_path: Path, receiver: HookReceiver) -> None:
         "Lunch?", ["Pizza", "Sushi"], 1)
     assert len(p.messageContextInfo.messageSecret) == 32
     protocol = e.editedMessage.message.protocolMessage
-    assert protocol.type == wa.ProtocolMessage.MESSAGE_EDIT and protocol.editedMessage == wa.Message(conversation="fixed")
+    assert protocol.type == wa.ProtocolMessage.MESSAGE_EDIT
+    assert protocol.editedMessage == wa.Message(conversation="fixed")
     assert (protocol.key.ID, protocol.key.fromMe, protocol.key.remoteJID) == ("3EB0MINE", True, ALICE)
     assert edited.message_id == "3EB0MINE"
     assert own == wa.Message(protocolMessage=wa.ProtocolMessage(type=wa.ProtocolMessage.REVOKE, key=nz.MessageKey(

@@ -191,3 +191,18 @@ async def test_the_daemon_answers_a_library_failure_plainly(tmp_path: Path, rece
         assert status == 500, (route, status, text)
         assert "not connected" in text and "Traceback" not in text, (route, text)
     assert time.monotonic() - started < 60
+
+
+async def test_the_proxy_reaches_whatsmeow(tmp_path: Path) -> None:
+    """With `proxy` set, whatsmeow dials the proxy (refused here) instead of looking WhatsApp up itself."""
+    from tests.support.process import free_port
+
+    port = free_port()
+    session = NeonizeSession(tmp_path / "proxied.db", quiet_callbacks())
+    session.proxy = f"socks5://127.0.0.1:{port}"
+    try:
+        error = await run_offline(session)
+    finally:
+        await session.stop()
+    assert isinstance(error, NeonizeError)
+    assert f"127.0.0.1:{port}" in str(error) and "lookup web.whatsapp.com" not in str(error), error

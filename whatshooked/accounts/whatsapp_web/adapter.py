@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from whatshooked.accounts.base import AccountAdapter, AccountState, AdapterContext, SendKind, SendRequest, SendResult
-from whatshooked.accounts.whatsapp_web import lookups
+from whatshooked.accounts.base import AccountState, AdapterContext, SendKind, SendRequest, SendResult
 from whatshooked.accounts.whatsapp_web.backoff import Backoff
 from whatshooked.accounts.whatsapp_web.compose import COMPOSED_KINDS, Known, decorate, special_message
 from whatshooked.accounts.whatsapp_web.events import EventRouter, Outcome
 from whatshooked.accounts.whatsapp_web.jid import normalize_recipient, public_address, split_jid
+from whatshooked.accounts.whatsapp_web.lookups import WebLookups
 from whatshooked.accounts.whatsapp_web.outbound import build_message, reaction_message, text_of, to_jid
 from whatshooked.accounts.whatsapp_web.pairing import QrWindow, TerminalQr
 from whatshooked.accounts.whatsapp_web.session import (
@@ -60,7 +60,7 @@ class WebTiming:
     drain_wait: float = 5.0
 
 
-class WhatsAppWebAdapter(AccountAdapter):
+class WhatsAppWebAdapter(WebLookups):
     type_name: ClassVar[str] = "whatsmeow"
     send_kinds: ClassVar[frozenset[SendKind]] = frozenset({
         SendKind.TEXT, SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT, SendKind.AUDIO, SendKind.STICKER,
@@ -297,35 +297,3 @@ class WhatsAppWebAdapter(AccountAdapter):
             raise SendError(f"WhatsApp did not accept the read receipt: {exc}", code=type(exc).__name__) from exc
         user, server = split_jid(chat)
         return SendResult(message_id=message_id, to=public_address(user, server))
-
-    # -- chat state and lookups (DESIGN §8.3) --------------------------------------------
-    async def _call(self, what: str, work: Any) -> Any:
-        try:
-            return await work
-        except RequestError:
-            raise
-        except Exception as exc:
-            raise SendError(f"WhatsApp did not answer the {what}: {exc}", code=type(exc).__name__) from exc
-
-    async def chat_typing(self, to: str, state: str, message_id: str | None) -> None:
-        await self._call("typing state", lookups.typing(self.live_session(), self.normalize_recipient(to), state))
-
-    async def check_contacts(self, phones: list[str]) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self._call(
-            "contact check", lookups.check_contacts(self.live_session(), phones))
-        return result
-
-    async def list_groups(self) -> list[dict[str, Any]]:
-        groups = await self._call("group list", self.live_session().joined_groups())
-        return [lookups.group_summary(g) for g in groups]
-
-    async def group_info(self, jid: str) -> dict[str, Any]:
-        group = lookups.group_jid(jid)
-        return lookups.group_detail(await self._call("group info", self.live_session().group_info(to_jid(group))))
-
-    async def logout(self) -> None:
-        """Unlink this device from the phone, stop, and delete the session: the next start shows a QR code."""
-        await self._call("logout", self.live_session().logout())
-        await self.disconnect()
-        lookups.forget_session(Path(self.session_path))
-        self.set_state(AccountState.LOGGED_OUT, "logged out through the API; the next start shows a QR code")

@@ -1,4 +1,7 @@
-"""WhatsApp Web lookups and chat state as API answers: contacts check, groups, typing, logout's cleanup."""
+"""WhatsApp Web lookups and chat state (DESIGN §8.3): contacts check, groups, typing, logout.
+
+`WebLookups` gives the adapter these operations; the functions turn whatsmeow's answers into the API's.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from whatshooked.accounts.base import AccountAdapter, AccountState
 from whatshooked.accounts.whatsapp_web.jid import public_address, split_jid
 from whatshooked.accounts.whatsapp_web.outbound import to_jid
 from whatshooked.accounts.whatsapp_web.session import WebSession
-from whatshooked.errors import RequestError
+from whatshooked.errors import RequestError, SendError
 from whatshooked.phone import phone_digits
 
 log = logging.getLogger(__name__)
@@ -28,12 +32,12 @@ def _address(jid: Any) -> str | None:
     return public_address(jid.User, jid.Server) if jid is not None and jid.User else None
 
 
-async def typing(session: WebSession, to: str, state: str) -> None:
+async def send_typing(session: WebSession, to: str, state: str) -> None:
     composing, audio = TYPING_STATES[state]
     await session.chat_presence(to_jid(to), composing, audio)
 
 
-async def check_contacts(session: WebSession, phones: list[str]) -> list[dict[str, Any]]:
+async def contacts_on_whatsapp(session: WebSession, phones: list[str]) -> list[dict[str, Any]]:
     digits = [phone_digits(phone, f"phones[{index}]") for index, phone in enumerate(phones)]
     answers = await session.is_on_whatsapp([f"+{d}" for d in dict.fromkeys(digits)])
     found = {"".join(ch for ch in str(a.Query) if ch.isdigit()): a for a in answers}
@@ -75,3 +79,45 @@ def forget_session(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(name)
     log.info("session %s deleted", path)
+
+
+class WebLookups(AccountAdapter):
+    """The lookup and chat-state operations of a WhatsApp Web account (its adapter derives from this)."""
+
+    session_path: Path | str
+
+    def live_session(self) -> WebSession:
+        """The running session; NotConnected (409) when the account is not connected."""
+        raise NotImplementedError
+
+    # -- chat state and lookups (DESIGN §8.3) --------------------------------------------
+    async def _call(self, what: str, work: Any) -> Any:
+        try:
+            return await work
+        except RequestError:
+            raise
+        except Exception as exc:
+            raise SendError(f"WhatsApp did not answer the {what}: {exc}", code=type(exc).__name__) from exc
+
+    async def chat_typing(self, to: str, state: str, message_id: str | None) -> None:
+        await self._call("typing state", send_typing(self.live_session(), self.normalize_recipient(to), state))
+
+    async def check_contacts(self, phones: list[str]) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call(
+            "contact check", contacts_on_whatsapp(self.live_session(), phones))
+        return result
+
+    async def list_groups(self) -> list[dict[str, Any]]:
+        groups = await self._call("group list", self.live_session().joined_groups())
+        return [group_summary(g) for g in groups]
+
+    async def group_info(self, jid: str) -> dict[str, Any]:
+        group = group_jid(jid)
+        return group_detail(await self._call("group info", self.live_session().group_info(to_jid(group))))
+
+    async def logout(self) -> None:
+        """Unlink this device from the phone, stop, and delete the session: the next start shows a QR code."""
+        await self._call("logout", self.live_session().logout())
+        await self.disconnect()
+        forget_session(Path(self.session_path))
+        self.set_state(AccountState.LOGGED_OUT, "logged out through the API; the next start shows a QR code")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.support.harness import until
 from tests.support.neonize_standin import P, jid, message_ev, web_world
@@ -166,3 +167,34 @@ async def test_not_connected_is_409_naming_the_state(tmp_path: Path, receiver: H
         with pytest.raises(Unsupported):
             await manager.send("spare", SendRequest(SendKind.TEMPLATE, ALICE, {"template": {}}))
     assert not [r for r in receiver.requests if r.headers.get("X-Whatshooked-Event") == "message.failed"]
+
+
+async def test_media_by_url_on_whatsapp_web(tmp_path: Path, receiver: HookReceiver) -> None:
+    payload = b"OggS" + bytes(range(256)) * 400
+
+    async def voice(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=payload, content_type="audio/ogg")
+
+    app = web.Application()
+    app.router.add_get("/note.ogg", voice)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/note.ogg"  # type: ignore[union-attr]
+    (tmp_path / "open").mkdir()
+    (tmp_path / "closed").mkdir()
+    try:
+        async with web_world(tmp_path / "open", receiver.url, fetch_private=True) as world:
+            session = await connected(world)
+            await send(world, SendKind.AUDIO, ALICE, {"url": url, "voice": True})
+        async with web_world(tmp_path / "closed", receiver.url) as world:
+            await connected(world)
+            with pytest.raises(RequestError, match="loopback address"):
+                await send(world, SendKind.AUDIO, ALICE, {"url": url})
+            assert not world.sessions.last.uploads
+    finally:
+        await runner.cleanup()
+    assert session.uploads == [(payload, nz.MediaType.MediaAudio)]
+    (_, message), = session.sent
+    assert message.audioMessage.PTT is True and message.audioMessage.mimetype == "audio/ogg"

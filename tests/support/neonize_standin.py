@@ -222,7 +222,7 @@ FAST = dict(connect_deadline=5.0, backoff_base=0.05, backoff_cap=0.4, watchdog_i
 @contextlib.asynccontextmanager
 async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = None, media_mode: str = "url",
                     timing: dict[str, float] | None = None, sessions: Sessions | None = None,
-                    ) -> AsyncIterator[WebWorld]:
+                    fetch_private: bool = False) -> AsyncIterator[WebWorld]:
     """Real Store, Dispatcher (delivering to `hook_url`), MediaStore and AccountManager; sessions stood in."""
     from whatshooked.accounts.manager import AccountManager, Lent
     from whatshooked.accounts.whatsapp_web.adapter import WebTiming
@@ -235,7 +235,7 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
     accounts = accounts or ("  - id: personal\n    type: whatsmeow\n    session_path: ./sessions/personal.db\n")
     path = tmp_path / "config.yaml"
     path.write_text(f"server:\n  api_key: k\nstorage:\n  path: ./data/events.db\nmedia:\n  mode: {media_mode}\n"
-                    f"  dir: ./data/media\naccounts:\n{accounts}"
+                    f"  dir: ./data/media\n  fetch_private: {str(fetch_private).lower()}\naccounts:\n{accounts}"
                     f"hooks:\n  - id: rec\n    url: {hook_url}\n")
     config = load_config(path, env={})
     sessions = sessions or Sessions()

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -156,6 +157,7 @@ class Config:
         revealed = [v.reveal() for v in values if v]
         for hook in self.hooks:
             revealed += [value for name, value in hook.headers.items() if value and is_credential_header(name)]
+        revealed += [p for p in (urlsplit(a.proxy).password for a in self.accounts if a.proxy) if p]
         return revealed
 
 

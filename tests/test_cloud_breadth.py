@@ -95,7 +95,7 @@ async def test_private_addresses_are_refused_unless_allowed(tmp_path: Path, file
                                                  "image_data": "AAAA"})
     assert [status for status, _ in answers] == [400] * 5
     assert "127.0.0.1 is a loopback address" in answers[0][1] and "media.fetch_private" in answers[0][1]
-    assert "localhost resolves to" in answers[1][1] and "loopback" in answers[1][1]
+    assert "localhost resolves to " in answers[1][1] and ", a loopback address" in answers[1][1], answers[1][1]
     assert "loopback" in answers[2][1]
     assert "169.254.169.254 is a link-local address" in answers[3][1]
     assert "http:// or https://" in answers[4][1]

@@ -59,3 +59,23 @@ def test_which_addresses_are_refused() -> None:
         assert refusal(address) is not None, address
     for address in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8"):
         assert refusal(address) is None, address
+
+
+async def test_every_resolved_address_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name with one public and one private address is refused: a client may connect to either."""
+    import asyncio
+    import socket
+
+    from whatshooked.media_fetch import CheckedResolver
+
+    answers = {"mixed.test": ["93.184.216.34", "10.0.0.5"], "public.test": ["93.184.216.34"]}
+
+    async def getaddrinfo(host: str, port: int, **_: object) -> list[object]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in answers[host]]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
+    resolver = CheckedResolver()
+    assert [r["host"] for r in await resolver.resolve("public.test", 443)] == ["93.184.216.34"]
+    with pytest.raises(OSError, match=r"mixed.test resolves to 10.0.0.5, a private address"):
+        await resolver.resolve("mixed.test", 443)
+    assert resolver.refused == "mixed.test resolves to 10.0.0.5, a private address"

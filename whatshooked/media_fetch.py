@@ -38,7 +38,7 @@ class Fetched:
 
 
 def refusal(address: str) -> str | None:
-    """Why `address` may not be fetched from without `media.fetch_private`, or None if it is public."""
+    """What kind of non-public address `address` is (`loopback`, `private`, …), or None if it is public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
@@ -47,7 +47,7 @@ def refusal(address: str) -> str | None:
                        ("unspecified", ip.is_unspecified), ("reserved", ip.is_reserved),
                        ("non-public", not ip.is_global)):
         if flag:
-            return f"{address} is a {kind} address"
+            return kind
     return None
 
 
@@ -62,9 +62,9 @@ class CheckedResolver(ThreadedResolver):
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         results = await super().resolve(host, port, family)
         for result in results:
-            why = refusal(result["host"])
-            if why is not None:
-                self.refused = f"{host} resolves to {why}"
+            kind = refusal(result["host"])
+            if kind is not None:
+                self.refused = f"{host} resolves to {result['host']}, a {kind} address"
                 raise OSError(self.refused)
         return results
 
@@ -107,9 +107,9 @@ class MediaFetcher:
             literal = ipaddress.ip_address(parts.hostname)  # aiohttp connects to literals without resolving
         except ValueError:
             return
-        why = refusal(str(literal))
-        if why is not None and not self.allow_private:
-            raise RequestError(self._refused_text(field, url, why))
+        kind = refusal(str(literal))
+        if kind is not None and not self.allow_private:
+            raise RequestError(self._refused_text(field, url, f"{literal} is a {kind} address"))
 
     @staticmethod
     def _refused_text(field: str, url: str, why: str) -> str:

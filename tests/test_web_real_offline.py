@@ -112,7 +112,7 @@ async def test_download_fails_at_the_network(offline: NeonizeSession) -> None:
     image = media_message(SendKind.IMAGE, "imageMessage", UPLOADED, "image/jpeg", {})
     with pytest.raises(NeonizeError) as caught:
         await offline.download_any(image)
-    assert "TypeError" not in str(caught.value)
+    assert "websocket not connected" in str(caught.value), caught.value  # whatsmeow asks for media hosts first
 
 
 async def test_our_builders_match_neonizes(offline: NeonizeSession) -> None:

@@ -14,6 +14,10 @@ from tests.support.neonize_standin import P, jid, message_ev, web_world
 from tests.support.receiver import HookReceiver
 from whatshooked.accounts.base import AccountState, SendKind, SendRequest
 from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.api.errors import error_middleware
+from whatshooked.api.keys import ACCOUNTS
+from whatshooked.api.routes import chats
+from whatshooked.api.routes import send as send_routes
 from whatshooked.errors import NotConnected, RequestError, Unsupported
 
 wa = nz.wa
@@ -198,3 +202,25 @@ async def test_media_by_url_on_whatsapp_web(tmp_path: Path, receiver: HookReceiv
     assert session.uploads == [(payload, nz.MediaType.MediaAudio)]
     (_, message), = session.sent
     assert message.audioMessage.PTT is True and message.audioMessage.mimetype == "audio/ogg"
+
+
+async def test_the_api_answers_409_for_every_route(tmp_path: Path, receiver: HookReceiver, aiohttp_client: Any) -> None:
+    async with web_world(tmp_path, receiver.url) as world:  # the session never says it connected
+        app = web.Application(middlewares=[error_middleware])
+        app[ACCOUNTS] = world.manager
+        send_routes.setup(app)
+        chats.setup(app)
+        client = await aiohttp_client(app)
+        answers = []
+        for route, body in (("/api/send", {"text": "x"}), ("/api/send/poll", {"name": "Q", "options": ["a", "b"]}),
+                            ("/api/messages/edit", {"message_id": "m", "text": "t"}),
+                            ("/api/messages/revoke", {"message_id": "m"}), ("/api/chats/typing", {"state": "paused"}),
+                            ("/api/contacts/check", {"phones": ["+15551234567"]}), ("/api/accounts/logout", {})):
+            response = await client.post(route, json={"account_id": "personal", "id": "personal", "to": ALICE, **body})
+            answers.append((response.status, await response.text()))
+        for route in ("/api/groups?account_id=personal", f"/api/groups/info?account_id=personal&jid={GROUP}"):
+            response = await client.get(route)
+            answers.append((response.status, await response.text()))
+    assert [status for status, _ in answers] == [409] * 9
+    assert all("account 'personal' is not connected (state: connecting)" in text for _, text in answers)
+    assert not world.sessions.last.sent and not world.sessions.last.presences

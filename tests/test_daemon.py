@@ -60,7 +60,7 @@ async def test_sends_the_account_cannot_do_or_cannot_address(tmp_path: Path) -> 
         bad_to = await post("/api/send", json={"account_id": "personal", "to": "nobody", "text": "x"})
         assert bad_to.status == 400 and "is not a phone number" in await bad_to.text()
         disabled = await post("/api/send", json={"account_id": "other", "to": "1555", "text": "x"})
-        assert disabled.status == 400 and "disabled" in await disabled.text()
+        assert disabled.status == 409 and "(state: disabled)" in await disabled.text()  # DESIGN §8.3
         assert run.adapter("personal").sent == []
 
 

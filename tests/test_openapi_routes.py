@@ -35,6 +35,14 @@ EXTRA_ROUTES = {
     ("GET", "/api/openapi.json"),
     ("GET", "/webhooks/whatsapp/{account_id}"),
     ("POST", "/webhooks/whatsapp/{account_id}"),
+    ("POST", "/api/send/poll"),
+    ("POST", "/api/messages/edit"),
+    ("POST", "/api/messages/revoke"),
+    ("POST", "/api/chats/typing"),
+    ("POST", "/api/contacts/check"),
+    ("GET", "/api/groups"),
+    ("GET", "/api/groups/info"),
+    ("POST", "/api/accounts/logout"),
 }
 CONFIG = """
 server:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -77,6 +78,8 @@ class MediaConfig:
     mode: str = "url"
     dir: Path = Path("data/media")
     ttl: float = 86400.0
+    fetch_private: bool = False
+    """Media sends by `url` may fetch from private, loopback and link-local addresses."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ class AccountConfig:
     show_qr: bool = False
     disabled: bool = False
     business_api: BusinessApiConfig | None = None
+    proxy: str = ""
+    """WhatsApp Web only: socks5://, socks5h://, http:// or https:// proxy for the session."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,7 @@ class Config:
         revealed = [v.reveal() for v in values if v]
         for hook in self.hooks:
             revealed += [value for name, value in hook.headers.items() if value and is_credential_header(name)]
+        revealed += [p for p in (urlsplit(a.proxy).password for a in self.accounts if a.proxy) if p]
         return revealed
 
 

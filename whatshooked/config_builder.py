@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from whatshooked.config import (
     ACCOUNT_TYPES,
@@ -112,11 +113,12 @@ class ConfigBuilder:
             retry=self.retry(dl),
             concurrency=self.positive(dl, "delivery", "concurrency", 16),
         )
-        md = self.section(raw, "media", {"mode", "dir", "ttl"})
+        md = self.section(raw, "media", {"mode", "dir", "ttl", "fetch_private"})
         media = MediaConfig(
             mode=self.choice(md, "media", "mode", MEDIA_MODES, "url"),
             dir=self.path_of(self.get(md, "media", "dir", str, "data/media")),
             ttl=self.convert(md, "media", "ttl", parse_duration, 86400.0),
+            fetch_private=self.get(md, "media", "fetch_private", bool, False),
         )
         lg = self.section(raw, "logging", {"level", "format"})
         level = self.get(lg, "logging", "level", str, "INFO").upper()
@@ -264,7 +266,27 @@ class ConfigBuilder:
             show_qr=self.get(item, key, "show_qr", bool, False),
             disabled=self.get(item, key, "disabled", bool, False),
             business_api=business,
+            proxy=self.proxy(item, key, kind),
         )
+
+    def proxy(self, item: dict[str, Any], key: str, kind: str) -> str:
+        value = self.get(item, key, "proxy", str, "").strip()
+        if not value:
+            return ""
+        if kind != "whatsmeow":
+            self.problem(f"{key}.proxy", "is only for whatsmeow (WhatsApp Web) accounts")
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+            self.problem(f"{key}.proxy", f"must be a {', '.join(s + '://' for s in PROXY_SCHEMES)} URL "
+                         "with a host, like socks5://127.0.0.1:1080")
+            return ""
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError:
+            self.problem(f"{key}.proxy", "has a port that is not a number from 1 to 65535")
+            return ""
+        return value
 
     def business(self, raw: Any, key: str, account_id: str) -> BusinessApiConfig | None:
         if not isinstance(raw, dict):
@@ -338,7 +360,8 @@ _KIND_NAMES = {str: "a string", int: "a whole number", bool: "true or false", di
 _TOP_KEYS = ("server", "storage", "message_cache", "delivery", "media", "logging", "accounts", "hooks")
 _SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public",
                 "trusted_origins"}
-_ACCOUNT_KEYS = {"id", "type", "phone_number", "session_path", "show_qr", "disabled", "business_api"}
+_ACCOUNT_KEYS = {"id", "type", "phone_number", "session_path", "show_qr", "disabled", "business_api", "proxy"}
+PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 _BUSINESS_KEYS = {
     "phone_number_id", "access_token", "app_secret", "verify_token", "waba_id",
     "business_account_id", "api_version", "webhook_path", "graph_url",

@@ -38,6 +38,15 @@ class Unsupported(RequestError):
         )
 
 
+class NotConnected(RequestError):
+    """The account cannot do this now because of its state (409 naming it): connect or enable it first."""
+
+    def __init__(self, account_id: str, state: str) -> None:
+        super().__init__(f"account {account_id!r} is not connected (state: {state}); "
+                         "wait until it is connected, or enable / pair it first", status=409)
+        self.state = state
+
+
 class SendError(WhatshookedError):
     """WhatsApp (or Meta's Graph API) refused an operation; `code` is theirs when known."""
 

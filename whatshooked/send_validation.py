@@ -14,15 +14,20 @@ from typing import Any
 
 from whatshooked.accounts.base import SendKind
 from whatshooked.errors import RequestError
+from whatshooked.phone import phone_digits
 
 _WHITESPACE = re.compile(r"\s+")
+
+_MESSAGE_OPS = (SendKind.READ, SendKind.EDIT, SendKind.REVOKE)
 
 # route path -> kind (a two-way reply item's "type" is the kind: "text" for /api/send)
 SEND_ROUTES: dict[str, SendKind] = {
     "/api/send": SendKind.TEXT,
-    **{f"/api/send/{kind.value}": kind for kind in SendKind if kind not in (SendKind.TEXT, SendKind.READ)},
-    "/api/messages/read": SendKind.READ,
+    **{f"/api/send/{kind.value}": kind for kind in SendKind if kind is not SendKind.TEXT and kind not in _MESSAGE_OPS},
+    **{f"/api/messages/{kind.value}": kind for kind in _MESSAGE_OPS},
 }
+MEDIA_SEND_KINDS = (SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT, SendKind.AUDIO, SendKind.STICKER)
+POLL_OPTIONS = (2, 12)
 
 
 class Fields:
@@ -95,6 +100,13 @@ class Fields:
             raise self.wrong(key, "true or false")
         return value
 
+    def strings(self, key: str, required: bool = True, min_items: int = 0) -> list[str]:
+        values = self.array(key, required, min_items) or []
+        for index, value in enumerate(values):
+            if not isinstance(value, str) or not value.strip():
+                raise self.wrong(f"{key}[{index}]", "a non-empty string")
+        return values
+
     def base64(self, key: str) -> bytes:
         value = self.text(key)
         assert value is not None
@@ -115,8 +127,13 @@ def decode_base64(value: str, field: str) -> bytes:
 
 
 def media_bytes(body: dict[str, Any], field: str) -> bytes:
-    """The file of a validated media send (`image_data`, …), decoded exactly as validation read it."""
+    """The file of a validated media send (`image_data`, …), decoded exactly as validation read it.
+
+    A send by `url` carries the fetched bytes in the same field (see `whatshooked.media_fetch`).
+    """
     value = body.get(field)
+    if isinstance(value, bytes):
+        return value
     if not isinstance(value, str):
         raise RequestError(f"field '{field}' is required")
     return decode_base64(value, field)
@@ -129,20 +146,62 @@ def _pick(body: dict[str, Any], *keys: str) -> dict[str, Any]:
 def validate_send_body(kind: SendKind, body: Any) -> dict[str, Any]:
     """The route's body for `kind`, checked; raises RequestError naming the first bad field."""
     f = Fields(body)
+    if kind in _MESSAGE_OPS:
+        return _validate_kind(kind, f)
+    reply_to = f.text("reply_to", required=False)
+    if reply_to is not None and kind is SendKind.REACTION:
+        raise RequestError("field 'reply_to' cannot be used with a reaction (it names its message in 'message_id')")
+    checked = _validate_kind(kind, f)
+    return {**checked, "reply_to": reply_to} if reply_to is not None else checked
+
+
+def _validate_kind(kind: SendKind, f: Fields) -> dict[str, Any]:
     b = f.body
     if kind is SendKind.TEXT:
         f.text("text")
         f.boolean("preview_url")
-        return _pick(b, "text", "preview_url")
-    if kind in (SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT, SendKind.AUDIO, SendKind.STICKER):
+        for index, phone in enumerate(f.strings("mentions", required=False)):
+            phone_digits(phone, f"mentions[{index}]")
+        return _pick(b, "text", "preview_url", "mentions")
+    if kind in MEDIA_SEND_KINDS:
         data_field = f"{kind.value}_data"
-        f.base64(data_field)
+        if b.get("url") is not None and b.get(data_field) is not None:
+            raise RequestError(f"fields '{data_field}' and 'url' exclude each other: send the file one way")
+        if b.get("url") is not None:
+            url = f.text("url")
+            assert url is not None
+            if not url.lower().startswith(("http://", "https://")):
+                raise f.wrong("url", "an http:// or https:// URL")
+        else:
+            f.base64(data_field)
         f.text("mime_type", required=False)
         if kind in (SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT):
             f.text("caption", required=False, allow_empty=True)
         if kind is SendKind.DOCUMENT:
             f.text("filename", required=False)
-        return _pick(b, data_field, "mime_type", "caption", "filename")
+        if kind is SendKind.AUDIO:
+            f.boolean("voice")
+        return _pick(b, data_field, "url", "mime_type", "caption", "filename", "voice")
+    if kind is SendKind.POLL:
+        f.text("name")
+        options = f.strings("options")
+        low, high = POLL_OPTIONS
+        if not low <= len(options) <= high:
+            raise f.wrong("options", f"a list of {low} to {high} options")
+        if len(set(options)) != len(options):
+            raise f.wrong("options", "a list of different options")
+        if b.get("selectable_count") is not None:
+            count = f.number("selectable_count", 0, len(options))
+            if count != int(count):
+                raise f.wrong("selectable_count", "a whole number")
+        return {**_pick(b, "name", "options"), "selectable_count": int(b.get("selectable_count", 1))}
+    if kind is SendKind.EDIT:
+        f.text("message_id")
+        f.text("text")
+        return _pick(b, "message_id", "text")
+    if kind is SendKind.REVOKE:
+        f.text("message_id")
+        return _pick(b, "message_id")
     if kind is SendKind.LOCATION:
         f.number("latitude", -90, 90)
         f.number("longitude", -180, 180)

@@ -77,7 +77,7 @@ class Rig:
 
 
 def config_text(tmp_path: Path, port: int, graph_url: str, hook_url: str | None, *, business: dict[str, str],
-                media: str = "url", storage: dict[str, str] | None = None) -> str:
+                media: str = "url", storage: dict[str, str] | None = None, fetch_private: bool = False) -> str:
     api = {
         "phone_number_id": PHONE_NUMBER_ID, "access_token": TOKEN, "app_secret": APP_SECRET,
         "verify_token": VERIFY_TOKEN, "waba_id": WABA_ID, "graph_url": graph_url, **business,
@@ -86,6 +86,7 @@ def config_text(tmp_path: Path, port: int, graph_url: str, hook_url: str | None,
         "server:", "  host: 127.0.0.1", f"  port: {port}", f"  api_key: {API_KEY}",
         "storage:", f"  path: {tmp_path / 'whatshooked.db'}", *[f"  {k}: {v}" for k, v in (storage or {}).items()],
         "media:", f"  mode: {media}", f"  dir: {tmp_path / 'media'}", "  ttl: 1h",
+        f"  fetch_private: {str(fetch_private).lower()}",
         "delivery:", "  timeout: 5s", "  retry: [100ms]",
         "accounts:", "  - id: shop", "    type: business-api", '    phone_number: "+15550783881"',
         "    business_api:",
@@ -127,7 +128,7 @@ async def serving(path: Path, port: int, graph: GraphStandin, receiver: HookRece
 async def cloud_daemon(
     tmp_path: Path, receiver: HookReceiver | None = None, *, api: dict[str, Any] | None = None,
     media_mode: str = "url", graph: GraphStandin | None = None, registry: Registry | None = None,
-    extra_yaml: str = "", storage: dict[str, str] | None = None,
+    extra_yaml: str = "", storage: dict[str, str] | None = None, fetch_private: bool = False,
 ) -> AsyncIterator[Rig]:
     own_graph = graph is None
     graph = graph or GraphStandin(TOKEN)
@@ -135,7 +136,8 @@ async def cloud_daemon(
         await graph.start()
     port = free_port()
     path = write_config(tmp_path, config_text(tmp_path, port, graph.url, receiver.url if receiver else None,
-                                              business=api or {}, media=media_mode, storage=storage) + extra_yaml)
+                                              business=api or {}, media=media_mode, storage=storage,
+                                              fetch_private=fetch_private) + extra_yaml)
     try:
         async with serving(path, port, graph, receiver, registry) as rig:
             yield rig

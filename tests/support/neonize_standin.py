@@ -66,6 +66,12 @@ class StandInSession:
         self.downloads: dict[str, bytes] = {}
         """Bytes to answer download_any with, by the media message's fileSHA256 hex."""
         self.send_error: Exception | None = None
+        self.proxy = ""
+        self.presences: list[tuple[Any, bool, bool]] = []
+        self.on_whatsapp: dict[str, str] = {}
+        """Phone digits -> JID the stand-in's WhatsApp knows (is_on_whatsapp answers from this)."""
+        self.groups: list[Any] = []
+        self.logouts = 0
 
     # -- the seam -------------------------------------------------------------
     async def start(self) -> asyncio.Future[None]:
@@ -116,6 +122,28 @@ class StandInSession:
     async def pair_phone(self, phone: str) -> str:
         self.paired.append(phone)
         return "ABCD-EFGH"
+
+    async def chat_presence(self, chat: Any, composing: bool, audio: bool) -> None:
+        self.presences.append((chat, composing, audio))
+
+    async def is_on_whatsapp(self, phones: list[str]) -> list[Any]:
+        answers = []
+        for phone in phones:
+            known = self.on_whatsapp.get(phone.lstrip("+"), "")
+            answers.append(P.IsOnWhatsAppResponse(Query=phone, JID=jid(known), IsIn=bool(known)))
+        return answers
+
+    async def joined_groups(self) -> list[Any]:
+        return list(self.groups)
+
+    async def group_info(self, group: Any) -> Any:
+        for info in self.groups:
+            if info.JID.User == group.User:
+                return info
+        raise nz.NeonizeError("info query returned status 404: item-not-found")
+
+    async def logout(self) -> None:
+        self.logouts += 1
 
     # -- playing the Go side ---------------------------------------------------
     def feed(self, message: Any) -> None:
@@ -194,7 +222,7 @@ FAST = dict(connect_deadline=5.0, backoff_base=0.05, backoff_cap=0.4, watchdog_i
 @contextlib.asynccontextmanager
 async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = None, media_mode: str = "url",
                     timing: dict[str, float] | None = None, sessions: Sessions | None = None,
-                    ) -> AsyncIterator[WebWorld]:
+                    fetch_private: bool = False) -> AsyncIterator[WebWorld]:
     """Real Store, Dispatcher (delivering to `hook_url`), MediaStore and AccountManager; sessions stood in."""
     from whatshooked.accounts.manager import AccountManager, Lent
     from whatshooked.accounts.whatsapp_web.adapter import WebTiming
@@ -207,7 +235,7 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
     accounts = accounts or ("  - id: personal\n    type: whatsmeow\n    session_path: ./sessions/personal.db\n")
     path = tmp_path / "config.yaml"
     path.write_text(f"server:\n  api_key: k\nstorage:\n  path: ./data/events.db\nmedia:\n  mode: {media_mode}\n"
-                    f"  dir: ./data/media\naccounts:\n{accounts}"
+                    f"  dir: ./data/media\n  fetch_private: {str(fetch_private).lower()}\naccounts:\n{accounts}"
                     f"hooks:\n  - id: rec\n    url: {hook_url}\n")
     config = load_config(path, env={})
     sessions = sessions or Sessions()

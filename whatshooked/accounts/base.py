@@ -49,7 +49,14 @@ class SendKind(enum.StrEnum):
     CATALOG = "catalog"
     PRODUCT = "product"
     PRODUCT_LIST = "product-list"
+    POLL = "poll"
     READ = "read"
+    EDIT = "edit"
+    REVOKE = "revoke"
+
+
+QUIET_KINDS = frozenset({SendKind.READ, SendKind.EDIT, SendKind.REVOKE})
+"""Operations on existing messages: they raise no `message.sent` / `message.failed`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,3 +200,19 @@ class AccountAdapter(abc.ABC):
 
     async def pair_phone(self, phone: str) -> str:
         raise Unsupported(self.id, self.type_name, "pairing by phone code")
+
+    # Chat state and lookups (DESIGN §8.3); the manager checks the account is connected first.
+    async def chat_typing(self, to: str, state: str, message_id: str | None) -> None:
+        raise Unsupported(self.id, self.type_name, "typing indicators")
+
+    async def check_contacts(self, phones: list[str]) -> list[dict[str, Any]]:
+        raise Unsupported(self.id, self.type_name, "contact checks")
+
+    async def list_groups(self) -> list[dict[str, Any]]:
+        raise Unsupported(self.id, self.type_name, "group lookups")
+
+    async def group_info(self, jid: str) -> dict[str, Any]:
+        raise Unsupported(self.id, self.type_name, "group lookups")
+
+    async def logout(self) -> None:
+        raise Unsupported(self.id, self.type_name, "logging out")

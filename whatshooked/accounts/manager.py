@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
 from whatshooked.accounts.base import (
+    QUIET_KINDS,
     AccountAdapter,
     AccountState,
     AdapterContext,
@@ -27,9 +28,11 @@ from whatshooked.accounts.base import (
 )
 from whatshooked.accounts.registry import BackendUnavailable, Registry, UnavailableAdapter
 from whatshooked.config import AccountConfig, Config
-from whatshooked.errors import RequestError, SendError, UnknownAccount, Unsupported
+from whatshooked.errors import NotConnected, RequestError, SendError, UnknownAccount, Unsupported
 from whatshooked.events import Event
+from whatshooked.media_fetch import MediaFetcher, fill_from_url
 from whatshooked.metrics import Metrics
+from whatshooked.send_validation import MEDIA_SEND_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ CONNECT_TIMEOUT = 30.0
 DISCONNECT_TIMEOUT = 3.0
 """Past this a disconnect is abandoned, so a stop stays within its budget."""
 
+T = TypeVar("T")
 ReplyValidator = Callable[[SendKind, dict[str, Any]], dict[str, Any]]
 
 
@@ -165,23 +169,41 @@ class AccountManager:
         self._lent.metrics.events.labels(event.type).inc()
         return True
 
+    @staticmethod
+    def require_connected(adapter: AccountAdapter) -> None:
+        """409 naming the state when the account cannot act now (disabled included)."""
+        if adapter.config.disabled or adapter.state is not AccountState.CONNECTED:
+            state = AccountState.DISABLED if adapter.config.disabled else adapter.state
+            raise NotConnected(adapter.id, state.value)
+
+    async def operate(self, account_id: str, operation: str, call: Callable[[AccountAdapter], Awaitable[T]]) -> T:
+        """A lookup or chat-state call (`contacts.check`, …): unsupported → 400, not connected → 409."""
+        adapter = self.get(account_id)
+        if operation not in adapter.operations:
+            raise Unsupported(account_id, adapter.config.type, operation)
+        self.require_connected(adapter)
+        return await call(adapter)
+
     async def send(self, account_id: str, request: SendRequest) -> SendResult:
         adapter = self.get(account_id)
-        if adapter.config.disabled:
-            raise RequestError(f"account {account_id!r} is disabled: enable it first")
         if not adapter.supports(request.kind):
             raise Unsupported(account_id, adapter.config.type, f"{request.kind.value} messages")
+        self.require_connected(adapter)
         to = adapter.normalize_recipient(request.to) if request.to else request.to
         request = replace(request, to=to)
+        if request.kind in MEDIA_SEND_KINDS and request.body.get("url"):
+            server, media = adapter.ctx.settings.server, adapter.ctx.settings.media
+            fetched = await MediaFetcher(server.max_body, media.fetch_private).fetch(str(request.body["url"]))
+            request = replace(request, body=fill_from_url(request.body, f"{request.kind.value}_data", fetched))
         try:
             result = await adapter.send(request)
         except SendError as exc:
-            if request.kind is not SendKind.READ:
+            if request.kind not in QUIET_KINDS:
                 error = {"code": exc.code, "message": str(exc)}
                 await self.emit(Event("message.failed", {"account_id": account_id, "to": to,
                                                          "type": request.kind.value, "error": error}))
             raise
-        if request.kind is not SendKind.READ:
+        if request.kind not in QUIET_KINDS:
             # Keyed like the Cloud API's `sent` status for the same message: one message.sent, whichever is first.
             await self.emit(Event("message.sent", {"account_id": account_id, "message_id": result.message_id,
                                                    "to": result.to or to, "type": request.kind.value}),

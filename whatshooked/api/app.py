@@ -17,12 +17,12 @@ from whatshooked.api.auth import auth_middleware
 from whatshooked.api.errors import error_middleware
 from whatshooked.api.keys import ACCOUNTS, DISPATCHER, MEDIA, METRICS, SETTINGS, STORE
 from whatshooked.api.origin import origin_middleware
-from whatshooked.api.routes import accounts, business, cache, hooks, media, metrics, qr, send, system
+from whatshooked.api.routes import accounts, business, cache, chats, hooks, media, metrics, qr, send, system
 
 if TYPE_CHECKING:
     from whatshooked.daemon import Daemon
 
-ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr)
+ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr, chats)
 
 
 @web.middleware

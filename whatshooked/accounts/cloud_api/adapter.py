@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 class CloudApiAdapter(AccountAdapter):
     type_name = "business-api"
-    send_kinds = frozenset(SendKind)
-    operations = frozenset(OPERATIONS)
+    send_kinds = frozenset(SendKind) - {SendKind.POLL, SendKind.EDIT, SendKind.REVOKE}  # Meta has no such sends
+    operations = frozenset(OPERATIONS) | {"chats.typing"}
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
@@ -141,6 +141,8 @@ class CloudApiAdapter(AccountAdapter):
             answer = await self.graph.call("POST", messages_path, json_body=read_receipt(message_id))
             return SendResult(message_id=message_id, to=request.to, raw=answer)
         to = phone_digits(request.to)
+        if request.body.get("mentions"):
+            raise RequestError("field 'mentions' is for WhatsApp Web accounts; the Cloud API has no mentions")
         spec = MEDIA_KINDS.get(request.kind)
         if spec is not None:
             mime = request.body.get("mime_type") or spec.default_mime
@@ -150,6 +152,8 @@ class CloudApiAdapter(AccountAdapter):
             message = media_message(request.kind, to, request.body, media_id)
         else:
             message = build_message(request.kind, to, request.body)
+        if request.body.get("reply_to"):
+            message["context"] = {"message_id": str(request.body["reply_to"])}  # Meta's quoted reply
         answer = await self.graph.call("POST", messages_path, json_body=message)
         try:
             wamid = str(answer["messages"][0]["id"])
@@ -157,6 +161,17 @@ class CloudApiAdapter(AccountAdapter):
             raise SendError(f"Meta accepted the message but gave no message id: {answer!r}"[:500],
                             details=answer) from None
         return SendResult(message_id=wamid, to=to, raw=answer)
+
+    async def chat_typing(self, to: str, state: str, message_id: str | None) -> None:
+        """Meta's typing indicator: shown on a received message (which it also marks read), text only."""
+        if state != "typing":
+            raise RequestError(f"the Cloud API cannot show state {state!r}: only 'typing', which ends by itself "
+                               "when you reply or after 25 seconds")
+        if not message_id:
+            raise RequestError("field 'message_id' is required for a Cloud API account: Meta shows the typing "
+                               "indicator on the received message you are answering (and marks it read)")
+        body = {**read_receipt(message_id), "typing_indicator": {"type": "text"}}
+        await self.graph.call("POST", f"{self.api.phone_number_id}/messages", json_body=body)
 
     # -- management and webhooks ---------------------------------------------------
     async def manage(self, operation: str, params: dict[str, Any]) -> Any:

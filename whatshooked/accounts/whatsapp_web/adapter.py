@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from whatshooked.accounts.base import AccountAdapter, AccountState, AdapterContext, SendKind, SendRequest, SendResult
+from whatshooked.accounts.base import AccountState, AdapterContext, SendKind, SendRequest, SendResult
 from whatshooked.accounts.whatsapp_web.backoff import Backoff
+from whatshooked.accounts.whatsapp_web.compose import COMPOSED_KINDS, Known, decorate, special_message
 from whatshooked.accounts.whatsapp_web.events import EventRouter, Outcome
 from whatshooked.accounts.whatsapp_web.jid import normalize_recipient, public_address, split_jid
+from whatshooked.accounts.whatsapp_web.lookups import WebLookups
 from whatshooked.accounts.whatsapp_web.outbound import build_message, reaction_message, text_of, to_jid
 from whatshooked.accounts.whatsapp_web.pairing import QrWindow, TerminalQr
 from whatshooked.accounts.whatsapp_web.session import (
@@ -31,13 +33,15 @@ from whatshooked.accounts.whatsapp_web.session import (
     reserve_session_thread,
 )
 from whatshooked.config import AccountConfig
-from whatshooked.errors import RequestError, SendError
+from whatshooked.errors import NotConnected, RequestError, SendError
 from whatshooked.phone import phone_digits
 
 log = logging.getLogger(__name__)
 
 RECENT_MESSAGES = 5000
 """Message ids remembered (chat, sender) so reactions and read receipts can be addressed."""
+QUOTABLE = 1000
+"""Messages whose content is kept so a reply can quote them."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,15 @@ class WebTiming:
     drain_wait: float = 5.0
 
 
-class WhatsAppWebAdapter(AccountAdapter):
+class WhatsAppWebAdapter(WebLookups):
     type_name: ClassVar[str] = "whatsmeow"
     send_kinds: ClassVar[frozenset[SendKind]] = frozenset({
         SendKind.TEXT, SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT, SendKind.AUDIO, SendKind.STICKER,
         SendKind.LOCATION, SendKind.CONTACTS, SendKind.REACTION, SendKind.READ,
+        SendKind.POLL, SendKind.EDIT, SendKind.REVOKE,
     })
+    operations: ClassVar[frozenset[str]] = frozenset(
+        {"chats.typing", "contacts.check", "groups.list", "groups.info", "accounts.logout"})
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
@@ -77,6 +84,8 @@ class WhatsAppWebAdapter(AccountAdapter):
         self.unhealthy_since: float | None = None
         self.router = EventRouter(self)
         self.recent: OrderedDict[str, tuple[str, str, bool]] = OrderedDict()
+        self.quotable: OrderedDict[str, Any] = OrderedDict()
+        """The content of the last QUOTABLE messages, for quoted replies (`reply_to`)."""
         self._outcome: asyncio.Future[Outcome] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -96,6 +105,7 @@ class WhatsAppWebAdapter(AccountAdapter):
         self.set_state(AccountState.CONNECTING)
         self.session = self._factory(Path(self.session_path), SessionCallbacks(
             on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status))
+        self.session.proxy = self.config.proxy
         self._supervisor = loop.create_task(self._supervise(), name=f"whatsapp-web:{self.id}")
         self._watchdog = loop.create_task(self._watch(), name=f"whatsapp-web-watchdog:{self.id}")
 
@@ -215,28 +225,45 @@ class WhatsAppWebAdapter(AccountAdapter):
     def normalize_recipient(self, to: str) -> str:
         return normalize_recipient(to)
 
-    def remember(self, message_id: str, chat: str, sender: str, from_me: bool) -> None:
+    def remember(self, message_id: str, chat: str, sender: str, from_me: bool, message: Any = None) -> None:
         self.recent[message_id] = (chat, sender, from_me)
         self.recent.move_to_end(message_id)
         while len(self.recent) > RECENT_MESSAGES:
             self.recent.popitem(last=False)
+        if message is not None:
+            self.quotable[message_id] = message
+            while len(self.quotable) > QUOTABLE:
+                self.quotable.popitem(last=False)
+
+    def known(self, message_id: str) -> Known | None:
+        found = self.recent.get(message_id)
+        return Known(*found, message=self.quotable.get(message_id)) if found is not None else None
+
+    def live_session(self) -> WebSession:
+        if self.session is None or not self.live or self.state is not AccountState.CONNECTED:
+            raise NotConnected(self.id, self.state.value)
+        return self.session
 
     async def send(self, request: SendRequest) -> SendResult:
-        session = self.session
-        if session is None or not self.live or self.state is not AccountState.CONNECTED:
-            raise SendError(f"account {self.id!r} is not connected (state: {self.state.value})", code="not_connected")
+        session = self.live_session()
         if request.kind is SendKind.READ:
             return await self._mark_read(session, request)
         if request.kind is SendKind.REACTION:
             message = self._reaction(request)
+        elif request.kind in COMPOSED_KINDS:
+            message = special_message(request, self.known(str(request.body.get("message_id", ""))))
         else:
             message = await build_message(request, self._uploader(session))
+        reply_to = request.body.get("reply_to")
+        message = decorate(message, request.body, request.to, self.known(reply_to) if reply_to else None)
         try:
             response = await session.send_message(to_jid(request.to), message)
         except Exception as exc:
             raise SendError(f"WhatsApp did not accept the message: {exc}", code=type(exc).__name__) from exc
-        self.remember(response.ID, request.to, "", True)
         user, server = split_jid(request.to)
+        if request.kind in (SendKind.EDIT, SendKind.REVOKE):
+            return SendResult(message_id=str(request.body["message_id"]), to=public_address(user, server))
+        self.remember(response.ID, request.to, "", True, message)
         return SendResult(message_id=response.ID, to=public_address(user, server),
                           raw={"timestamp": response.Timestamp, "server_id": response.ServerID})
 

@@ -121,3 +121,10 @@ def bind_event_loop(loop: asyncio.AbstractEventLoop) -> None:
     nothing, since callbacks would go to the first, closed loop.
     """
     aio_events.event_global_loop = loop
+
+
+# Chat state, lookups and proxies (DESIGN §8.3); neonize is already imported (and tamed) above.
+from neonize._binder import ProxySettings  # noqa: E402
+from neonize.utils.enum import ChatPresence, ChatPresenceMedia  # noqa: E402
+
+__all__ += ["ChatPresence", "ChatPresenceMedia", "ProxySettings"]

@@ -225,7 +225,7 @@ class EventRouter:
         source = ev.Info.MessageSource
         message_id = inbound.data["message_id"]
         sender = jid_text(source.Sender) if source.IsGroup else ""
-        adapter.remember(message_id, jid_text(source.Chat), sender, bool(source.IsFromMe))
+        adapter.remember(message_id, jid_text(source.Chat), sender, bool(source.IsFromMe), ev.Message)
         if inbound.media_kind is not None:
             inbound.data["media"] = await self._media(ev, inbound.media_info)
         # The key is committed with the event: a message WhatsApp delivers again is raised once.

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web.session_calls import SessionCalls
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class SessionCallbacks:
 
 
 class WebSession(Protocol):
+    proxy: str
+    """The account's `proxy` URL ("" for none), used from the next start."""
+
     async def start(self) -> asyncio.Future[Any]:
         """Start the Go session; the returned future ends (or fails) when the session ends."""
         ...
@@ -70,6 +74,16 @@ class WebSession(Protocol):
     async def mark_read(self, message_ids: list[str], chat: nz.JID, sender: nz.JID) -> None: ...
 
     async def pair_phone(self, phone: str) -> str: ...
+
+    async def chat_presence(self, chat: nz.JID, composing: bool, audio: bool) -> None: ...
+
+    async def is_on_whatsapp(self, phones: list[str]) -> list[Any]: ...
+
+    async def joined_groups(self) -> list[Any]: ...
+
+    async def group_info(self, jid: nz.JID) -> Any: ...
+
+    async def logout(self) -> None: ...
 
 
 SessionFactory = Callable[[Path, SessionCallbacks], WebSession]
@@ -142,7 +156,7 @@ class _Client(nz.NewAClient):
             self.loop.call_soon_threadsafe(self._on_login_status, text)
 
 
-class NeonizeSession:
+class NeonizeSession(SessionCalls):
     """One whatsmeow session: its SQLite file is both neonize's database name and its client id."""
 
     def __init__(self, path: Path, callbacks: SessionCallbacks) -> None:
@@ -153,6 +167,8 @@ class NeonizeSession:
         self._task: asyncio.Future[Any] | None = None
         self._retired: deque[Any] = deque(maxlen=16)
         """ctypes callbacks of earlier runs: Go goroutines may still log through them briefly."""
+        self.proxy: str = ""
+        """The account's `proxy`, handed to whatsmeow at every connect."""
 
     async def start(self) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
@@ -161,7 +177,8 @@ class NeonizeSession:
         refs = getattr(self._client, "_connect_refs", None)
         if refs is not None:
             self._retired.append(refs)
-        self._task = await self._client.connect()
+        proxy = nz.ProxySettings(proxy_address=self.proxy) if self.proxy else None
+        self._task = await self._client.connect(proxy)
         return self._task
 
     async def stop(self) -> None:

@@ -8,6 +8,7 @@ value, including a `${VAR}` reference.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
@@ -32,6 +33,8 @@ def account_json(account: AccountConfig) -> dict[str, Any]:
     }
     if account.session_path is not None:
         shown["session_path"] = str(account.session_path)
+    if account.proxy:
+        shown["proxy"] = masked_proxy(account.proxy)
     b = account.business_api
     if b is not None:
         shown["business_api"] = {
@@ -43,6 +46,15 @@ def account_json(account: AccountConfig) -> dict[str, Any]:
     return shown
 
 
+def masked_proxy(url: str) -> str:
+    """A proxy URL with its password shown as `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:{MASK}@{host}"))
+
+
 def account_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The account keys present in the body, type-checked (400 naming the field), escaped for the file.
 
@@ -51,7 +63,7 @@ def account_fields(body: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if "type" in body:
         fields["type"] = bodies.choice(body, "type", ACCOUNT_TYPES, default="whatsmeow")
-    for name in ("phone_number", "session_path"):
+    for name in ("phone_number", "session_path", "proxy"):
         if name in body:
             fields[name] = bodies.text(body, name)
     for name in ("show_qr", "disabled"):

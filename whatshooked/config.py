@@ -102,6 +102,11 @@ class AccountConfig:
     show_qr: bool = False
     disabled: bool = False
     business_api: BusinessApiConfig | None = None
+    device_name: str = "whatshooked"
+    """WhatsApp Web: the name the phone lists under "Linked devices"."""
+    status_broadcasts: bool = False
+    presence: bool = False
+    history: bool = False
 
 
 @dataclass(frozen=True)

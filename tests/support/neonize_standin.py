@@ -32,8 +32,9 @@ class Sessions:
     fail_starts: int = 0
     """How many starts (across sessions) fail at once, as an offline Go session does."""
 
-    def __call__(self, path: Path, callbacks: SessionCallbacks) -> StandInSession:
+    def __call__(self, path: Path, callbacks: SessionCallbacks, **options: Any) -> StandInSession:
         session = StandInSession(path, callbacks, self)
+        session.options = options
         self.made.append(session)
         return session
 
@@ -66,6 +67,8 @@ class StandInSession:
         self.downloads: dict[str, bytes] = {}
         """Bytes to answer download_any with, by the media message's fileSHA256 hex."""
         self.send_error: Exception | None = None
+        self.options: dict[str, Any] = {}
+        """What the adapter asked for besides path and callbacks (device_name, …)."""
 
     # -- the seam -------------------------------------------------------------
     async def start(self) -> asyncio.Future[None]:

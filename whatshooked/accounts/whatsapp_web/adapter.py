@@ -95,7 +95,8 @@ class WhatsAppWebAdapter(AccountAdapter):
             self._reserved = True
         self.set_state(AccountState.CONNECTING)
         self.session = self._factory(Path(self.session_path), SessionCallbacks(
-            on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status))
+            on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status),
+            device_name=self.config.device_name)
         self._supervisor = loop.create_task(self._supervise(), name=f"whatsapp-web:{self.id}")
         self._watchdog = loop.create_task(self._watch(), name=f"whatsapp-web-watchdog:{self.id}")
 

@@ -37,7 +37,8 @@ _quiet = warnings.catch_warnings()
 _quiet.__enter__()
 warnings.simplefilter("ignore", ResourceWarning)  # neonize leaks two `os.popen("uname -a")` pipes
 try:
-    from neonize._binder import func_callback_bytes, func_string
+    from neonize._binder import _CProxySettings as ProxySettingsStruct
+    from neonize._binder import func_callback_bytes, func_string, gocode
     from neonize.aioze import events as aio_events
     from neonize.aioze.client import NewAClient
     from neonize.aioze.events import (
@@ -61,6 +62,7 @@ try:
     from neonize.proto import Neonize_pb2 as neonize_proto
     from neonize.proto.Neonize_pb2 import JID, SendResponse, UploadResponse
     from neonize.proto.waCommon.WACommon_pb2 import MessageKey
+    from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import DeviceProps
     from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as wa
     from neonize.utils.enum import MediaType, ReceiptType
 finally:
@@ -85,6 +87,7 @@ __all__ = [
     "ClientOutdatedEv",
     "ConnectFailureEv",
     "ConnectedEv",
+    "DeviceProps",
     "DisconnectedEv",
     "KeepAliveRestoredEv",
     "KeepAliveTimeoutEv",
@@ -106,8 +109,10 @@ __all__ = [
     "UploadResponse",
     "aio_events",
     "bind_event_loop",
+    "ProxySettingsStruct",
     "func_callback_bytes",
     "func_string",
+    "gocode",
     "neonize_proto",
     "wa",
 ]

@@ -1,0 +1,51 @@
+"""The WhatsApp Web backend against the real neonize library (its Go side included), offline.
+
+Every dial fails here (no network; a refused proxy makes it fail at once instead of after DNS
+timeouts), which is all these tests need: what they check happens before or around the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.support.process import run_to_end
+from whatshooked.accounts.whatsapp_web import go_gate
+from whatshooked.accounts.whatsapp_web.session import NeonizeSession, SessionCallbacks
+
+ROOT = Path(__file__).resolve().parents[1]
+REFUSED = {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+"""whatsmeow dials through the proxy in the environment Go started with: refused at once."""
+
+
+async def _ignore(_value: Any) -> None:
+    return None
+
+
+def real_session(path: Path, device_name: str = "whatshooked") -> NeonizeSession:
+    return NeonizeSession(path, SessionCallbacks(_ignore, _ignore, lambda _s: None), device_name)
+
+
+async def test_many_accounts_starting_and_stopping_at_once_do_not_crash_the_process(tmp_path: Path) -> None:
+    """8 accounts × 100 start/stop rounds in parallel, plus account-manager restarts: Go used to abort
+    the process with `fatal error: concurrent map writes` (exit 134) within a second."""
+    env = {**os.environ, **REFUSED, "PYTHONPATH": str(ROOT)}
+    code, out, err = await run_to_end(sys.executable, "-m", "tests.support.web_churn", str(tmp_path), "8", "100",
+                                      within=120, cwd=ROOT, env=env)
+    assert b"fatal error" not in err, err[-2000:]
+    assert code == 0, err[-2000:]
+    assert out.strip() == b"survived"
+
+
+async def test_a_stop_right_after_a_start_leaves_no_client_in_go(tmp_path: Path) -> None:
+    """A fresh session database takes Go a moment to create, so its Stop used to arrive before the
+    client was registered: the client stayed behind (a zombie that connects on its own)."""
+    sessions = [real_session(tmp_path / f"z{i}.db") for i in range(8)]
+    await asyncio.gather(*(s.start() for s in sessions))
+    await asyncio.gather(*(s.stop() for s in sessions))
+    for session in sessions:
+        registered = await asyncio.to_thread(go_gate.is_registered, session._client.uuid)
+        assert not registered, f"{session.path.name} is still registered in Go"

@@ -15,6 +15,7 @@ from whatshooked import __version__, client_cli
 from whatshooked.config import LoggingConfig, load_config, resolve_config_path
 from whatshooked.config_write import write_starter
 from whatshooked.errors import ConfigError
+from whatshooked.go_environment import ensure_go_environment
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def check_config(path: Path) -> int:
 
 
 def serve(path: Path) -> int:
+    ensure_go_environment()  # may re-execute this process once; nothing may run before it
     # Until the daemon's event loop watches signals, SIGTERM stops it the way Ctrl-C does (exit 0), not a kill.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     from whatshooked.daemon import serve as run

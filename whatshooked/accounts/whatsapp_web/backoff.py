@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-
 MAX_EXPONENT = 62
 """Far past any cap, far below float overflow: after ~85 hours offline the account still retries."""
 

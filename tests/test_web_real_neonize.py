@@ -7,13 +7,19 @@ timeouts), which is all these tests need: what they check happens before or arou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.process import run_to_end
+from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.accounts.whatsapp_web import go_gate
+from whatshooked.accounts.whatsapp_web.inbound import downloadable
 from whatshooked.accounts.whatsapp_web.session import NeonizeSession, SessionCallbacks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,3 +55,33 @@ async def test_a_stop_right_after_a_start_leaves_no_client_in_go(tmp_path: Path)
     for session in sessions:
         registered = await asyncio.to_thread(go_gate.is_registered, session._client.uuid)
         assert not registered, f"{session.path.name} is still registered in Go"
+
+
+@contextlib.asynccontextmanager
+async def offline_client(path: Path) -> AsyncIterator[NeonizeSession]:
+    """A real session whose run ended at the dial: Go still holds its client, so calls reach whatsmeow."""
+    session = real_session(path)
+    ended = await session.start()
+    with pytest.raises(nz.NeonizeError):
+        async with asyncio.timeout(30):
+            await ended
+    try:
+        yield session
+    finally:
+        await session.stop()
+
+
+async def test_a_video_note_is_downloaded_as_a_video(tmp_path: Path) -> None:
+    """whatsmeow's DownloadAny has no case for ptvMessage ("didn't find any attachments in message");
+    passed as the video it is, the download gets as far as the network."""
+    video = nz.wa.VideoMessage(mimetype="video/mp4", URL="https://mmg.whatsapp.net/v/t62/x", directPath="/v/t62/x",
+                               mediaKey=b"k" * 32, fileSHA256=b"s" * 32, fileEncSHA256=b"e" * 32, fileLength=10)
+    note = nz.wa.Message(ptvMessage=video)
+    async with offline_client(tmp_path / "v.db") as session:
+        with pytest.raises(Exception) as raw:
+            await session.download_any(note)
+        assert "didn't find any attachments" in str(raw.value)  # what the adapter used to hand over
+        with pytest.raises(Exception) as fixed:
+            await session.download_any(downloadable(note))
+    assert type(fixed.value).__name__ == "DownloadError"
+    assert "media connections" in str(fixed.value) and "not connected" in str(fixed.value)

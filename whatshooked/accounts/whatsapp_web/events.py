@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from whatshooked.accounts.base import AccountState
 from whatshooked.accounts.whatsapp_web import bindings as nz
-from whatshooked.accounts.whatsapp_web.inbound import jid_text, parse_message, receipt_events, unwrap
+from whatshooked.accounts.whatsapp_web.inbound import downloadable, jid_text, parse_message, receipt_events
 from whatshooked.accounts.whatsapp_web.jid import public_address
 from whatshooked.accounts.whatsapp_web.pairing import QR_EXPIRED
 
@@ -242,7 +242,7 @@ class EventRouter:
             if session is None or not adapter.live:
                 raise RuntimeError("the session is not running")
             async with asyncio.timeout(adapter.timing.download_timeout):
-                data = await session.download_any(unwrap(ev.Message))
+                data = await session.download_any(downloadable(ev.Message))
             media = await adapter.ctx.media.save(data, fields["mime_type"], filename=fields["filename"],
                                                  sha256=fields["sha256"])
         except Exception as exc:

@@ -87,6 +87,15 @@ def unwrap(message: Any) -> Any:
     return message
 
 
+def downloadable(message: Any) -> Any:
+    """The media message in a form whatsmeow's DownloadAny accepts: it looks only at image, video, audio,
+    document and sticker fields, so a video note (`ptvMessage`, itself a VideoMessage) goes as a video."""
+    message = unwrap(message)
+    if message.HasField("ptvMessage"):
+        return nz.wa.Message(videoMessage=message.ptvMessage)
+    return message
+
+
 def content_field(message: Any) -> str | None:
     """The name of the field that carries what was sent (`conversation`, `imageMessage`, …)."""
     names = [f.name for f, _ in message.ListFields() if f.name not in IGNORED]

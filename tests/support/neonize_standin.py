@@ -64,6 +64,8 @@ class StandInSession:
         self.uploads: list[tuple[bytes, Any]] = []
         self.read_marks: list[tuple[list[str], Any, Any]] = []
         self.paired: list[str] = []
+        self.download_gate: asyncio.Event | None = None
+        """When set, downloads wait for it (a slow media server)."""
         self.downloads: dict[str, bytes] = {}
         """Bytes to answer download_any with, by the media message's fileSHA256 hex."""
         self.send_error: Exception | None = None
@@ -107,6 +109,8 @@ class StandInSession:
                                  FileEncSHA256=b"e" * 32, FileSHA256=b"s" * 32, FileLength=len(data))
 
     async def download_any(self, message: Any) -> bytes:
+        if self.download_gate is not None:
+            await self.download_gate.wait()
         for _descriptor, part in message.ListFields():
             sha = getattr(part, "fileSHA256", b"")
             if sha and sha.hex() in self.downloads:

@@ -61,6 +61,7 @@ try:
     from neonize.exc import NeonizeError
     from neonize.proto import Neonize_pb2 as neonize_proto
     from neonize.proto.Neonize_pb2 import JID, SendResponse, UploadResponse
+    from neonize.proto.Neonize_pb2 import UndecryptableMessage as UndecryptableMessageEv
     from neonize.proto.waCommon.WACommon_pb2 import MessageKey
     from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import DeviceProps
     from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as wa
@@ -106,6 +107,7 @@ __all__ = [
     "StreamErrorEv",
     "StreamReplacedEv",
     "TemporaryBanEv",
+    "UndecryptableMessageEv",
     "UploadResponse",
     "aio_events",
     "bind_event_loop",

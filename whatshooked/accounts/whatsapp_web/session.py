@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 SUBSCRIBED: tuple[type[Any], ...] = (
     nz.PairStatusEv, nz.ConnectedEv, nz.KeepAliveTimeoutEv, nz.KeepAliveRestoredEv, nz.LoggedOutEv,
     nz.StreamReplacedEv, nz.TemporaryBanEv, nz.ConnectFailureEv, nz.ClientOutdatedEv, nz.StreamErrorEv,
-    nz.DisconnectedEv, nz.MessageEv, nz.ReceiptEv,
+    nz.DisconnectedEv, nz.MessageEv, nz.ReceiptEv, nz.UndecryptableMessageEv,
 )
 """The neonize events the adapter handles (Go forwards only these)."""
 

@@ -85,3 +85,13 @@ async def test_a_video_note_is_downloaded_as_a_video(tmp_path: Path) -> None:
             await session.download_any(downloadable(note))
     assert type(fixed.value).__name__ == "DownloadError"
     assert "media connections" in str(fixed.value) and "not connected" in str(fixed.value)
+
+
+async def test_what_go_prints_reaches_the_log_not_stdout() -> None:
+    """neonize's Go side `fmt.Println`s errors to fd 1; `serve` routes them into the log format."""
+    code, out, err = await run_to_end(sys.executable, "-m", "tests.support.go_prints", within=60, cwd=ROOT,
+                                      env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert code == 0, err.decode()
+    assert out.decode() == "python's own stdout still works\n"
+    (line,) = [text for text in err.decode().splitlines() if "SendMessage" in text]
+    assert " WARNING whatsmeow.stdout: SendMessage: Error unmarshaling JID: " in line

@@ -153,6 +153,24 @@ class StandInSession:
 P = nz.neonize_proto
 
 
+def complete(message: Any) -> Any:
+    """Give every unset required (proto2) field its zero value, as Go's encoder always writes them all."""
+    for spec in message.DESCRIPTOR.fields:
+        if spec.is_repeated:
+            if spec.message_type is not None:
+                for item in getattr(message, spec.name):
+                    complete(item)
+            continue
+        if spec.message_type is not None:
+            if spec.is_required or message.HasField(spec.name):
+                complete(getattr(message, spec.name))
+                if not message.HasField(spec.name):
+                    getattr(message, spec.name).SetInParent()
+        elif spec.is_required and not message.HasField(spec.name):
+            setattr(message, spec.name, spec.default_value)
+    return message
+
+
 def jid(text: str) -> Any:
     user, _, server = text.partition("@")
     return P.JID(User=user, Server=server, RawAgent=0, Device=0, Integrator=0, IsEmpty=not text)

@@ -42,15 +42,22 @@ try:
     from neonize.aioze import events as aio_events
     from neonize.aioze.client import NewAClient
     from neonize.aioze.events import (
+        CallOfferEv,
+        CallTerminateEv,
+        ChatPresenceEv,
         ClientOutdatedEv,
         ConnectedEv,
         ConnectFailureEv,
         DisconnectedEv,
+        GroupInfoEv,
+        HistorySyncEv,
+        JoinedGroupEv,
         KeepAliveRestoredEv,
         KeepAliveTimeoutEv,
         LoggedOutEv,
         MessageEv,
         PairStatusEv,
+        PresenceEv,
         QREv,
         ReceiptEv,
         StreamErrorEv,
@@ -83,6 +90,13 @@ logging.getLogger("neonize.utils.ffmpeg").setLevel(logging.ERROR)
 Message = wa.Message
 
 __all__ = [
+    "CallOfferEv",
+    "CallTerminateEv",
+    "ChatPresenceEv",
+    "GroupInfoEv",
+    "HistorySyncEv",
+    "JoinedGroupEv",
+    "PresenceEv",
     "EVENT_TO_INT",
     "JID",
     "ClientOutdatedEv",

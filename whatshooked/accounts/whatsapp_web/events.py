@@ -17,6 +17,7 @@ from whatshooked.accounts.base import AccountState
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.accounts.whatsapp_web.jid import public_address
 from whatshooked.accounts.whatsapp_web.messages import MessageHandler
+from whatshooked.accounts.whatsapp_web.notifications import Notifications
 from whatshooked.accounts.whatsapp_web.pairing import QR_EXPIRED
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class EventRouter:
             nz.KeepAliveTimeoutEv: self._keepalive_timeout, nz.KeepAliveRestoredEv: self._keepalive_restored,
             nz.StreamErrorEv: self._stream_error, nz.MessageEv: self._message,
             nz.ReceiptEv: self.messages.receipt, nz.UndecryptableMessageEv: self.messages.undecryptable,
+            **Notifications(adapter).handlers(),
         }
 
     def new_run(self) -> None:

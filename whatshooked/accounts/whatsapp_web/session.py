@@ -33,6 +33,8 @@ SUBSCRIBED: tuple[type[Any], ...] = (
     nz.PairStatusEv, nz.ConnectedEv, nz.KeepAliveTimeoutEv, nz.KeepAliveRestoredEv, nz.LoggedOutEv,
     nz.StreamReplacedEv, nz.TemporaryBanEv, nz.ConnectFailureEv, nz.ClientOutdatedEv, nz.StreamErrorEv,
     nz.DisconnectedEv, nz.MessageEv, nz.ReceiptEv, nz.UndecryptableMessageEv,
+    nz.GroupInfoEv, nz.JoinedGroupEv, nz.CallOfferEv, nz.CallTerminateEv, nz.PresenceEv, nz.ChatPresenceEv,
+    nz.HistorySyncEv,
 )
 """The neonize events the adapter handles (Go forwards only these)."""
 
@@ -222,6 +224,11 @@ class NeonizeSession:
         self._retrieve(task)
         if self._task is None:  # not restarted meanwhile
             go_gate.stop_client(self._client.uuid)
+
+    @property
+    def me(self) -> Any:
+        """This device's JIDs as Go reported them when the session started (None before)."""
+        return self._client.me
 
     async def is_connected(self) -> bool:
         return bool(await self._client.is_connected)  # neonize's property returns a coroutine

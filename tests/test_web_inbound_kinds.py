@@ -131,3 +131,15 @@ async def test_undecryptable_message_is_not_lost(tmp_path: Path, receiver: HookR
         (event,) = await events_of(receiver, "message.undecryptable")
     assert {k: event["data"][k] for k in ("message_id", "chat", "from")} == {
         "message_id": "3EB0LOST", "chat": "+15551234567", "from": "+15551234567"}
+
+
+async def test_a_vote_on_a_poll_never_seen_says_so(tmp_path: Path, receiver: HookReceiver) -> None:
+    vote = wa.Message(pollUpdateMessage=wa.PollUpdateMessage(
+        pollCreationMessageKey=nz.MessageKey(remoteJID=ALICE, fromMe=True, ID="3EB0OLD"),
+        vote=seal_vote("3EB0OLD", ALICE, BOB, b"\x09" * 32, ["Yes"], iv=b"\x01" * 12), senderTimestampMS=1))
+    async with web_world(tmp_path, receiver.url) as world:
+        session = await connected(world)
+        await session.afeed(message_ev(vote, message_id="3EB0VOTE2"))
+        (voted,) = await events_of(receiver, "message.poll_vote")
+    assert voted["data"]["message_id"] == "3EB0OLD" and voted["data"]["selected"] is None
+    assert "could not be decrypted" in voted["data"]["error"]

@@ -95,3 +95,4 @@ async def test_what_go_prints_reaches_the_log_not_stdout() -> None:
     assert out.decode() == "python's own stdout still works\n"
     (line,) = [text for text in err.decode().splitlines() if "SendMessage" in text]
     assert " WARNING whatsmeow.stdout: SendMessage: Error unmarshaling JID: " in line
+

@@ -148,27 +148,12 @@ class MessageHandler:
         poll = self.polls.get(poll_id)
         hashes = open_vote(poll_id, poll, jids_of(source.Sender, source.SenderAlt), update.vote) if poll else None
         if hashes is None:
-            hashes = await self._decrypt_in_go(ev)
-        if hashes is None:
             data["error"] = "the vote could not be decrypted (the poll was not seen by this daemon)"
             return data
-        names = names_of(poll.options, hashes) if poll else None
-        data["selected"] = names
-        if names is None:
+        data["selected"] = names_of(poll.options, hashes) if poll else None
+        if data["selected"] is None:
             data["selected_hashes"] = [h.hex() for h in hashes]
         return data
-
-    async def _decrypt_in_go(self, ev: Any) -> list[bytes] | None:
-        session = self.adapter.session
-        decrypt = getattr(session, "decrypt_poll_vote", None)
-        if decrypt is None or not self.adapter.live:
-            return None
-        try:
-            vote = await decrypt(ev)
-        except Exception as exc:
-            log.info("account %s: poll vote %s not decrypted: %s", self.adapter.id, ev.Info.ID, exc)
-            return None
-        return list(vote.selectedOptions)
 
     async def _media(self, ev: Any, info: dict[str, Any]) -> dict[str, Any]:
         adapter = self.adapter

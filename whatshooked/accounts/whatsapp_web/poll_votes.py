@@ -4,9 +4,9 @@ A vote arrives encrypted (`pollUpdateMessage.vote`): AES-256-GCM under a key der
 from the poll's own `messageSecret`, as whatsmeow's msgsecret.go does, and holds SHA-256 hashes of
 the chosen option names. So we remember the polls we saw arrive (their options and secret) and
 decrypt in Python; that needs no network and no Go call. A vote on a poll we did not see (sent
-before this daemon started, or sent from this device) falls back to whatsmeow's DecryptPollVote,
-which finds the secret in its own store and gives the hashes; names are then only known for polls
-we remember, else the hashes are passed on (`selected_hashes`).
+before this daemon started, or sent from this device) cannot be opened: the event says so.
+whatsmeow's own DecryptPollVote is deliberately not used: offline and unpaired it dereferences a nil
+pointer (msgsecret.go), and a Go panic aborts the whole daemon.
 """
 
 from __future__ import annotations

@@ -252,10 +252,6 @@ class NeonizeSession:
         code: str = await self._client.PairPhone(phone, show_push_notification=True)
         return code
 
-    async def decrypt_poll_vote(self, ev: Any) -> Any:
-        """whatsmeow decrypts with the poll's secret from its own store (polls sent from this device)."""
-        return await self._client.decrypt_poll_vote(ev)
-
 
 def neonize_session(path: Path, callbacks: SessionCallbacks, device_name: str = "whatshooked") -> WebSession:
     return NeonizeSession(path, callbacks, device_name)

@@ -96,3 +96,16 @@ async def test_what_go_prints_reaches_the_log_not_stdout() -> None:
     (line,) = [text for text in err.decode().splitlines() if "SendMessage" in text]
     assert " WARNING whatsmeow.stdout: SendMessage: Error unmarshaling JID: " in line
 
+
+
+async def test_pairing_by_phone_fails_only_at_the_network_and_ends_cleanly(tmp_path: Path) -> None:
+    """Pairing runs on the owner thread like every lifecycle call: offline it fails at once with
+    whatsmeow's network error, and the stop that follows leaves no client and no Go call behind."""
+    async with offline_client(tmp_path / "pair.db") as session:
+        with pytest.raises(Exception) as failure:
+            async with asyncio.timeout(30):
+                await session.pair_phone("15551234567")
+        task = session._task
+    assert type(failure.value).__name__ == "PairPhoneError" and "not connected" in str(failure.value)
+    assert task is None or task.done()
+    assert not await asyncio.to_thread(go_gate.is_registered, session._client.uuid)

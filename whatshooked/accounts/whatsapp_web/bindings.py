@@ -39,6 +39,7 @@ warnings.simplefilter("ignore", ResourceWarning)  # neonize leaks two `os.popen(
 try:
     from neonize._binder import _CProxySettings as ProxySettingsStruct
     from neonize._binder import func_callback_bytes, func_string, gocode
+    from neonize.aioze import client as aio_client
     from neonize.aioze import events as aio_events
     from neonize.aioze.client import NewAClient
     from neonize.aioze.events import (
@@ -123,6 +124,7 @@ __all__ = [
     "TemporaryBanEv",
     "UndecryptableMessageEv",
     "UploadResponse",
+    "aio_client",
     "aio_events",
     "bind_event_loop",
     "ProxySettingsStruct",

@@ -111,3 +111,20 @@ def is_registered(uuid: bytes) -> bool:
     """Whether Go still holds a client under `uuid`: `SetProxyAddress(id, NULL)` only looks it up. Blocking."""
     answer = owned(nz.gocode.SetProxyAddress, uuid, ctypes.POINTER(nz.ProxySettingsStruct)())
     return bool(answer != b"client not found")
+
+
+class _OwnedGocode:
+    """What neonize's client module calls `gocode`: lifecycle calls go through the owner thread.
+
+    neonize itself calls `gocode.Stop` directly when a connect task is cancelled (asyncio.run
+    cancelling what is left at exit); ungated, that could race another session's Stop.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        function = getattr(nz.gocode, name)
+        if name not in EXCLUSIVE:
+            return function
+        return lambda *args: owned(function, *args)
+
+
+nz.aio_client.gocode = _OwnedGocode()

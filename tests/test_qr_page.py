@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import re
@@ -17,6 +16,7 @@ from PIL import Image
 
 from tests.support.harness import until
 from tests.support.neonize_standin import WebWorld, web_world
+from tests.support.process import run_to_end
 from tests.support.receiver import HookReceiver
 from whatshooked import qr_render
 from whatshooked.accounts.base import AccountState
@@ -58,18 +58,10 @@ async def served(tmp_path: Path, receiver: HookReceiver) -> AsyncIterator[tuple[
 
 
 async def dump_dom(url: str, profile: Path) -> str:
-    process = await asyncio.create_subprocess_exec(
+    _code, out, _err = await run_to_end(
         str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--dump-dom", url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    try:
-        async with asyncio.timeout(60):
-            out, _ = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        f"--user-data-dir={profile}", "--dump-dom", url, within=60)
     return out.decode()
 
 

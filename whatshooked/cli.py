@@ -15,6 +15,7 @@ from whatshooked import __version__, client_cli
 from whatshooked.config import LoggingConfig, load_config, resolve_config_path
 from whatshooked.config_write import remove_leftovers, write_starter
 from whatshooked.errors import ConfigError
+from whatshooked.go_environment import ensure_go_environment
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,16 @@ def check_config(path: Path) -> int:
 
 
 def serve(path: Path) -> int:
+    ensure_go_environment()  # may re-execute this process once; nothing may run before it
     # Until the daemon's event loop watches signals, SIGTERM stops it the way Ctrl-C does (exit 0), not a kill.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    from whatshooked.accounts.whatsapp_web.go_output import capture_go_output
     from whatshooked.daemon import serve as run
     from whatshooked.logging_setup import configure_from, setup_logging
     from whatshooked.settings import Settings
 
     setup_logging(LoggingConfig())
+    capture_go_output()
     if not path.exists():
         _announce(path, write_starter(path))
     config = load_config(path)

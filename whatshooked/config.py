@@ -112,6 +112,11 @@ class AccountConfig:
     business_api: BusinessApiConfig | None = None
     proxy: str = ""
     """WhatsApp Web only: socks5://, socks5h://, http:// or https:// proxy for the session."""
+    device_name: str = "whatshooked"
+    """WhatsApp Web: the name the phone lists under "Linked devices"."""
+    status_broadcasts: bool = False
+    presence: bool = False
+    history: bool = False
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ class ConfigBuilder:
         self.strict = strict
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        self.sessions: dict[Path, str] = {}
+        """Resolved session_path → the key of the account that uses it (no two may share one)."""
 
     # -- reporting -------------------------------------------------------
     def problem(self, key: str, why: str) -> None:
@@ -259,13 +261,18 @@ class ConfigBuilder:
             business = self.business(item.get("business_api"), f"{key}.business_api", account_id)
         elif item.get("business_api") is not None:
             self.warnings.append(f"{self.path}: {key}.business_api: ignored for a whatsmeow account")
+        session_path = self.session_path(session, key, account_id) if kind == "whatsmeow" else None
         return AccountConfig(
             id=account_id, type=kind,
             phone_number=self.get(item, key, "phone_number", str, ""),
-            session_path=(self.path_of(session or f"data/sessions/{account_id}.db") if kind == "whatsmeow" else None),
+            session_path=session_path,
             show_qr=self.get(item, key, "show_qr", bool, False),
             disabled=self.get(item, key, "disabled", bool, False),
             business_api=business,
+            device_name=self.get(item, key, "device_name", str, "") or "whatshooked",
+            status_broadcasts=self.get(item, key, "status_broadcasts", bool, False),
+            presence=self.get(item, key, "presence", bool, False),
+            history=self.get(item, key, "history", bool, False),
             proxy=self.proxy(item, key, kind),
         )
 
@@ -287,6 +294,20 @@ class ConfigBuilder:
             self.problem(f"{key}.proxy", "has a port that is not a number from 1 to 65535")
             return ""
         return value
+
+    def session_path(self, session: str, key: str, account_id: str) -> Path:
+        """whatsmeow opens the session as a SQLite URI (`file:PATH?…`): `#`, `%` and `?` would name another file."""
+        if any(c in session for c in "#%?"):
+            self.problem(f"{key}.session_path", f"{session!r} contains '#', '%' or '?', which WhatsApp Web's "
+                         "database would read as a different file; choose a path without them")
+        path = self.path_of(session or f"data/sessions/{account_id}.db")
+        resolved = path.resolve()
+        if resolved in self.sessions:
+            self.problem(f"{key}.session_path", f"{str(path)!r} is also the session_path of "
+                         f"{self.sessions[resolved]}; every account needs its own session file")
+        else:
+            self.sessions[resolved] = key
+        return path
 
     def business(self, raw: Any, key: str, account_id: str) -> BusinessApiConfig | None:
         if not isinstance(raw, dict):
@@ -360,7 +381,8 @@ _KIND_NAMES = {str: "a string", int: "a whole number", bool: "true or false", di
 _TOP_KEYS = ("server", "storage", "message_cache", "delivery", "media", "logging", "accounts", "hooks")
 _SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public",
                 "trusted_origins"}
-_ACCOUNT_KEYS = {"id", "type", "phone_number", "session_path", "show_qr", "disabled", "business_api", "proxy"}
+_ACCOUNT_KEYS = {"id", "type", "phone_number", "session_path", "show_qr", "disabled", "business_api", "proxy",
+                 "device_name", "status_broadcasts", "presence", "history"}
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 _BUSINESS_KEYS = {
     "phone_number_id", "access_token", "app_secret", "verify_token", "waba_id",

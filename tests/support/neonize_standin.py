@@ -32,8 +32,9 @@ class Sessions:
     fail_starts: int = 0
     """How many starts (across sessions) fail at once, as an offline Go session does."""
 
-    def __call__(self, path: Path, callbacks: SessionCallbacks) -> StandInSession:
+    def __call__(self, path: Path, callbacks: SessionCallbacks, **options: Any) -> StandInSession:
         session = StandInSession(path, callbacks, self)
+        session.options = options
         self.made.append(session)
         return session
 
@@ -63,6 +64,8 @@ class StandInSession:
         self.uploads: list[tuple[bytes, Any]] = []
         self.read_marks: list[tuple[list[str], Any, Any]] = []
         self.paired: list[str] = []
+        self.download_gate: asyncio.Event | None = None
+        """When set, downloads wait for it (a slow media server)."""
         self.downloads: dict[str, bytes] = {}
         """Bytes to answer download_any with, by the media message's fileSHA256 hex."""
         self.send_error: Exception | None = None
@@ -72,6 +75,8 @@ class StandInSession:
         """Phone digits -> JID the stand-in's WhatsApp knows (is_on_whatsapp answers from this)."""
         self.groups: list[Any] = []
         self.logouts = 0
+        self.options: dict[str, Any] = {}
+        """What the adapter asked for besides path and callbacks (device_name, …)."""
 
     # -- the seam -------------------------------------------------------------
     async def start(self) -> asyncio.Future[None]:
@@ -110,6 +115,8 @@ class StandInSession:
                                  FileEncSHA256=b"e" * 32, FileSHA256=b"s" * 32, FileLength=len(data))
 
     async def download_any(self, message: Any) -> bytes:
+        if self.download_gate is not None:
+            await self.download_gate.wait()
         for _descriptor, part in message.ListFields():
             sha = getattr(part, "fileSHA256", b"")
             if sha and sha.hex() in self.downloads:
@@ -172,6 +179,24 @@ class StandInSession:
 
 # -- real neonize events, filled in the way the Go encoder fills them --------------------------------
 P = nz.neonize_proto
+
+
+def complete(message: Any) -> Any:
+    """Give every unset required (proto2) field its zero value, as Go's encoder always writes them all."""
+    for spec in message.DESCRIPTOR.fields:
+        if spec.is_repeated:
+            if spec.message_type is not None:
+                for item in getattr(message, spec.name):
+                    complete(item)
+            continue
+        if spec.message_type is not None:
+            if spec.is_required or message.HasField(spec.name):
+                complete(getattr(message, spec.name))
+                if not message.HasField(spec.name):
+                    getattr(message, spec.name).SetInParent()
+        elif spec.is_required and not message.HasField(spec.name):
+            setattr(message, spec.name, spec.default_value)
+    return message
 
 
 def jid(text: str) -> Any:

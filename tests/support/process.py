@@ -34,6 +34,20 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
 
 
+async def run_to_end(*argv: str, within: float, **options: object) -> tuple[int, bytes, bytes]:
+    """Any program to completion with piped output; killed if it outlives `within` seconds."""
+    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.PIPE, **options)  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(within):
+            out, err = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return process.returncode or 0, out, err
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -23,7 +23,7 @@ from whatshooked.settings import Settings
 
 
 class StuckSession:
-    def __init__(self, path: Path, callbacks: SessionCallbacks) -> None:
+    def __init__(self, path: Path, callbacks: SessionCallbacks, **_options: Any) -> None:
         self.path = path
         self._never = threading.Event()
 

@@ -104,7 +104,8 @@ class WhatsAppWebAdapter(WebLookups):
             self._reserved = True
         self.set_state(AccountState.CONNECTING)
         self.session = self._factory(Path(self.session_path), SessionCallbacks(
-            on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status))
+            on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status),
+            device_name=self.config.device_name)
         self.session.proxy = self.config.proxy
         self._supervisor = loop.create_task(self._supervise(), name=f"whatsapp-web:{self.id}")
         self._watchdog = loop.create_task(self._watch(), name=f"whatsapp-web-watchdog:{self.id}")
@@ -138,8 +139,10 @@ class WhatsAppWebAdapter(WebLookups):
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(outcome)
 
-    async def _supervise(self) -> None:
+    async def _supervise(self, fresh: bool = True) -> None:
         assert self.session is not None
+        if not fresh:
+            await self._stop_session()  # whatever the dead supervisor left running
         while True:
             loop = asyncio.get_running_loop()
             self._outcome = loop.create_future()
@@ -182,9 +185,11 @@ class WhatsAppWebAdapter(WebLookups):
                 log.exception("account %s: stopping the session failed", self.id)
 
     async def _watch(self) -> None:
-        """Restart a session that says it is connected but is not, or a QR window that ran out."""
+        """Restart a session that says it is connected but is not, or a QR window that ran out, or a
+        supervisor task that died of a bug (it would otherwise never retry again)."""
         while True:
             await asyncio.sleep(self.timing.watchdog_interval)
+            self._revive_supervisor()
             if self.state is AccountState.QR and self.qr.expired():
                 self.router.qr_expired()
                 continue
@@ -205,6 +210,15 @@ class WhatsAppWebAdapter(WebLookups):
                 log.warning("account %s: session unresponsive for %.0fs; restarting it", self.id,
                             time.monotonic() - since)
                 self.end_run(Outcome(f"session unresponsive for {self.timing.unhealthy_grace:.0f}s"))
+
+    def _revive_supervisor(self) -> None:
+        task = self._supervisor
+        if task is None or not task.done() or task.cancelled() or task.exception() is None:
+            return  # running, or ended on purpose (logged out, QR expired, …)
+        log.error("account %s: the session supervisor died (%r); restarting it", self.id, task.exception())
+        self.set_state(AccountState.CONNECTING, f"restarted after an internal error: {task.exception()!r}")
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(fresh=False),
+                                                                  name=f"whatsapp-web:{self.id}")
 
     # -- pairing ------------------------------------------------------------
     @property

@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+MAX_EXPONENT = 62
+"""Far past any cap, far below float overflow: after ~85 hours offline the account still retries."""
+
 
 @dataclass
 class Backoff:
@@ -18,7 +21,8 @@ class Backoff:
 
     def nominal(self) -> float:
         """The un-jittered delay before the next attempt (grows, then stays at `cap`)."""
-        return min(self.cap, self.base * self.factor ** max(0, self.attempts - 1))
+        exponent = min(max(0, self.attempts - 1), MAX_EXPONENT)  # 2.0 ** 1024 would raise OverflowError
+        return min(self.cap, self.base * self.factor ** exponent)
 
     def next_delay(self) -> float:
         self.attempts += 1

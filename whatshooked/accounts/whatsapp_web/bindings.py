@@ -37,19 +37,28 @@ _quiet = warnings.catch_warnings()
 _quiet.__enter__()
 warnings.simplefilter("ignore", ResourceWarning)  # neonize leaks two `os.popen("uname -a")` pipes
 try:
-    from neonize._binder import func_callback_bytes, func_string
+    from neonize._binder import _CProxySettings as ProxySettingsStruct
+    from neonize._binder import func_callback_bytes, func_string, gocode
+    from neonize.aioze import client as aio_client
     from neonize.aioze import events as aio_events
     from neonize.aioze.client import NewAClient
     from neonize.aioze.events import (
+        CallOfferEv,
+        CallTerminateEv,
+        ChatPresenceEv,
         ClientOutdatedEv,
         ConnectedEv,
         ConnectFailureEv,
         DisconnectedEv,
+        GroupInfoEv,
+        HistorySyncEv,
+        JoinedGroupEv,
         KeepAliveRestoredEv,
         KeepAliveTimeoutEv,
         LoggedOutEv,
         MessageEv,
         PairStatusEv,
+        PresenceEv,
         QREv,
         ReceiptEv,
         StreamErrorEv,
@@ -60,7 +69,9 @@ try:
     from neonize.exc import NeonizeError
     from neonize.proto import Neonize_pb2 as neonize_proto
     from neonize.proto.Neonize_pb2 import JID, SendResponse, UploadResponse
+    from neonize.proto.Neonize_pb2 import UndecryptableMessage as UndecryptableMessageEv
     from neonize.proto.waCommon.WACommon_pb2 import MessageKey
+    from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import DeviceProps
     from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as wa
     from neonize.utils.enum import MediaType, ReceiptType
 finally:
@@ -80,11 +91,19 @@ logging.getLogger("neonize.utils.ffmpeg").setLevel(logging.ERROR)
 Message = wa.Message
 
 __all__ = [
+    "CallOfferEv",
+    "CallTerminateEv",
+    "ChatPresenceEv",
+    "GroupInfoEv",
+    "HistorySyncEv",
+    "JoinedGroupEv",
+    "PresenceEv",
     "EVENT_TO_INT",
     "JID",
     "ClientOutdatedEv",
     "ConnectFailureEv",
     "ConnectedEv",
+    "DeviceProps",
     "DisconnectedEv",
     "KeepAliveRestoredEv",
     "KeepAliveTimeoutEv",
@@ -103,11 +122,15 @@ __all__ = [
     "StreamErrorEv",
     "StreamReplacedEv",
     "TemporaryBanEv",
+    "UndecryptableMessageEv",
     "UploadResponse",
+    "aio_client",
     "aio_events",
     "bind_event_loop",
+    "ProxySettingsStruct",
     "func_callback_bytes",
     "func_string",
+    "gocode",
     "neonize_proto",
     "wa",
 ]

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from whatshooked.accounts.base import AccountState
 from whatshooked.accounts.whatsapp_web import bindings as nz
-from whatshooked.accounts.whatsapp_web.inbound import jid_text, parse_message, receipt_events, unwrap
 from whatshooked.accounts.whatsapp_web.jid import public_address
+from whatshooked.accounts.whatsapp_web.messages import MessageHandler
+from whatshooked.accounts.whatsapp_web.notifications import Notifications
 from whatshooked.accounts.whatsapp_web.pairing import QR_EXPIRED
 
 if TYPE_CHECKING:
@@ -53,13 +54,16 @@ class EventRouter:
         self.progressed = False
         """WhatsApp answered this run (a QR code, a connection, a refusal): the connect deadline is met."""
         self._inflight: set[asyncio.Task[Any]] = set()
+        self.messages = MessageHandler(adapter)
         self._handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
             nz.ConnectedEv: self._connected, nz.DisconnectedEv: self._disconnected,
             nz.PairStatusEv: self._pair_status, nz.LoggedOutEv: self._logged_out,
             nz.StreamReplacedEv: self._stream_replaced, nz.TemporaryBanEv: self._temporary_ban,
             nz.ConnectFailureEv: self._connect_failure, nz.ClientOutdatedEv: self._client_outdated,
             nz.KeepAliveTimeoutEv: self._keepalive_timeout, nz.KeepAliveRestoredEv: self._keepalive_restored,
-            nz.StreamErrorEv: self._stream_error, nz.MessageEv: self._message, nz.ReceiptEv: self._receipt,
+            nz.StreamErrorEv: self._stream_error, nz.MessageEv: self._message,
+            nz.ReceiptEv: self.messages.receipt, nz.UndecryptableMessageEv: self.messages.undecryptable,
+            **Notifications(adapter).handlers(),
         }
 
     def new_run(self) -> None:
@@ -218,38 +222,4 @@ class EventRouter:
     # -- messages and receipts ------------------------------------------------
     async def _message(self, ev: Any) -> None:
         self.progressed = True
-        adapter = self.adapter
-        inbound = parse_message(ev)
-        if inbound is None:
-            return
-        source = ev.Info.MessageSource
-        message_id = inbound.data["message_id"]
-        sender = jid_text(source.Sender) if source.IsGroup else ""
-        adapter.remember(message_id, jid_text(source.Chat), sender, bool(source.IsFromMe), ev.Message)
-        if inbound.media_kind is not None:
-            inbound.data["media"] = await self._media(ev, inbound.media_info)
-        # The key is committed with the event: a message WhatsApp delivers again is raised once.
-        await adapter.emit("message.received", dedupe_key=f"whatsmeow:{adapter.id}:{message_id}", **inbound.data)
-
-    async def _media(self, ev: Any, info: dict[str, Any]) -> dict[str, Any]:
-        adapter = self.adapter
-        extra = {"voice": info["voice"]} if "voice" in info else {}
-        fields = {k: v for k, v in info.items() if k != "voice"}
-        if adapter.ctx.settings.media.mode == "none":
-            return {**fields, **extra}
-        session = adapter.session
-        try:
-            if session is None or not adapter.live:
-                raise RuntimeError("the session is not running")
-            async with asyncio.timeout(adapter.timing.download_timeout):
-                data = await session.download_any(unwrap(ev.Message))
-            media = await adapter.ctx.media.save(data, fields["mime_type"], filename=fields["filename"],
-                                                 sha256=fields["sha256"])
-        except Exception as exc:
-            log.warning("account %s: media of message %s not downloaded: %s", adapter.id, ev.Info.ID, exc)
-            return {**fields, **extra, "error": f"download failed: {exc}"}
-        return {**media, **extra}
-
-    async def _receipt(self, ev: Any) -> None:
-        for event_type, data in receipt_events(ev):
-            await self.adapter.emit(event_type, **data)
+        await self.messages.message(ev)

@@ -26,10 +26,14 @@ IGNORED = frozenset({
 """Plumbing, not something a person sent: never a `message.received`."""
 
 WRAPPERS = ("ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "viewOnceMessageV2Extension",
-            "documentWithCaptionMessage", "editedMessage")
+            "documentWithCaptionMessage", "editedMessage", "pollCreationMessageV4")
 
 MEDIA = {"imageMessage": "image", "videoMessage": "video", "ptvMessage": "video", "audioMessage": "audio",
          "documentMessage": "document", "stickerMessage": "sticker"}
+
+POLLS = ("pollCreationMessage", "pollCreationMessageV2", "pollCreationMessageV3", "pollCreationMessageV5",
+         "pollCreationMessageV6")
+"""The fields that carry a PollCreationMessage (V4 is a wrapper, unwrapped like the others)."""
 
 RECEIPTS = {
     nz.neonize_proto.Receipt.DELIVERED: "message.delivered",
@@ -84,6 +88,15 @@ def unwrap(message: Any) -> Any:
                 break
         else:
             return message
+    return message
+
+
+def downloadable(message: Any) -> Any:
+    """The media message in a form whatsmeow's DownloadAny accepts: it looks only at image, video, audio,
+    document and sticker fields, so a video note (`ptvMessage`, itself a VideoMessage) goes as a video."""
+    message = unwrap(message)
+    if message.HasField("ptvMessage"):
+        return nz.wa.Message(videoMessage=message.ptvMessage)
     return message
 
 
@@ -161,6 +174,11 @@ def _fill(inbound: Inbound, name: str, part: Any) -> None:
         data["type"] = "interactive"
         data["interactive"] = {"type": "nfm_reply", "nfm_reply": {
             "name": flow.name, "response_json": flow.paramsJSON, "body": part.body.text or None}}
+    elif name in POLLS:
+        data["type"] = "poll"
+        data["text"] = part.name or None
+        data["poll"] = {"name": part.name, "options": [o.optionName for o in part.options],
+                        "selectable_count": part.selectableOptionsCount}
     elif name == "orderMessage":
         data.update(type="order", text=part.message or None)
     else:

@@ -17,6 +17,7 @@ import concurrent.futures
 import ctypes
 import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web import go_gate
 from whatshooked.accounts.whatsapp_web.session_calls import SessionCalls
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,9 @@ log = logging.getLogger(__name__)
 SUBSCRIBED: tuple[type[Any], ...] = (
     nz.PairStatusEv, nz.ConnectedEv, nz.KeepAliveTimeoutEv, nz.KeepAliveRestoredEv, nz.LoggedOutEv,
     nz.StreamReplacedEv, nz.TemporaryBanEv, nz.ConnectFailureEv, nz.ClientOutdatedEv, nz.StreamErrorEv,
-    nz.DisconnectedEv, nz.MessageEv, nz.ReceiptEv,
+    nz.DisconnectedEv, nz.MessageEv, nz.ReceiptEv, nz.UndecryptableMessageEv,
+    nz.GroupInfoEv, nz.JoinedGroupEv, nz.CallOfferEv, nz.CallTerminateEv, nz.PresenceEv, nz.ChatPresenceEv,
+    nz.HistorySyncEv,
 )
 """The neonize events the adapter handles (Go forwards only these)."""
 
@@ -86,7 +90,8 @@ class WebSession(Protocol):
     async def logout(self) -> None: ...
 
 
-SessionFactory = Callable[[Path, SessionCallbacks], WebSession]
+SessionFactory = Callable[..., WebSession]
+"""`factory(path, callbacks, device_name=…)` → a session."""
 
 
 def register_callbacks(event: Any, callbacks: SessionCallbacks) -> None:
@@ -144,24 +149,44 @@ def release_session_thread(loop: asyncio.AbstractEventLoop) -> None:
 
 
 class _Client(nz.NewAClient):
-    """neonize's client, plus whatsmeow's QR-channel outcomes (neonize drops them)."""
+    """neonize's client, plus whatsmeow's QR-channel outcomes (neonize drops them), its Go calls gated
+    (go_gate), and a signal when Go first calls back for it (its registration is over)."""
 
-    def __init__(self, name: str, on_login_status: Callable[[str], None]) -> None:
-        super().__init__(name)
+    def __init__(self, name: str, on_login_status: Callable[[str], None], device_name: str) -> None:
+        super().__init__(name, props=nz.DeviceProps(os=device_name, platformType=nz.DeviceProps.SAFARI))
+        self._NewAClient__client = go_gate.GatedGoCode()
         self._on_login_status = on_login_status
+        self.answered: threading.Event | None = None
+        execute = self.event.execute
+
+        def execute_and_signal(uuid: int, binary: int, size: int, code: int) -> None:
+            self.signal_answer()
+            execute(uuid, binary, size, code)
+
+        self.event.execute = execute_and_signal
+
+    def signal_answer(self) -> None:
+        """Called on Go's threads: Go is past registering this client."""
+        if self.answered is not None:
+            self.answered.set()
 
     def _NewAClient__onLoginStatus(self, uuid: int, status: int) -> None:  # noqa: N802 - overrides a private
+        self.signal_answer()
         text = ctypes.string_at(status).decode(errors="replace") if status else ""
         if self.loop is not None and text:
             self.loop.call_soon_threadsafe(self._on_login_status, text)
+
+    def _NewAClient__onQr(self, uuid: int, qr_protoaddr: int) -> None:  # noqa: N802 - overrides a private
+        self.signal_answer()
+        nz.NewAClient._NewAClient__onQr(self, uuid, qr_protoaddr)
 
 
 class NeonizeSession(SessionCalls):
     """One whatsmeow session: its SQLite file is both neonize's database name and its client id."""
 
-    def __init__(self, path: Path, callbacks: SessionCallbacks) -> None:
+    def __init__(self, path: Path, callbacks: SessionCallbacks, device_name: str = "whatshooked") -> None:
         self.path = path
-        self._client = _Client(str(path), callbacks.on_login_status)
+        self._client = _Client(str(path), callbacks.on_login_status, device_name)
         self._client._stop_finalizer.detach()  # it would Stop a newer session with the same id
         register_callbacks(self._client.event, callbacks)
         self._task: asyncio.Future[Any] | None = None
@@ -177,9 +202,16 @@ class NeonizeSession(SessionCalls):
         refs = getattr(self._client, "_connect_refs", None)
         if refs is not None:
             self._retired.append(refs)
+        answered = self._client.answered = threading.Event()
         proxy = nz.ProxySettings(proxy_address=self.proxy) if self.proxy else None
-        self._task = await self._client.connect(proxy)
-        return self._task
+        try:
+            await go_gate.hold_for_registration(answered)  # no other lifecycle Go call runs until it is over
+            self._task = task = await self._client.connect(proxy)
+        except BaseException:
+            answered.set()
+            raise
+        task.add_done_callback(lambda _t: answered.set())
+        return task
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -190,9 +222,30 @@ class NeonizeSession(SessionCalls):
         if task is not None and not task.done():
             done, _ = await asyncio.wait([task], timeout=STOP_WAIT)
             if not done:
-                log.warning("session %s: the Go session is still ending; leaving it behind", self.path.name)
-        if task is not None and task.done() and not task.cancelled():
+                log.warning("session %s: the Go session is still ending; it is removed when it does",
+                            self.path.name)
+        # Go may have registered the client after our Stop (a stop right after a start): remove it once
+        # the run is over, so no zombie client is left behind to connect on its own.
+        if task is not None and task.done():
+            self._retrieve(task)
+            await asyncio.wrap_future(go_gate.stop_client(self._client.uuid))
+        elif task is not None:
+            task.add_done_callback(self._forget)
+
+    @staticmethod
+    def _retrieve(task: asyncio.Future[Any]) -> None:
+        if not task.cancelled():
             task.exception()  # retrieved: its failure was already handled or no longer matters
+
+    def _forget(self, task: asyncio.Future[Any]) -> None:
+        self._retrieve(task)
+        if self._task is None:  # not restarted meanwhile
+            go_gate.stop_client(self._client.uuid)
+
+    @property
+    def me(self) -> Any:
+        """This device's JIDs as Go reported them when the session started (None before)."""
+        return self._client.me
 
     async def is_connected(self) -> bool:
         return bool(await self._client.is_connected)  # neonize's property returns a coroutine
@@ -217,5 +270,5 @@ class NeonizeSession(SessionCalls):
         return code
 
 
-def neonize_session(path: Path, callbacks: SessionCallbacks) -> WebSession:
-    return NeonizeSession(path, callbacks)
+def neonize_session(path: Path, callbacks: SessionCallbacks, device_name: str = "whatshooked") -> WebSession:
+    return NeonizeSession(path, callbacks, device_name)

@@ -26,6 +26,8 @@ HOOK_METHODS = ("GET", "POST", "PUT", "PATCH")
 MEDIA_MODES = ("url", "base64", "none")
 LOG_FORMATS = ("text", "json")
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # use fullmatch: `$` lets a trailing newline in
+# libyaml's loader when PyYAML has it (the wheels do): the same safe rules, ten times faster on a big file.
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 NOT_A_MAPPING = "the top level must be a mapping of keys like server:, accounts:, hooks:"
 
 
@@ -221,7 +223,7 @@ def _read_text(path: Path) -> str:
 def _document(text: str, path: Path) -> dict[str, Any]:
     """The top-level mapping ({} for an empty file), or a ConfigError saying where and why."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise yaml_error(exc, path) from None
     if raw is None:

@@ -23,7 +23,7 @@ from whatshooked.config import (
     ServerConfig,
     StorageConfig,
 )
-from whatshooked.config_rules import origin_key, webhook_path_problem
+from whatshooked.config_rules import trusted_origins, webhook_path_problem
 from whatshooked.config_values import Secret, parse_duration, parse_size
 from whatshooked.errors import ConfigError
 from whatshooked.hook_headers import header_problem
@@ -202,20 +202,10 @@ class ConfigBuilder:
         )
 
     def origins(self, value: Any) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            self.problem("server.trusted_origins", "must be a list of origins, like [https://dash.example.com]")
-            return ()
-        found = []
-        for index, item in enumerate(value):
-            key = origin_key(item) if isinstance(item, str) else None
-            if key is None:
-                self.problem(f"server.trusted_origins[{index}]",
-                             f"must be an origin: http(s)://host[:port] with no path, not {item!r}")
-            else:
-                found.append(key)
-        return tuple(found)
+        found, problems = trusted_origins(value)
+        for key, why in problems:
+            self.problem(key, why)
+        return found
 
     def items(self, raw: dict[str, Any], name: str, build: Any) -> list[Any]:
         value = raw.get(name)

@@ -26,7 +26,7 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from whatshooked.config import NOT_A_MAPPING, read_document, yaml_error
+from whatshooked.config import NOT_A_MAPPING, SAFE_LOADER, read_document, yaml_error
 from whatshooked.errors import ConfigError
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
@@ -146,7 +146,7 @@ def _splice(text: str, baseline: str, edited: str) -> str | None:
     line, start, end = _align(before, original)
     out: list[str] = []
     done = 0  # original[:done] is accounted for
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(before, after):
         if tag == "equal":
             continue
         o1, o2 = (end[i1], end[i1]) if tag == "insert" else (start[i1], end[i2])
@@ -189,7 +189,7 @@ def _align(before: list[str], original: list[str]) -> tuple[list[int | None], li
     """
     line: list[int | None] = [None] * len(before)
     places: list[list[int]] = [[] for _ in range(len(before) + 1)]
-    for tag, i1, i2, o1, o2 in difflib.SequenceMatcher(None, before, original, autojunk=False).get_opcodes():
+    for tag, i1, i2, o1, o2 in _opcodes([_key(k) for k in before], [_key(k) for k in original]):
         if tag == "equal" or (tag == "replace" and i2 - i1 == o2 - o1):
             for k in range(i1, i2 + 1):
                 places[k].append(o1 + k - i1)
@@ -205,6 +205,33 @@ def _align(before: list[str], original: list[str]) -> tuple[list[int | None], li
     return line, start, end
 
 
+def _key(line: str) -> str:
+    """A line with its spacing collapsed: ruamel's rendering differs from the file mostly in spacing."""
+    return " ".join(line.split())
+
+
+def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes from `a` to `b`, with the common head and tail matched in linear time.
+
+    difflib's matcher is quadratic in the number of repeated lines (a big config repeats `method: POST`
+    in every hook); an edit changes one place, so only the lines between the common head and tail,
+    about as many as the edit touches, go through it.
+    """
+    size = min(len(a), len(b))
+    head = 0
+    while head < size and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < size - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    ops: list[tuple[str, int, int, int, int]] = [("equal", 0, head, 0, head)] if head else []
+    middle = difflib.SequenceMatcher(None, a[head:len(a) - tail], b[head:len(b) - tail], autojunk=False)
+    ops += [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in middle.get_opcodes()]
+    if tail:
+        ops.append(("equal", len(a) - tail, len(a), len(b) - tail, len(b)))
+    return ops
+
+
 def _as_written(k: int, line: list[int | None], original: list[str], before: list[str]) -> str:
     at = line[k]
     return before[k] if at is None else original[at]
@@ -212,6 +239,6 @@ def _as_written(k: int, line: list[int | None], original: list[str], before: lis
 
 def _same_data(text: str, reference: str) -> bool:
     try:
-        return bool(yaml.safe_load(text) == yaml.safe_load(reference))
+        return bool(yaml.load(text, Loader=SAFE_LOADER) == yaml.load(reference, Loader=SAFE_LOADER))
     except yaml.YAMLError:
         return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from yarl import URL
 
 OWN_PATHS = ("/", "/api", "/docs", "/health", "/metrics")
@@ -31,3 +33,20 @@ def origin_key(value: str) -> str | None:
         return None
     host = f"[{url.host}]" if ":" in url.host else url.host
     return f"{url.scheme}://{host.lower()}:{url.port}"
+
+
+def trusted_origins(value: Any) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """`server.trusted_origins` as origin keys, and the (key, why) of every entry that is not an origin."""
+    if value is None:
+        return (), []
+    if not isinstance(value, list):
+        return (), [("server.trusted_origins", "must be a list of origins, like [https://dash.example.com]")]
+    found, problems = [], []
+    for index, item in enumerate(value):
+        key = origin_key(item) if isinstance(item, str) else None
+        if key is None:
+            problems.append((f"server.trusted_origins[{index}]",
+                             f"must be an origin: http(s)://host[:port] with no path, not {item!r}"))
+        else:
+            found.append(key)
+    return tuple(found), problems

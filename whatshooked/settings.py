@@ -58,28 +58,37 @@ class Settings:
 
         `edit` mutates the dict it is given and may return a value (passed back to the caller);
         it raises RequestError to refuse the change. An edit that changes nothing writes nothing.
+        `edit` runs in a worker thread: it must only touch the document (and read `config`).
         """
         async with self._lock:
-            try:
-                document = await asyncio.to_thread(Document.read, self.path)
-            except ConfigError as exc:  # the file was broken by hand since it was loaded
-                reason = "; ".join(_without_path(p, self.path) for p in exc.problems)
-                raise SaveError(self.path, f"{reason} (fix the file first)") from None
-            result = edit(document.data)
-            text = document.render()
-            if text is None:  # nothing to write: keep the file as it is
-                return result
-            try:
-                config = parse_config(text, self.path, env=self._env)
-            except ConfigError as exc:
-                raise RequestError("; ".join(_without_path(p, self.path) for p in exc.problems)) from None
-            try:
-                await asyncio.to_thread(write_atomically, self.path, text)
-            except OSError as exc:
-                raise SaveError(self.path, exc.strerror or str(exc)) from None
-            log.info("config written back to %s", self.path)
-            await self._apply(config)
+            # The read, render, validation and write of a big file take a while: a thread does them,
+            # one change at a time (the lock), so the loop keeps answering webhooks meanwhile.
+            result, config = await asyncio.to_thread(self._write_back, edit)
+            if config is not None:
+                log.info("config written back to %s", self.path)
+                await self._apply(config)
             return result
+
+    def _write_back(self, edit: Edit) -> tuple[Any, Config | None]:
+        """In a worker thread: edit the document, validate it and replace the file; None when nothing changed."""
+        try:
+            document = Document.read(self.path)
+        except ConfigError as exc:  # the file was broken by hand since it was loaded
+            reason = "; ".join(_without_path(p, self.path) for p in exc.problems)
+            raise SaveError(self.path, f"{reason} (fix the file first)") from None
+        result = edit(document.data)
+        text = document.render()
+        if text is None:  # nothing to write: keep the file as it is
+            return result, None
+        try:
+            config = parse_config(text, self.path, env=self._env)
+        except ConfigError as exc:
+            raise RequestError("; ".join(_without_path(p, self.path) for p in exc.problems)) from None
+        try:
+            write_atomically(self.path, text)
+        except OSError as exc:
+            raise SaveError(self.path, exc.strerror or str(exc)) from None
+        return result, config
 
     async def reload(self) -> bool:
         """Re-read the file (SIGHUP). A broken file is logged and the running config kept."""

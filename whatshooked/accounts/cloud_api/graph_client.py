@@ -119,7 +119,7 @@ class GraphClient:
 
 
 def _multipart(form: dict[str, str | Upload]) -> aiohttp.FormData:
-    data = aiohttp.FormData()
+    data = aiohttp.FormData(default_to_multipart=True)  # Meta's spec: multipart/form-data, files or not
     for name, value in form.items():
         if isinstance(value, Upload):
             data.add_field(name, value.data, filename=value.filename, content_type=value.content_type)

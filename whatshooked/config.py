@@ -38,6 +38,8 @@ class ServerConfig:
     public_url: str = ""
     max_body: int = 64 * 1024 * 1024
     metrics_public: bool = False
+    request_timeout: float = 30.0
+    max_connections: int = 1024
 
     @property
     def local_url(self) -> str:

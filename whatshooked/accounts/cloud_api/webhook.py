@@ -14,7 +14,10 @@ from aiohttp import web
 
 from whatshooked.accounts.cloud_api.inbound import Inbound, Parsed, parse_payload, signature_ok, unreadable
 from whatshooked.accounts.cloud_api.unreadable import TooDeep, load_body
+from whatshooked.accounts.cloud_api.webhook_body import BODIES, MAX_BODY, Busy
 from whatshooked.errors import SendError
+
+__all__ = ["MAX_BODY", "CloudWebhook"]
 
 if TYPE_CHECKING:
     from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
@@ -22,8 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-MAX_BODY = 8 * 1024 * 1024
-"""Meta's webhook payloads are at most 3 MB; anyone can POST here, so not server.max_body (64 MB) each."""
 
 
 class CloudWebhook:
@@ -62,8 +63,16 @@ class CloudWebhook:
         return web.Response(status=403, text="verify token does not match")
 
     async def receive(self, request: web.Request) -> web.Response:
-        limit = min(MAX_BODY, request.client_max_size)
-        body = await request.clone(client_max_size=limit).read()  # 413 past the limit
+        try:
+            async with BODIES.read(request, MAX_BODY) as body:  # 413 past MAX_BODY
+                return await self._receive(request, body)
+        except Busy as exc:
+            self._count("busy")
+            log.debug("account %s: webhook POST from %s answered 503: %s", self.adapter.id, request.remote, exc)
+            return web.Response(status=503, headers={"Retry-After": "5"},
+                                text="too many webhook bodies being received at once; retry later")
+
+    async def _receive(self, request: web.Request, body: bytes) -> web.Response:
         secret = self.adapter.api.app_secret.reveal()
         if secret and not signature_ok(secret, body, request.headers.get(SIGNATURE_HEADER)):
             self._count("bad_signature")

@@ -144,13 +144,14 @@ async def test_memory_held_by_stalled_bodies_comes_back(tmp_path: Path) -> None:
         peak = serve.rss_kb()
         for reader, _ in stalled:
             await cut_off(reader)
-        await until(lambda: serve.rss_kb() < baseline + 48 * 1024, within=20)
+        await until(lambda: serve.rss_kb() < baseline + 16 * 1024, within=20)
         after = serve.rss_kb()
         for _, writer in stalled:
             writer.close()
-    # 40 bodies of 8 MB would be 320 MB: the webhook bodies held at once are bounded, then freed
-    assert peak < baseline + 100 * 1024, (baseline, peak)
-    assert after < baseline + 48 * 1024, (baseline, after)
+    # 40 bodies of 8 MB would be 320 MB (it was 47 -> 382 MB, never freed): the webhook bodies held at
+    # once share a 32 MB budget, and what they held is freed once they are cut
+    assert peak < baseline + 64 * 1024, (baseline, peak)
+    assert after < baseline + 16 * 1024, (baseline, after)
 
 
 def test_the_server_keys_are_read_and_checked(tmp_path: Path) -> None:

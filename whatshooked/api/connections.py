@@ -11,6 +11,7 @@ delivered a whole request, so stalled clients can never lock out Meta's webhooks
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import resource
 import time
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 FULL = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
+COLLECT_AFTER = 1.0
+"""After connections are cut, a full garbage collection runs this much later (at most one pending):
+what a cut request held is tied up in reference cycles (its exception's traceback), which an idle
+daemon's collector might not look at for a long time, so the memory would not come back."""
 WARN_EVERY = 60.0
 """Cut connections are summed up in one warning at most this often (an attack must not flood the log)."""
 
@@ -51,6 +56,7 @@ class ConnectionGuard:
         self._by_handler: dict[Any, GuardedProtocol] = {}
         self._cut: dict[str, int] = {}
         self._warned = -WARN_EVERY
+        self._collect: asyncio.TimerHandle | None = None
 
     def wrap(self, handler: asyncio.Protocol) -> GuardedProtocol:
         return GuardedProtocol(self, handler)
@@ -70,6 +76,14 @@ class ConnectionGuard:
         self._open[conn] = None
         self._by_handler[conn.handler] = conn
         return True
+
+    def collect_soon(self) -> None:
+        if self._collect is None:
+            self._collect = asyncio.get_running_loop().call_later(COLLECT_AFTER, self._collected)
+
+    def _collected(self) -> None:
+        self._collect = None
+        gc.collect()
 
     def forget(self, conn: GuardedProtocol) -> None:
         self._open.pop(conn, None)
@@ -161,6 +175,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._disarm()
         self.guard.forget(self)  # no longer counted: its socket closes as soon as the 408 is out
         self.guard.note(why)
+        self.guard.collect_soon()
         log.debug("connection from %s closed: %s", self.transport.get_extra_info("peername"), why)
         if self.request is None or not self.request.content.is_eof():
             self.transport.write(TIMED_OUT)

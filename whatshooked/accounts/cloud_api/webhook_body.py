@@ -39,21 +39,27 @@ class BodyBudget:
         declared = request.content_length
         if declared is not None and declared > limit:
             raise web.HTTPRequestEntityTooLarge(limit, declared)
-        taken = 0
+        taken, size = 0, 0
+        chunks: list[bytes] = []  # joined once whole: no buffer regrown (and copied) as it fills
         try:
             if declared:
                 self.take(declared)
                 taken = declared
-            body = bytearray()
             while chunk := await request.content.readany():
-                body += chunk
-                if len(body) > limit:
-                    raise web.HTTPRequestEntityTooLarge(limit, len(body))
-                if len(body) > taken:
-                    self.take(len(body) - taken)
-                    taken = len(body)
-            yield bytes(body)
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise web.HTTPRequestEntityTooLarge(limit, size)
+                if size > taken:
+                    self.take(size - taken)
+                    taken = size
+            body = b"".join(chunks)
+            chunks.clear()
+            yield body
         finally:
+            # a cut connection's ConnectionResetError keeps this frame alive through its traceback
+            # until the cyclic GC runs, which an idle daemon may not do for long: let go of the bytes now
+            chunks.clear()
             self.held -= taken
 
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.support.cloud_daemon import PHONE_NUMBER_ID, WEBHOOK_PATH, cloud_daemon, sign
+from tests.support.cloud_daemon import API_KEY, PHONE_NUMBER_ID, WEBHOOK_PATH, cloud_daemon, sign
 from tests.support.graph_standin import GraphStandin, fixture
 from tests.support.receiver import HookReceiver
 
@@ -268,3 +268,32 @@ async def test_what_can_be_read_is_raised_and_the_rest_is_a_business_error(
     assert sorted(e["raw"] for e in errors if isinstance(e["raw"], str)) == ["not an object"]
     assert [e["raw"] for e in errors if isinstance(e["raw"], dict)] == [{"id": "wamid.x"}]
     assert all(e["errors"][0]["message"].startswith("'") for e in errors)
+
+
+async def test_a_client_that_goes_away_mid_body_leaves_no_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with cloud_daemon(tmp_path) as rig:
+        host, port = rig.url.removeprefix("http://").split(":")
+        for path in (WEBHOOK_PATH, "/api/send"):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nx-api-key: {API_KEY}\r\nContent-Type: application/json"
+                         "\r\nContent-Length: 100000\r\n\r\n{\"entry\": [".encode())
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+        assert await rig.webhook(fixture("message_text.json")) == (200, "ok")  # and the path still answers
+    no_tracebacks(caplog)
+
+
+async def test_nan_or_deep_nesting_in_an_api_body_is_400(tmp_path: Path) -> None:
+    async with cloud_daemon(tmp_path) as rig:
+        valid = ('{"type": "button", "body": {"text": "Pick one"}, "action": {"buttons": [{"type": "reply", '
+                 '"reply": {"id": "yes", "title": "Yes"}}]}, "x": NaN}')
+        for raw in ('{"account_id": "shop", "to": "+16505551234", "interactive": ' + valid + "}",
+                    '{"account_id": "shop", "to": "+16505551234", "interactive": ' + _nested(100_000) + "}"):
+            headers = {"x-api-key": API_KEY, "Content-Type": "application/json"}
+            async with rig.http.post(f"{rig.url}/api/send/interactive", data=raw, headers=headers) as response:
+                status, text = response.status, await response.text()
+            assert status == 400 and "not valid JSON" in text, text
+        assert rig.graph.graph_requests("POST", f"{PHONE_NUMBER_ID}/messages") == []

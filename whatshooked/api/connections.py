@@ -111,8 +111,10 @@ class GuardedProtocol(asyncio.Protocol):
 
     @property
     def busy(self) -> bool:
-        """A whole request is being handled (headers and body in): never cut."""
-        return self.request is not None and self.request.content.is_eof()
+        """A whole request is being handled (headers and body in), or an answer is still going out: never cut."""
+        if self.request is not None and self.request.content.is_eof():
+            return True
+        return self.transport is not None and self.transport.get_write_buffer_size() > 0
 
     # -- asyncio.Protocol, forwarded ---------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -161,8 +163,10 @@ class GuardedProtocol(asyncio.Protocol):
 
     def started(self, request: web.BaseRequest) -> None:
         self.request = request
-        if self.busy:
+        if request.content.is_eof():
             self._disarm()
+        elif self._deadline is None:  # a pipelined request, parsed before the previous one finished
+            self._arm()
 
     def finished(self) -> None:
         self.request = None
@@ -178,7 +182,7 @@ class GuardedProtocol(asyncio.Protocol):
         self.guard.collect_soon()
         log.debug("connection from %s closed: %s", self.transport.get_extra_info("peername"), why)
         if self.request is None or not self.request.content.is_eof():
-            self.transport.write(TIMED_OUT)
+            self.transport.write(TIMED_OUT)  # nothing of an answer has gone out yet
         self.transport.close()
 
 

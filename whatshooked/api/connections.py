@@ -199,11 +199,13 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
         conn.started(request)
     try:
         return await handler(request)
-    except ConnectionResetError:
+    except (ConnectionResetError, RuntimeError):  # aiohttp: RuntimeError("Connection closed.") for a read after it
         transport = request.transport
         if not (conn is not None and conn.was_cut) and transport is not None and not transport.is_closing():
             raise
         log.debug("%s %s: the client went away before its request was read whole", request.method, request.path)
+        if guard is not None:
+            guard.collect_soon()  # now what the request held is garbage (see COLLECT_AFTER)
         return web.Response(status=408, text="request not received whole")  # nobody is left to read it
     finally:
         if conn is not None:

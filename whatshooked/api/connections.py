@@ -50,8 +50,8 @@ class ConnectionGuard:
         self.timeout = request_timeout
         self.limit = fd_headroom(max_connections)
         if self.limit < max_connections:
-            log.warning("server.max_connections is %d, but the open-file limit (ulimit -n / LimitNOFILE=) leaves "
-                        "room for %d: at most %d connections are kept open", max_connections, self.limit, self.limit)
+            log.info("server.max_connections is %d, but the open-file limit (ulimit -n / LimitNOFILE=) leaves "
+                     "room for %d: at most %d connections are kept open", max_connections, self.limit, self.limit)
         self._open: dict[GuardedProtocol, None] = {}  # in order of opening
         self._by_handler: dict[Any, GuardedProtocol] = {}
         self._cut: dict[str, int] = {}

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
-from tests.support.cloud_daemon import WEBHOOK_PATH, config_text, sign, write_config
+from tests.support.cloud_daemon import API_KEY, WEBHOOK_PATH, config_text, sign, write_config
 from tests.support.graph_standin import GraphStandin, fixture
 from tests.support.harness import until
 from tests.support.process import ServeProcess, child_env, free_port
@@ -57,9 +58,25 @@ class LimitedServe(ServeProcess):
         raise AssertionError("no VmRSS")
 
 
+class HeldGraph(GraphStandin):
+    """Holds its answers to sends until `release` is set."""
+
+    def __init__(self) -> None:
+        super().__init__("test-token")
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def _graph(self, request: web.Request) -> web.Response:
+        if request.path.endswith("/messages"):
+            self.held.set()
+            await self.release.wait()
+        return await super()._graph(request)
+
+
 @contextlib.asynccontextmanager
-async def serving(tmp_path: Path, server_keys: str, nofile: int | None = None) -> AsyncIterator[LimitedServe]:
-    graph = GraphStandin("test-token")
+async def serving(tmp_path: Path, server_keys: str, nofile: int | None = None,
+                  graph: GraphStandin | None = None) -> AsyncIterator[LimitedServe]:
+    graph = graph or GraphStandin("test-token")
     await graph.start()
     port = free_port()
     text = config_text(tmp_path, port, graph.url, None, business={})
@@ -122,6 +139,21 @@ async def test_slow_headers_and_stalled_bodies_are_cut_after_request_timeout(tmp
         log = serve.output()
     assert all(answer.startswith(b"HTTP/1.1 408") for answer in said), said
     assert "server.request_timeout" in log and "Traceback" not in log
+
+
+async def test_a_whole_request_may_take_longer_than_request_timeout_to_answer(tmp_path: Path) -> None:
+    """The timeout is for receiving a request; a send that waits on Meta is not cut."""
+    graph = HeldGraph()
+    async with serving(tmp_path, "  request_timeout: 1s\n", graph=graph) as serve, aiohttp.ClientSession() as http:
+        body = {"account_id": "shop", "to": "+16505551234", "text": "hello"}
+        send = asyncio.ensure_future(http.post(f"{serve.url}/api/send", json=body, headers={"x-api-key": API_KEY}))
+        await asyncio.wait_for(graph.held.wait(), 10)
+        slow = await open_stalled(serve.url)
+        assert (await cut_off(slow[0])).startswith(b"HTTP/1.1 408")  # so request_timeout has passed
+        slow[1].close()
+        graph.release.set()
+        async with await send as response:
+            assert response.status == 200, await response.text()
 
 
 async def test_a_real_webhook_is_answered_while_150_connections_stall_under_a_low_fd_limit(tmp_path: Path) -> None:

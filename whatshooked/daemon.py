@@ -26,7 +26,7 @@ from aiohttp import web
 from whatshooked.accounts.manager import DISCONNECT_TIMEOUT, AccountManager, Lent
 from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
-from whatshooked.api.connections import CONNECTIONS, GuardedSite
+from whatshooked.api.connections import CONNECTIONS, GuardedSite, quiet_fd_exhaustion
 from whatshooked.config import Config
 from whatshooked.delivery.dispatcher import Dispatcher
 from whatshooked.events import Event
@@ -260,6 +260,7 @@ async def _listen(daemon: Daemon, notifier: Notifier, stop: asyncio.Event, early
     app = build_app(daemon)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUESTS_GRACE, handle_signals=False)
     await runner.setup()
+    loop.set_exception_handler(quiet_fd_exhaustion)
     try:
         await GuardedSite(runner, server.host, server.port, app[CONNECTIONS]).start()
         log.info("API listening on http://%s:%d", server.host, server.port)

@@ -11,6 +11,8 @@ delivered a whole request, so stalled clients can never lock out Meta's webhooks
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import errno
 import gc
 import logging
 import resource
@@ -24,25 +26,48 @@ log = logging.getLogger(__name__)
 
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 FULL = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
 COLLECT_AFTER = 1.0
 """After connections are cut, a full garbage collection runs this much later (at most one pending):
 what a cut request held is tied up in reference cycles (its exception's traceback), which an idle
-daemon's collector might not look at for a long time, so the memory would not come back."""
+daemon's collector might not look at for a long time, so the memory would not come back. glibc's
+malloc_trim then hands the freed heap back to the system."""
 WARN_EVERY = 60.0
 """Cut connections are summed up in one warning at most this often (an attack must not flood the log)."""
 
 
-BACKLOG = 32
+BACKLOG = 16
 """Listen backlog, and so how many connections asyncio accepts in one go before any is looked at."""
+BURSTS = 4
+"""Accept bursts that may come in before the first of them is counted (and room made by closing others):
+asyncio makes each connection's protocol, and closes a socket, a loop iteration or two later."""
 
 
 def fd_headroom(limit: int) -> int:
     """Connections the soft RLIMIT_NOFILE leaves room for: a quarter (at least 48) is kept for the store,
-    hooks and Meta, and one accept burst more, since connections are counted only once accepted."""
+    hooks and Meta, and BURSTS accept bursts more, since connections are counted only once accepted."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return limit
-    return max(1, min(limit, soft - max(48, soft // 4) - BACKLOG))
+    return max(1, min(limit, soft - max(48, soft // 4) - BURSTS * BACKLOG))
+
+
+def quiet_fd_exhaustion(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Loop exception handler: running out of file descriptors is one warning line, not a traceback
+    per refused accept (asyncio pauses accepting for a second and tries again)."""
+    exc = context.get("exception")
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        log.warning("out of file descriptors (%s): raise the open-file limit (LimitNOFILE=) or lower "
+                    "server.max_connections", exc.strerror)
+        return
+    loop.default_exception_handler(context)
 
 
 class ConnectionGuard:
@@ -84,6 +109,8 @@ class ConnectionGuard:
     def _collected(self) -> None:
         self._collect = None
         gc.collect()
+        if _MALLOC_TRIM is not None:
+            _MALLOC_TRIM(0)  # glibc keeps freed heap memory unless asked; elsewhere there is no such call
 
     def forget(self, conn: GuardedProtocol) -> None:
         self._open.pop(conn, None)

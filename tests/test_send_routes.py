@@ -36,10 +36,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("/api/send", {"text": "See https://example.com", "preview_url": True},
      envelope("text", {"body": "See https://example.com", "preview_url": True})),
     ("/api/send/location", {"latitude": 37.44, "longitude": -122.16, "name": "Philz", "address": "101 Forest Ave"},
-     envelope("location", {"latitude": 37.44, "longitude": -122.16, "name": "Philz", "address": "101 Forest Ave"})),
+     envelope("location", {"latitude": "37.44", "longitude": "-122.16", "name": "Philz",  # strings: Meta's spec
+                           "address": "101 Forest Ave"})),
     ("/api/send/contacts", {"contacts": [CONTACT]}, envelope("contacts", [CONTACT])),
     ("/api/send/interactive", {"interactive": INTERACTIVE}, envelope("interactive", INTERACTIVE)),
-    ("/api/send/template", {"template": TEMPLATE}, envelope("template", TEMPLATE)),
+    ("/api/send/template", {"template": TEMPLATE},  # Meta's spec requires language.policy
+     envelope("template", {**TEMPLATE, "language": {"policy": "deterministic", "code": "en_US"}})),
     ("/api/send/reaction", {"message_id": "wamid.IN1", "emoji": "\U0001f44d"},
      envelope("reaction", {"message_id": "wamid.IN1", "emoji": "\U0001f44d"})),
     ("/api/send/flow", {"flow_id": "1234", "flow_token": "tok", "header_text": "Book", "body_text": "Pick a time",

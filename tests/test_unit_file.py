@@ -47,6 +47,8 @@ def test_directives() -> None:
         "ReadWritePaths": "/var/lib/whatshooked /etc/whatshooked",
         "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
         "CapabilityBoundingSet": "",
+        # room for server.max_connections (1024) besides the store, hooks and Meta (issue 8, item 10)
+        "LimitNOFILE": "65536",
     }
     for key, value in expected.items():
         assert service.get(key) == value, key

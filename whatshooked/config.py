@@ -42,6 +42,8 @@ class ServerConfig:
     max_body: int = 64 * 1024 * 1024
     metrics_public: bool = False
     trusted_origins: tuple[str, ...] = ()  # config_rules.origin_key forms: scheme://host:port
+    request_timeout: float = 30.0
+    max_connections: int = 1024
 
     @property
     def local_url(self) -> str:

@@ -199,6 +199,8 @@ class ConfigBuilder:
             max_body=self.convert(sv, "server", "max_body", parse_size, 64 * 1024 * 1024),
             metrics_public=self.get(sv, "server", "metrics_public", bool, False),
             trusted_origins=self.origins(sv.get("trusted_origins")),
+            request_timeout=self.timeout(sv),
+            max_connections=self.positive(sv, "server", "max_connections", 1024),
         )
 
     def origins(self, value: Any) -> tuple[str, ...]:
@@ -206,6 +208,13 @@ class ConfigBuilder:
         for key, why in problems:
             self.problem(key, why)
         return found
+
+    def timeout(self, sv: dict[str, Any]) -> float:
+        value = self.convert(sv, "server", "request_timeout", parse_duration, 30.0)
+        if value <= 0:
+            self.problem("server.request_timeout", f"must be more than 0, not {sv['request_timeout']!r}")
+            return 30.0
+        return float(value)
 
     def items(self, raw: dict[str, Any], name: str, build: Any) -> list[Any]:
         value = raw.get(name)
@@ -370,7 +379,7 @@ class ConfigBuilder:
 _KIND_NAMES = {str: "a string", int: "a whole number", bool: "true or false", dict: "a mapping", list: "a list"}
 _TOP_KEYS = ("server", "storage", "message_cache", "delivery", "media", "logging", "accounts", "hooks")
 _SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public",
-                "trusted_origins"}
+                "trusted_origins", "request_timeout", "max_connections"}
 _ACCOUNT_KEYS = {"id", "type", "phone_number", "session_path", "show_qr", "disabled", "business_api", "proxy",
                  "device_name", "status_broadcasts", "presence", "history"}
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")

@@ -26,6 +26,7 @@ from aiohttp import web
 from whatshooked.accounts.manager import DISCONNECT_TIMEOUT, AccountManager, Lent
 from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
+from whatshooked.api.connections import CONNECTIONS, GuardedSite, quiet_fd_exhaustion
 from whatshooked.config import Config
 from whatshooked.delivery.dispatcher import Dispatcher
 from whatshooked.errors import ConfigError
@@ -264,11 +265,12 @@ async def _listen(daemon: Daemon, notifier: Notifier, stop: asyncio.Event, early
     """Serve the API (and SIGHUP reloads, including one asked for while starting) until `stop` is set."""
     server = daemon.settings.config.server
     loop = asyncio.get_running_loop()
-    runner = web.AppRunner(build_app(daemon), access_log=None, shutdown_timeout=REQUESTS_GRACE,
-                           handle_signals=False)
+    app = build_app(daemon)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUESTS_GRACE, handle_signals=False)
     await runner.setup()
+    loop.set_exception_handler(quiet_fd_exhaustion)
     try:
-        await web.TCPSite(runner, server.host, server.port).start()
+        await GuardedSite(runner, server.host, server.port, app[CONNECTIONS]).start()
         log.info("API listening on http://%s:%d", server.host, server.port)
         loop.add_signal_handler(signal.SIGHUP, daemon.reload)
         if early_reload.is_set():

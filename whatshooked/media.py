@@ -114,8 +114,9 @@ class MediaStore:
 
     def verify(self, media_id: str, expires: str | None, sig: str | None) -> bool:
         """True when this daemon issued the link (expiry is checked by `open`, which then answers 404)."""
-        if not self._key or not expires or not sig or not expires.isdigit() or not ID_PATTERN.match(media_id):
-            return False
+        if (not self._key or not expires or not sig or not ID_PATTERN.match(media_id)
+                or not (expires.isascii() and expires.isdigit() and sig.isascii())):
+            return False  # str.isdigit() takes "²" and "١"; compare_digest refuses non-ASCII text
         return hmac.compare_digest(self.signature(media_id, int(expires)), sig)
 
     def link_expired(self, expires: str) -> bool:

@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 
 from whatshooked.api import openapi
 from whatshooked.api.auth import auth_middleware
+from whatshooked.api.connections import CONNECTIONS, ConnectionGuard, guard_middleware
 from whatshooked.api.errors import error_middleware
 from whatshooked.api.keys import ACCOUNTS, DISPATCHER, MEDIA, METRICS, SETTINGS, STORE
 from whatshooked.api.origin import origin_middleware
@@ -38,8 +39,9 @@ def build_app(daemon: Daemon) -> web.Application:
     config = daemon.settings.config
     app = web.Application(
         client_max_size=config.server.max_body,
-        middlewares=[error_middleware, webhook_middleware, origin_middleware, auth_middleware],
+        middlewares=[error_middleware, guard_middleware, webhook_middleware, origin_middleware, auth_middleware],
     )
+    app[CONNECTIONS] = ConnectionGuard(config.server.request_timeout, config.server.max_connections)
     app[SETTINGS] = daemon.settings
     app[STORE] = daemon.store
     app[DISPATCHER] = daemon.dispatcher

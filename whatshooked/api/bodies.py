@@ -17,6 +17,11 @@ from whatshooked.errors import RequestError
 _MISSING = object()
 
 
+def _not_json(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259): passed on, Meta and hooks would get invalid JSON."""
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
+
+
 async def read_json(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
     """The body as a JSON object; an empty body is `{}` when `optional`, else a 400."""
     raw = await request.read()  # raises 413 past client_max_size
@@ -25,9 +30,11 @@ async def read_json(request: web.Request, *, optional: bool = False) -> dict[str
             return {}
         raise RequestError("request body is empty: send a JSON object")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_not_json)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestError(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RequestError("request body is not valid JSON: nested too deep") from None
     if not isinstance(body, dict):
         raise RequestError("request body must be a JSON object")
     return body

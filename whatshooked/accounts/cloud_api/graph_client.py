@@ -118,7 +118,7 @@ class GraphClient:
 
 
 def _multipart(form: dict[str, str | Upload]) -> aiohttp.FormData:
-    data = aiohttp.FormData()
+    data = aiohttp.FormData(default_to_multipart=True)  # Meta's spec: multipart/form-data, files or not
     for name, value in form.items():
         if isinstance(value, Upload):
             # a stream, not bytes: aiohttp warns that a large bytes body may block the loop

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from whatshooked.accounts.base import sent_key
+from whatshooked.accounts.cloud_api import unreadable as unread
 from whatshooked.events import utc_timestamp
 from whatshooked.phone import international
 
@@ -24,6 +24,8 @@ MESSAGE_TYPES = frozenset({
     "interactive", "button", "order", "system",
 })
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+CHANGE_TYPES = frozenset({"revoke", "edit"})
+"""A message deleted for everyone, or edited: `{type: revoke|edit, revoke|edit: {original_message_id, …}}`."""
 STATUS_EVENTS = {
     "sent": "message.sent", "delivered": "message.delivered", "read": "message.read",
     "played": "message.played", "failed": "message.failed",
@@ -50,26 +52,57 @@ class Parsed:
 
 def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
     """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body keyed with the app secret>`."""
-    if not header or not header.startswith("sha256="):
-        return False
+    if not header or not header.isascii() or not header.startswith("sha256="):
+        return False  # compare_digest refuses non-ASCII text: such a header is simply wrong
     expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header[len("sha256="):].strip().lower())
 
 
 def parse_payload(payload: Any, account_id: str, phone_number_id: str) -> Parsed:
-    """Every change of every entry; raises ValueError when this is not a WhatsApp webhook at all."""
+    """Every change of every entry; raises ValueError when this is not a WhatsApp webhook at all.
+
+    Inside a webhook nothing raises: a part of the wrong type or shape becomes a `business.errors`
+    event (see `unreadable`), so Meta gets its 200 and the part is not lost.
+    """
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise ValueError("not a WhatsApp webhook: expected an object with an 'entry' list")
     parsed = Parsed()
     for entry in payload["entry"]:
-        if not isinstance(entry, dict):
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(changes, list):
+            parsed.items.append(unreadable("an entry is not an object with a 'changes' list", entry))
             continue
-        if entry.get("id"):
+        if isinstance(entry.get("id"), (str, int)) and entry["id"]:
             parsed.waba_ids.add(str(entry["id"]))
-        for change in entry.get("changes") or []:
-            if isinstance(change, dict):
-                _change(entry, change, account_id, phone_number_id, parsed)
+        for change in changes:
+            _guarded_change(entry, change, account_id, phone_number_id, parsed)
     return parsed
+
+
+def unreadable(why: str, raw: Any) -> Inbound:
+    log.warning("webhook content not raised as an event of its own (business.errors instead): %s", why)
+    return Inbound("business.errors", unread.unreadable_data(why, raw))
+
+
+def _guarded_change(entry: dict[str, Any], change: Any, account_id: str, phone_number_id: str,
+                    parsed: Parsed) -> None:
+    """One change; what it yields is kept only when all of it could be read."""
+    if not isinstance(change, dict):
+        parsed.items.append(unreadable("a change is not an object", change))
+        return
+    if unread.too_deep(change):
+        parsed.items.append(unreadable("a change nests too deep to be raised", None))
+        return
+    own = Parsed()
+    try:
+        _change(entry, change, account_id, phone_number_id, own)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        parsed.items.append(unreadable(f"a {change.get('field')!r} change could not be read "
+                                       f"({type(exc).__name__}: {exc})", change))
+        return
+    parsed.items.extend(own.items)
+    for number, entries in own.foreign.items():
+        parsed.foreign.setdefault(number, []).extend(entries)
 
 
 def _change(entry: dict[str, Any], change: dict[str, Any], account_id: str, phone_number_id: str,
@@ -80,28 +113,31 @@ def _change(entry: dict[str, Any], change: dict[str, Any], account_id: str, phon
         data = dict(value) if isinstance(value, dict) else {"value": value}
         parsed.items.append(Inbound(f"business.{name}", data))
         return
-    number = str((value.get("metadata") or {}).get("phone_number_id") or "")
+    number = str(unread.mapping(value.get("metadata")).get("phone_number_id") or "")
     if number and number != phone_number_id:
         entries = parsed.foreign.setdefault(number, [])
         entries.append({"id": entry.get("id"), "changes": [change]})
         return
-    contacts = [c for c in value.get("contacts") or [] if isinstance(c, dict)]
-    for message in value.get("messages") or []:
-        if isinstance(message, dict):
-            parsed.items.append(message_item(message, contacts, account_id))
-    for status in value.get("statuses") or []:
-        if isinstance(status, dict):
-            item = status_item(status, account_id)
-            if item is not None:
-                parsed.items.append(item)
+    contacts = unread.dicts(value.get("contacts"))
+    for message in unread.dicts(value.get("messages")):
+        parsed.items.append(message_item(message, contacts, account_id))
+    for status in unread.dicts(value.get("statuses")):
+        item = status_item(status, account_id)
+        if item is not None:
+            parsed.items.append(item)
     if value.get("errors"):
         parsed.items.append(Inbound("business.errors", {"errors": value["errors"]}))
+    for part in ("messages", "statuses", "contacts", "metadata"):
+        kind = dict if part == "metadata" else list
+        if value.get(part) is not None and not isinstance(value[part], kind):
+            what = "an object" if kind is dict else "a list"
+            parsed.items.append(unreadable(f"'{part}' of a messages change is not {what}", value[part]))
 
 
 def iso_time(epoch: Any) -> str:
     try:
         return utc_timestamp(float(epoch))
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return utc_timestamp()
 
 
@@ -116,11 +152,13 @@ def message_item(message: dict[str, Any], contacts: list[dict[str, Any]], accoun
         "message_id": message.get("id"),
         "chat": str(group) if group else international(sender),
         "from": international(sender),
-        "from_name": (profile.get("profile") or {}).get("name"),
+        "from_name": unread.mapping(profile.get("profile")).get("name"),
         "is_group": bool(group),
         "type": kind,
         "text": None,
     }
+    if meta_type in CHANGE_TYPES:
+        return change_item(meta_type, message, data, account_id)
     content = message.get(meta_type)
     content = content if isinstance(content, dict) else {}
     media = None
@@ -172,6 +210,26 @@ def message_item(message: dict[str, Any], contacts: list[dict[str, Any]], accoun
     return Inbound("message.received", data, key, media)
 
 
+def change_item(meta_type: str, message: dict[str, Any], known: dict[str, Any], account_id: str) -> Inbound:
+    """`message.revoked` / `message.edited` (DESIGN §8.2) about the original message, as on WhatsApp Web."""
+    content = unread.mapping(message.get(meta_type))
+    data: dict[str, Any] = {
+        "message_id": content.get("original_message_id"), "chat": known["chat"], "from": known["from"],
+    }
+    if meta_type == "revoke":
+        event_type = "message.revoked"
+        data["by"] = known["from"]
+    else:
+        event_type = "message.edited"
+        edited = unread.mapping(content.get("message"))
+        body = unread.mapping(edited.get(str(edited.get("type") or "")))
+        data["text"] = body.get("body") if edited.get("type") == "text" else body.get("caption")
+        data["edited_at"] = iso_time(message.get("timestamp"))
+    data["raw"] = message
+    key = f"cloud:msg:{account_id}:{message['id']}" if message.get("id") else None
+    return Inbound(event_type, data, key)
+
+
 def interactive_reply(content: dict[str, Any]) -> dict[str, Any]:
     """button_reply / list_reply as {type, id, title[, description]}; a Flow's nfm_reply with `response` parsed."""
     reply_type = str(content.get("type") or "unknown")
@@ -181,8 +239,8 @@ def interactive_reply(content: dict[str, Any]) -> dict[str, Any]:
     if reply_type == "nfm_reply":
         raw = reply.get("response_json")
         try:
-            result["response"] = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
+            result["response"] = unread.load_body(raw.encode()) if isinstance(raw, str) else raw
+        except (unread.NotJson, unread.TooDeep):
             result["response"] = None
     return result
 
@@ -205,7 +263,7 @@ def status_item(status: dict[str, Any], account_id: str) -> Inbound | None:
     if name in ("sent", "failed"):
         data["to"] = recipient
     if name == "failed":
-        errors = [e for e in status.get("errors") or [] if isinstance(e, dict)]
+        errors = unread.dicts(status.get("errors"))
         first = errors[0] if errors else {}
         details = (first.get("error_data") or {}).get("details") if isinstance(first.get("error_data"), dict) else None
         data["error"] = {

@@ -77,7 +77,8 @@ def _text_message(to: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _location(to: str, body: dict[str, Any]) -> dict[str, Any]:
-    content: dict[str, Any] = {"latitude": body["latitude"], "longitude": body["longitude"]}
+    # Meta's spec types the coordinates as strings; str() of a float is its shortest exact form
+    content: dict[str, Any] = {"latitude": str(body["latitude"]), "longitude": str(body["longitude"])}
     _optional(content, "name", body.get("name"))
     _optional(content, "address", body.get("address"))
     return envelope(to, "location", content)
@@ -92,7 +93,12 @@ def _interactive(to: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _template(to: str, body: dict[str, Any]) -> dict[str, Any]:
-    return envelope(to, "template", body["template"])
+    """Meta's spec requires `language.policy`, whose only value is `deterministic`: added when left out."""
+    template = body["template"]
+    language = template.get("language") if isinstance(template, dict) else None
+    if isinstance(language, dict) and "policy" not in language:
+        template = {**template, "language": {"policy": "deterministic", **language}}
+    return envelope(to, "template", template)
 
 
 def _reaction(to: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -7,14 +7,17 @@ crash or a store failure makes Meta redeliver rather than lose anything.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from whatshooked.accounts.cloud_api.inbound import Inbound, parse_payload, signature_ok
+from whatshooked.accounts.cloud_api.inbound import Inbound, Parsed, parse_payload, signature_ok, unreadable
+from whatshooked.accounts.cloud_api.unreadable import TooDeep, load_body
+from whatshooked.accounts.cloud_api.webhook_body import BODIES, MAX_BODY, Busy
 from whatshooked.errors import SendError, StoreError
+
+__all__ = ["MAX_BODY", "CloudWebhook"]
 
 if TYPE_CHECKING:
     from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
@@ -22,8 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-MAX_BODY = 8 * 1024 * 1024
-"""Meta's webhook payloads are at most 3 MB; anyone can POST here, so not server.max_body (64 MB) each."""
 
 
 class CloudWebhook:
@@ -62,8 +63,16 @@ class CloudWebhook:
         return web.Response(status=403, text="verify token does not match")
 
     async def receive(self, request: web.Request) -> web.Response:
-        limit = min(MAX_BODY, request.client_max_size)
-        body = await request.clone(client_max_size=limit).read()  # 413 past the limit
+        try:
+            async with BODIES.read(request, MAX_BODY) as body:  # 413 past MAX_BODY
+                return await self._receive(request, body)
+        except Busy as exc:
+            self._count("busy")
+            log.debug("account %s: webhook POST from %s answered 503: %s", self.adapter.id, request.remote, exc)
+            return web.Response(status=503, headers={"Retry-After": "5"},
+                                text="too many webhook bodies being received at once; retry later")
+
+    async def _receive(self, request: web.Request, body: bytes) -> web.Response:
         secret = self.adapter.api.app_secret.reveal()
         if secret and not signature_ok(secret, body, request.headers.get(SIGNATURE_HEADER)):
             self._count("bad_signature")
@@ -71,7 +80,9 @@ class CloudWebhook:
                         self.adapter.id, request.remote, SIGNATURE_HEADER)
             return web.Response(status=401, text=f"{SIGNATURE_HEADER} does not match")
         try:
-            parsed = parse_payload(json.loads(body), self.adapter.id, self.adapter.api.phone_number_id)
+            parsed = parse_payload(load_body(body), self.adapter.id, self.adapter.api.phone_number_id)
+        except TooDeep as exc:  # JSON all the same: answered 200 (Meta would redeliver it for days), raised as such
+            parsed = Parsed(items=[unreadable(str(exc), None)])
         except ValueError as exc:
             self._count("bad_request")
             return web.Response(status=400, text=f"not a WhatsApp webhook body: {exc}")
@@ -80,7 +91,7 @@ class CloudWebhook:
             for item in parsed.items:
                 await self._raise(item)
             for number, entries in parsed.foreign.items():
-                await self._hand_over(number, entries)
+                await self._hand_over(number, entries, body, request.headers.get(SIGNATURE_HEADER))
         except StoreError as exc:  # the store cannot take writes (logged once, naming storage.path)
             self._count("error")
             log.warning("account %s: webhook answered 503, Meta will redeliver: %s", self.adapter.id,
@@ -93,12 +104,25 @@ class CloudWebhook:
         self._count("ok")
         return web.Response(text="ok")
 
-    async def _hand_over(self, phone_number_id: str, entries: list[dict[str, Any]]) -> None:
-        """Meta sends one app's webhooks to one URL: changes for a sibling number go to its account."""
+    async def _hand_over(self, phone_number_id: str, entries: list[dict[str, Any]], body: bytes,
+                         signature: str | None) -> None:
+        """Meta sends one app's webhooks to one URL: changes for a sibling number go to its account.
+
+        Only when that account would have taken the POST itself: if it has an app_secret, the body must
+        carry a signature made with that secret, else an unsigned POST at an open account's path could
+        raise events for an account that checks signatures.
+        """
         sibling = self.adapter.sibling(phone_number_id)
         if sibling is None:
             log.warning("account %s: ignored webhook changes for phone_number_id %s: no business-api account has "
                         "it (this one is %s)", self.adapter.id, phone_number_id, self.adapter.api.phone_number_id)
+            return
+        secret = sibling.api.app_secret.reveal()
+        if secret and not signature_ok(secret, body, signature):
+            self._count("bad_signature")
+            log.warning("account %s: ignored webhook changes for account %s (phone_number_id %s): the POST is not "
+                        "signed with %s's app_secret (one Meta app shares one secret: is it the same app?)",
+                        self.adapter.id, sibling.id, phone_number_id, sibling.id)
             return
         payload = {"object": "whatsapp_business_account", "entry": entries}
         for item in parse_payload(payload, sibling.id, phone_number_id).items:

@@ -11,11 +11,13 @@ import json
 import logging
 import mimetypes
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from whatshooked.api.bodies import read_json
 from whatshooked.api.keys import ACCOUNTS
@@ -187,18 +189,62 @@ def route_handler(route: Route) -> Handler:
     return handle
 
 
+@dataclass
+class FilePart:
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+async def read_form(request: web.Request) -> dict[str, str | FilePart]:
+    """The parts of a multipart body, read whole in memory (the body is capped at server.max_body).
+
+    Read part by part rather than with `request.post()`, which leaves its temporary file open when a
+    body breaks off; a body aiohttp cannot read is the client's mistake (400 naming it), not ours.
+    """
+    form: dict[str, str | FilePart] = {}
+    budget = request.client_max_size
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise ValueError("a nested multipart part is not a form field")
+            chunks = []
+            while chunk := await part.read_chunk():
+                budget -= len(chunk)
+                if budget < 0:
+                    raise web.HTTPRequestEntityTooLarge(request.client_max_size, request.content_length or 0)
+                chunks.append(chunk)
+            data = bytes(part.decode(b"".join(chunks)))
+            if part.name is None:
+                continue
+            if part.filename is not None:
+                mime = part.headers.get("Content-Type", "application/octet-stream")
+                form[part.name] = FilePart(part.filename, mime, data)
+            else:
+                form[part.name] = data.decode(part.get_charset(default="utf-8"))
+    except web.HTTPRequestEntityTooLarge:
+        raise
+    except (ValueError, LookupError, RuntimeError, AssertionError, zlib.error, web.HTTPBadRequest,
+            BadHttpMessage) as exc:
+        why = exc.text if isinstance(exc, web.HTTPException) else str(exc).strip() or type(exc).__name__
+        raise RequestError(f"the body is not valid multipart/form-data ({why}); send fields account_id, "
+                           "file and type") from None
+    return form
+
+
 async def upload_media(request: web.Request) -> web.StreamResponse:
     """multipart/form-data: account_id, file, and type (the MIME type; else the file part's own)."""
     if not request.content_type.startswith("multipart/"):
         raise RequestError("the body must be multipart/form-data with fields account_id, file and type")
-    form = await request.post()
+    form = await read_form(request)
     account_id = form.get("account_id")
     if not isinstance(account_id, str) or not account_id:
         raise RequestError("field 'account_id' is required")
     upload = form.get("file")
-    if not isinstance(upload, web.FileField):
+    if not isinstance(upload, FilePart):
         raise RequestError("field 'file' is required (a file part)")
-    data = upload.file.read()
+    data = upload.data
     if not data:
         raise RequestError("field 'file' is empty")
     mime = form.get("type")

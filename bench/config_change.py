@@ -26,11 +26,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from whatshooked import config as config_module  # noqa: E402
-from whatshooked import config_edit  # noqa: E402
-from whatshooked.config import load_config, parse_config  # noqa: E402
-from whatshooked.config_write import write_atomically  # noqa: E402
-from whatshooked.settings import Settings  # noqa: E402
+from whatshooked.config import edit as config_edit  # noqa: E402
+from whatshooked.config import load as config_module  # noqa: E402
+from whatshooked.config.load import load_config, parse_config  # noqa: E402
+from whatshooked.config.settings import Settings  # noqa: E402
+from whatshooked.config.write import write_atomically  # noqa: E402
 
 
 def config_text(hooks: int) -> str:

@@ -34,11 +34,12 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from whatshooked.config import Config, parse_config  # noqa: E402
+from whatshooked.config.load import parse_config  # noqa: E402
+from whatshooked.config.model import Config  # noqa: E402
 from whatshooked.delivery.dispatcher import Dispatcher  # noqa: E402
 from whatshooked.events import Event  # noqa: E402
-from whatshooked.metrics import Metrics  # noqa: E402
-from whatshooked.store import Store  # noqa: E402
+from whatshooked.service.metrics import Metrics  # noqa: E402
+from whatshooked.store.sqlite.store import Store  # noqa: E402
 
 
 # -- the hook, in its own process ------------------------------------------------------------------

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from store import realistic_events  # noqa: E402
 
 from whatshooked.events import Event  # noqa: E402
-from whatshooked.store import Store  # noqa: E402
-from whatshooked.store_seal import Sealer, decode_key  # noqa: E402
+from whatshooked.store.seal import Sealer, decode_key  # noqa: E402
+from whatshooked.store.sqlite.store import Store  # noqa: E402
 
 
 async def one_run(events: list[Event], concurrency: int, sealed: bool) -> tuple[float, float]:

@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from whatshooked.accounts.cloud_api.inbound import parse_payload  # noqa: E402
 from whatshooked.events import Event  # noqa: E402
-from whatshooked.store import Store  # noqa: E402
-from whatshooked.store_migrations import migrate  # noqa: E402
+from whatshooked.store.sqlite.migrations import migrate  # noqa: E402
+from whatshooked.store.sqlite.store import Store  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "meta" / "message_text.json"
 HOOKS = ("alpha", "beta")

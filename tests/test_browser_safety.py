@@ -23,9 +23,9 @@ from aiohttp.typedefs import Handler
 from tests.support.browser import CHROMIUM, chromium
 from tests.support.harness import API_KEY, config, running, standin_registry, until
 from whatshooked.api.app import build_app
-from whatshooked.config import load_config
-from whatshooked.daemon import Daemon
-from whatshooked.settings import Settings
+from whatshooked.config.load import load_config
+from whatshooked.config.settings import Settings
+from whatshooked.service.daemon import Daemon
 
 BASIC = "  username: admin\n  password: hunter2-password\n"
 ACCOUNT = "  - id: personal\n"
@@ -194,7 +194,7 @@ async def test_own_public_and_trusted_origins_may_change_things(tmp_path: Path) 
     ("ftp://x", "server.trusted_origins[0]: must be an origin"),
 ])
 async def test_trusted_origins_must_be_origins(tmp_path: Path, value: str, why: str) -> None:
-    from whatshooked.config import parse_config
+    from whatshooked.config.load import parse_config
     from whatshooked.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:

@@ -15,8 +15,8 @@ import yaml
 
 from tests.support.process import ROOT, ServeProcess, free_port, run_cli
 from whatshooked import __version__
-from whatshooked import config as config_module
-from whatshooked.config import load_config
+from whatshooked.config import model as config_module
+from whatshooked.config.load import load_config
 
 EXAMPLE_ENV = {"WHATSHOOKED_API_KEY": "k", "WHATSHOOKED_PASSWORD": "p", "META_ACCESS_TOKEN": "t",
                "META_APP_SECRET": "s", "META_VERIFY_TOKEN": "v", "CRM_TOKEN": "c"}

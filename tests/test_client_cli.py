@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.receiver import HookReceiver, Received, Reply
-from whatshooked.client_cli import Api, add_client_commands, load_client_config, run_client_command
-from whatshooked.config import Config, parse_config
+from whatshooked.cli.client import Api, add_client_commands, load_client_config, run_client_command
+from whatshooked.config.load import parse_config
+from whatshooked.config.model import Config
 from whatshooked.errors import ConfigError
 
 API_KEY = "client-test-key"

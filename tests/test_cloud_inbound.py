@@ -353,10 +353,10 @@ async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: 
     from tests.support.cloud_daemon import APP_SECRET, TOKEN
     from whatshooked.accounts.base import AdapterContext
     from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
-    from whatshooked.config import AccountConfig, BusinessApiConfig, Config
-    from whatshooked.config_values import Secret
+    from whatshooked.config.model import AccountConfig, BusinessApiConfig, Config
+    from whatshooked.config.values import Secret
     from whatshooked.events import Event
-    from whatshooked.media import MediaStore
+    from whatshooked.media.store import MediaStore
 
     committed: list[Event] = []
     seen: set[str] = set()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from whatshooked.config import Config, load_config, parse_config, resolve_config_path
-from whatshooked.config_values import Secret, format_duration, parse_duration, parse_size
+from whatshooked.config.load import load_config, parse_config, resolve_config_path
+from whatshooked.config.model import Config
+from whatshooked.config.values import Secret, format_duration, parse_duration, parse_size
 from whatshooked.errors import ConfigError
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from whatshooked.config import parse_config
+from whatshooked.config.load import parse_config
 from whatshooked.errors import ConfigError
 
 BASE = "accounts:\n  - id: personal\n    type: whatsmeow\n"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.harness import config, running, until
-from whatshooked import config_edit
+from whatshooked.config import edit as config_edit
 
 N = 1000
 

@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from tests.support.harness import running
-from whatshooked.config import Config, load_config
-from whatshooked.config_edit import Document
-from whatshooked.config_write import write_atomically, write_starter
+from whatshooked.config.edit import Document
+from whatshooked.config.load import load_config
+from whatshooked.config.model import Config
+from whatshooked.config.settings import SaveError, Settings
+from whatshooked.config.write import write_atomically, write_starter
 from whatshooked.errors import RequestError
-from whatshooked.settings import SaveError, Settings
 
 ORIGINAL = """\
 server:

@@ -11,10 +11,10 @@ from tests.support.receiver import HookReceiver, Reply
 from tests.support.standin import StandInAdapter
 from whatshooked.accounts.base import SendKind
 from whatshooked.accounts.registry import Registry, UnavailableAdapter
-from whatshooked.config import load_config
-from whatshooked.daemon import Daemon
+from whatshooked.config.load import load_config
+from whatshooked.config.settings import Settings
 from whatshooked.errors import SendError
-from whatshooked.settings import Settings
+from whatshooked.service.daemon import Daemon
 
 ACCOUNTS = "  - id: personal\n  - id: other\n"
 

@@ -19,11 +19,12 @@ import yaml
 from tests.support.harness import until as eventually
 from tests.support.receiver import HookReceiver, Reply
 from whatshooked import __version__
-from whatshooked.config import Config, parse_config
+from whatshooked.config.load import parse_config
+from whatshooked.config.model import Config
 from whatshooked.delivery.dispatcher import Dispatcher, ReplyHandler
 from whatshooked.events import Event
-from whatshooked.metrics import Metrics
-from whatshooked.store import Store
+from whatshooked.service.metrics import Metrics
+from whatshooked.store.sqlite.store import Store
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST = {"timeout": 2, "retry": [0.01, 0.01], "concurrency": 4}

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from tests.support.receiver import HookReceiver, Received, Reply
 from tests.test_delivery import eventually, make_config, message, metric, running
-from whatshooked.config import Config, HookConfig, Secret
+from whatshooked.config.model import Config, HookConfig, Secret
 
 OLD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NEW_SECRET = "whsec_" + base64.b64encode(b"a brand new signing key, 32 byte").decode()

@@ -15,7 +15,7 @@ import yaml
 
 from tests.support.harness import config, running
 from tests.support.receiver import HookReceiver
-from whatshooked.config import parse_config
+from whatshooked.config.load import parse_config
 from whatshooked.errors import ConfigError
 
 BAD_HEADERS = [

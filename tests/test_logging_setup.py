@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from whatshooked.config import Config, LoggingConfig, parse_config
-from whatshooked.logging_setup import ALWAYS_QUIET, NOISY_LOGGERS, ScrubbingHandler, configure_from, setup_logging
+from whatshooked.config.load import parse_config
+from whatshooked.config.model import Config, LoggingConfig
+from whatshooked.service.logging_setup import (
+    ALWAYS_QUIET,
+    NOISY_LOGGERS,
+    ScrubbingHandler,
+    configure_from,
+    setup_logging,
+)
 
 SECRETS = {
     "api_key": "ak_7Hq2LmVx93kPz",
@@ -126,19 +133,20 @@ def test_a_short_secret_is_masked_where_it_stands_alone_not_inside_words() -> No
 def test_journal_mode_has_no_timestamp_but_a_priority() -> None:
     out = io.StringIO()
     setup_logging(LoggingConfig(level="INFO", format="text"), stream=out, environ={"JOURNAL_STREAM": "8:12345"})
-    logging.getLogger("whatshooked.daemon").info("listening on %s", "127.0.0.1:8825")
-    logging.getLogger("whatshooked.daemon").warning("careful")
+    logging.getLogger("whatshooked.service.daemon").info("listening on %s", "127.0.0.1:8825")
+    logging.getLogger("whatshooked.service.daemon").warning("careful")
     assert out.getvalue().splitlines() == [
-        "<6>INFO whatshooked.daemon: listening on 127.0.0.1:8825",
-        "<4>WARNING whatshooked.daemon: careful",
+        "<6>INFO whatshooked.service.daemon: listening on 127.0.0.1:8825",
+        "<4>WARNING whatshooked.service.daemon: careful",
     ]
 
 
 def test_terminal_text_has_a_timestamp() -> None:
     out = io.StringIO()
     setup_logging(LoggingConfig(level="INFO", format="text"), stream=out, environ={})
-    logging.getLogger("whatshooked.daemon").info("hello")
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO whatshooked.daemon: hello\n", out.getvalue())
+    logging.getLogger("whatshooked.service.daemon").info("hello")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO whatshooked.service.daemon: hello\n",
+                        out.getvalue())
 
 
 def test_journal_stream_of_another_file_is_ignored(tmp_path: Path) -> None:

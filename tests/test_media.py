@@ -15,9 +15,10 @@ from aiohttp import web
 from whatshooked.api.auth import auth_middleware
 from whatshooked.api.keys import MEDIA, SETTINGS
 from whatshooked.api.routes import media as media_route
-from whatshooked.config import MediaConfig, parse_config
-from whatshooked.media import MediaStore, base_url_of
-from whatshooked.settings import Settings
+from whatshooked.config.load import parse_config
+from whatshooked.config.model import MediaConfig
+from whatshooked.config.settings import Settings
+from whatshooked.media.store import MediaStore, base_url_of
 
 API_KEY = "media-test-key"
 DATA = b"GIF89a" + bytes(range(200))

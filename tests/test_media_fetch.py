@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 from whatshooked.errors import RequestError
-from whatshooked.media_fetch import MediaFetcher, refusal
+from whatshooked.media.fetch import MediaFetcher, refusal
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ async def test_every_resolved_address_is_checked(monkeypatch: pytest.MonkeyPatch
     import asyncio
     import socket
 
-    from whatshooked.media_fetch import CheckedResolver
+    from whatshooked.media.fetch import CheckedResolver
 
     answers = {"mixed.test": ["93.184.216.34", "10.0.0.5"], "public.test": ["93.184.216.34"]}
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,10 +17,10 @@ from whatshooked.accounts.registry import Registry
 from whatshooked.api.auth import auth_middleware
 from whatshooked.api.keys import ACCOUNTS, METRICS, SETTINGS, STORE
 from whatshooked.api.routes import metrics as metrics_route
-from whatshooked.config import parse_config
+from whatshooked.config.load import parse_config
+from whatshooked.config.settings import Settings
 from whatshooked.events import Event
-from whatshooked.metrics import Metrics
-from whatshooked.settings import Settings
+from whatshooked.service.metrics import Metrics
 
 Client = Callable[..., Awaitable[TestClient[Any, Any]]]
 API_KEY = "metrics-test-key"
@@ -134,9 +132,8 @@ async def test_account_states_are_refreshed_on_scrape(tmp_path: Path, aiohttp_cl
     assert not any(labels and labels[0] == ("account", "gone") for _name, labels in found)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("whatshooked.store") is None, reason="whatshooked.store not written yet")
 async def test_cache_size_comes_from_the_store(tmp_path: Path, aiohttp_client: Client) -> None:
-    from whatshooked.store import Store
+    from whatshooked.store.sqlite.store import Store
 
     app, _ = await make_app(tmp_path)
     store = await Store.open(tmp_path / "events.db")

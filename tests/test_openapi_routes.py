@@ -20,8 +20,8 @@ from whatshooked.accounts.registry import Registry
 from whatshooked.api import openapi
 from whatshooked.api.auth import auth_middleware
 from whatshooked.api.keys import SETTINGS
-from whatshooked.config import parse_config
-from whatshooked.settings import Settings
+from whatshooked.config.load import parse_config
+from whatshooked.config.settings import Settings
 
 Client = Callable[..., Awaitable[TestClient[Any, Any]]]
 SHARED_CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "contract" / "whatshooked-openapi.json"
@@ -105,7 +105,7 @@ def test_every_route_module_registers_only_documented_routes() -> None:
 
 async def test_the_real_app_serves_exactly_the_documented_routes(tmp_path: Path) -> None:
     from whatshooked.api.app import build_app, webhook_middleware
-    from whatshooked.daemon import Daemon
+    from whatshooked.service.daemon import Daemon
 
     config = parse_config(CONFIG, tmp_path / "config.yaml")
     daemon = Daemon(Settings(config), Registry({"whatsmeow": StandInAdapter, "business-api": StandInAdapter}))

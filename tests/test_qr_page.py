@@ -18,7 +18,7 @@ from tests.support.harness import until
 from tests.support.neonize_standin import WebWorld, web_world
 from tests.support.process import run_to_end
 from tests.support.receiver import HookReceiver
-from whatshooked import qr_render
+from whatshooked.accounts import qr_render
 from whatshooked.accounts.base import AccountState
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.api.errors import error_middleware

@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp import web
 
 from whatshooked.accounts.manager import DISCONNECT_TIMEOUT
-from whatshooked.daemon import DELIVERY_GRACE, REQUESTS_GRACE, STOP_BUDGET, THREADS_GRACE
+from whatshooked.service.daemon import DELIVERY_GRACE, REQUESTS_GRACE, STOP_BUDGET, THREADS_GRACE
 
 REST = 1.0
 """What the stop needs besides the API, accounts and deliveries (store, HTTP client, media, notifier)."""

@@ -24,7 +24,7 @@ from tests.support.cloud_daemon import API_KEY, WEBHOOK_PATH, config_text, sign,
 from tests.support.graph_standin import GraphStandin, fixture
 from tests.support.harness import until
 from tests.support.process import ServeProcess, child_env, free_port
-from whatshooked.config import parse_config
+from whatshooked.config.load import parse_config
 from whatshooked.errors import ConfigError
 
 STALL_BODY = 8_000_000  # just under the webhook's 8 MB cap

@@ -9,8 +9,8 @@ import pytest
 
 from whatshooked.errors import StoreError
 from whatshooked.events import Event
-from whatshooked.store import Store
-from whatshooked.store_migrations import LATEST
+from whatshooked.store.sqlite.migrations import LATEST
+from whatshooked.store.sqlite.store import Store
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ import pytest
 from tests.support.cloud_daemon import PHONE_NUMBER_ID, WABA_ID, cloud_daemon
 from tests.support.process import run_cli
 from tests.support.receiver import HookReceiver, Reply
-from whatshooked.config import load_config
+from whatshooked.config.load import load_config
 from whatshooked.errors import ConfigError
 from whatshooked.events import Event
-from whatshooked.store import Store
-from whatshooked.store_seal import MAGIC, Sealer, SealError, decode_key
+from whatshooked.store.seal import MAGIC, Sealer, SealError, decode_key
+from whatshooked.store.sqlite.store import Store
 
 MARKER = "the-quick-brown-marker-7Q2"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from whatshooked.systemd_notify import Notifier, status_line
+from whatshooked.service.systemd_notify import Notifier, status_line
 
 
 class FakeSystemd:

@@ -14,7 +14,7 @@ from tests.support.neonize_standin import Sessions, web_world
 from tests.support.receiver import HookReceiver
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.accounts.whatsapp_web.session import NeonizeSession, SessionCallbacks
-from whatshooked.config import load_config
+from whatshooked.config.load import load_config
 from whatshooked.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

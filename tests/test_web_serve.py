@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.support.harness import until
 from tests.support.process import free_port
@@ -26,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KEY = "serve-test-key-0123456789"
 
 
-@pytest.mark.skipif(not (ROOT / "whatshooked" / "daemon.py").exists(), reason="needs the daemon")
 async def test_offline_whatsapp_web_account_keeps_the_daemon_up(tmp_path: Path) -> None:
     port = free_port()
     config = tmp_path / "config.yaml"

@@ -1,3 +1,3 @@
-from whatshooked.cli import main
+from whatshooked.cli.main import main
 
 raise SystemExit(main())

@@ -24,9 +24,9 @@ from tests.support.receiver import HookReceiver
 from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
 from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
-from whatshooked.config import load_config
-from whatshooked.daemon import Daemon
-from whatshooked.settings import Settings
+from whatshooked.config.load import load_config
+from whatshooked.config.settings import Settings
+from whatshooked.service.daemon import Daemon
 
 API_KEY = "cloud-test-api-key"
 TOKEN = "test-token"

@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.support.standin import StandInAdapter
 from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
-from whatshooked.config import load_config
-from whatshooked.daemon import Daemon
-from whatshooked.settings import Settings
+from whatshooked.config.load import load_config
+from whatshooked.config.settings import Settings
+from whatshooked.service.daemon import Daemon
 
 API_KEY = "test-api-key-0123456789"
 AUTH = {"x-api-key": API_KEY}

@@ -251,11 +251,11 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
     """Real Store, Dispatcher (delivering to `hook_url`), MediaStore and AccountManager; sessions stood in."""
     from whatshooked.accounts.manager import AccountManager, Lent
     from whatshooked.accounts.whatsapp_web.adapter import WebTiming
-    from whatshooked.config import load_config
+    from whatshooked.config.load import load_config
     from whatshooked.delivery.dispatcher import Dispatcher
-    from whatshooked.media import MediaStore
-    from whatshooked.metrics import Metrics
-    from whatshooked.store import Store
+    from whatshooked.media.store import MediaStore
+    from whatshooked.service.metrics import Metrics
+    from whatshooked.store.sqlite.store import Store
 
     accounts = accounts or ("  - id: personal\n    type: whatsmeow\n    session_path: ./sessions/personal.db\n")
     path = tmp_path / "config.yaml"

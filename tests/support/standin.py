@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from whatshooked.accounts.base import AccountAdapter, AccountState, AdapterContext, SendKind, SendRequest, SendResult
-from whatshooked.config import AccountConfig
+from whatshooked.config.model import AccountConfig
 from whatshooked.errors import RequestError, SendError
 from whatshooked.events import Event
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from whatshooked.accounts.whatsapp_web.session import STOP_WAIT, SessionCallbacks
-from whatshooked.config import LoggingConfig, load_config
-from whatshooked.daemon import serve
-from whatshooked.logging_setup import setup_logging
-from whatshooked.settings import Settings
+from whatshooked.config.load import load_config
+from whatshooked.config.model import LoggingConfig
+from whatshooked.config.settings import Settings
+from whatshooked.service.daemon import serve
+from whatshooked.service.logging_setup import setup_logging
 
 
 class StuckSession:

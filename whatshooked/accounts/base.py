@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import aiohttp
     from aiohttp import web
 
-    from whatshooked.config import AccountConfig, Config
+    from whatshooked.config.model import AccountConfig, Config
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class SendResult:
 
 
 class MediaSink(Protocol):
-    """Where adapters put received media (implemented by `whatshooked.media.MediaStore`)."""
+    """Where adapters put received media (implemented by `whatshooked.media.store.MediaStore`)."""
 
     async def save(
         self, data: bytes, mime_type: str, *, filename: str | None = None, sha256: str | None = None

@@ -27,12 +27,12 @@ from whatshooked.accounts.base import (
     sent_key,
 )
 from whatshooked.accounts.registry import BackendUnavailable, Registry, UnavailableAdapter
-from whatshooked.config import AccountConfig, Config
+from whatshooked.accounts.sends import MEDIA_SEND_KINDS
+from whatshooked.config.model import AccountConfig, Config
 from whatshooked.errors import NotConnected, RequestError, SendError, UnknownAccount, Unsupported
 from whatshooked.events import Event
-from whatshooked.media_fetch import MediaFetcher, fill_from_url
-from whatshooked.metrics import Metrics
-from whatshooked.send_validation import MEDIA_SEND_KINDS
+from whatshooked.media.fetch import MediaFetcher, fill_from_url
+from whatshooked.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

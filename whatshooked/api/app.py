@@ -21,7 +21,7 @@ from whatshooked.api.origin import origin_middleware
 from whatshooked.api.routes import accounts, business, cache, chats, hooks, media, metrics, qr, send, system
 
 if TYPE_CHECKING:
-    from whatshooked.daemon import Daemon
+    from whatshooked.service.daemon import Daemon
 
 ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr, chats)
 

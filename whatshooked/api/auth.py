@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from whatshooked.api.keys import SETTINGS
-from whatshooked.config import ServerConfig
+from whatshooked.config.model import ServerConfig
 
 log = logging.getLogger(__name__)
 

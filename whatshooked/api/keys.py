@@ -8,11 +8,11 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from whatshooked.accounts.manager import AccountManager
+    from whatshooked.config.settings import Settings
     from whatshooked.delivery.dispatcher import Dispatcher
-    from whatshooked.media import MediaStore
-    from whatshooked.metrics import Metrics
-    from whatshooked.settings import Settings
-    from whatshooked.store import Store
+    from whatshooked.media.store import MediaStore
+    from whatshooked.service.metrics import Metrics
+    from whatshooked.store.sqlite.store import Store
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store | None] = web.AppKey("store")  # None when message_cache.enabled is false

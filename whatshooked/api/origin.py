@@ -17,8 +17,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from whatshooked.api.keys import SETTINGS
-from whatshooked.config import ServerConfig
-from whatshooked.config_rules import origin_key
+from whatshooked.config.model import ServerConfig
+from whatshooked.config.rules import origin_key
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CORS_HEADERS = "Authorization, Content-Type, X-Api-Key, Idempotency-Key"

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from whatshooked import __version__
-from whatshooked.config import HookConfig
+from whatshooked.config.model import HookConfig
 from whatshooked.delivery.backoff import parse_retry_after
 from whatshooked.delivery.signing import sign
 from whatshooked.events import Event

@@ -30,7 +30,7 @@ from typing import Any
 
 import aiohttp
 
-from whatshooked.config import Config, HookConfig
+from whatshooked.config.model import Config, HookConfig
 from whatshooked.delivery.attempt import Outcome, attempt
 from whatshooked.delivery.backoff import next_wait
 from whatshooked.delivery.meters import HookMeters
@@ -39,8 +39,8 @@ from whatshooked.delivery.replay import Replayer, ReplayResult
 from whatshooked.delivery.runner import HookRunner, Job
 from whatshooked.errors import StoreError
 from whatshooked.events import Event, event_matches
-from whatshooked.metrics import Metrics
-from whatshooked.store import Store
+from whatshooked.service.metrics import Metrics
+from whatshooked.store.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 

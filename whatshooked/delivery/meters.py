@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from whatshooked.metrics import Metrics
+from whatshooked.service.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from whatshooked.config import HookConfig
+from whatshooked.config.model import HookConfig
 from whatshooked.delivery.meters import HookMeters
 from whatshooked.delivery.signing import decode_secret
 from whatshooked.errors import StoreError

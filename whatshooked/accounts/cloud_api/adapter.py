@@ -18,15 +18,15 @@ from whatshooked.accounts.cloud_api.graph_client import GraphClient, Upload
 from whatshooked.accounts.cloud_api.manage import OPERATIONS
 from whatshooked.accounts.cloud_api.outbound import MEDIA_KINDS, build_message, media_message, read_receipt
 from whatshooked.accounts.cloud_api.webhook import CloudWebhook
+from whatshooked.accounts.sends import media_bytes
 from whatshooked.errors import ConfigError, RequestError, SendError
 from whatshooked.phone import phone_digits
-from whatshooked.send_validation import media_bytes
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from whatshooked.accounts.base import AdapterContext
-    from whatshooked.config import AccountConfig
+    from whatshooked.config.model import AccountConfig
 
 log = logging.getLogger(__name__)
 

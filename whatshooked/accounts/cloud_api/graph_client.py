@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from whatshooked.config import BusinessApiConfig
+from whatshooked.config.model import BusinessApiConfig
 from whatshooked.errors import SendError
 from whatshooked.http_body import BodyTooLarge, read_body
 

@@ -32,7 +32,7 @@ from whatshooked.accounts.whatsapp_web.session import (
     release_session_thread,
     reserve_session_thread,
 )
-from whatshooked.config import AccountConfig
+from whatshooked.config.model import AccountConfig
 from whatshooked.errors import NotConnected, RequestError, SendError
 from whatshooked.phone import phone_digits
 

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from whatshooked.accounts.base import SendKind, SendRequest
+from whatshooked.accounts.sends import media_bytes
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.accounts.whatsapp_web.jid import split_jid
 from whatshooked.errors import RequestError
-from whatshooked.send_validation import media_bytes
 
 Upload = Callable[[bytes, "nz.MediaType"], Awaitable["nz.UploadResponse"]]
 

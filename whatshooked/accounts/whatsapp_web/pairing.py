@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from whatshooked import qr_render
+from whatshooked.accounts import qr_render
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from whatshooked.api import bodies
 from whatshooked.api.keys import ACCOUNTS, SETTINGS
-from whatshooked.config import ACCOUNT_TYPES, ID_PATTERN, AccountConfig
-from whatshooked.config_values import literal
+from whatshooked.config.model import ACCOUNT_TYPES, ID_PATTERN, AccountConfig
+from whatshooked.config.values import literal
 from whatshooked.errors import RequestError, UnknownAccount
 
 MASK = "***"

@@ -16,7 +16,7 @@ from whatshooked.errors import RequestError
 from whatshooked.events import Event
 
 if TYPE_CHECKING:
-    from whatshooked.store import Store
+    from whatshooked.store.sqlite.store import Store
 
 DISABLED = "message cache is not enabled (message_cache.enabled is false in the config)"
 

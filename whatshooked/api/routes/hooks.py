@@ -9,11 +9,11 @@ from aiohttp import web
 
 from whatshooked.api import bodies
 from whatshooked.api.keys import SETTINGS
-from whatshooked.config import HOOK_METHODS, ID_PATTERN, HookConfig
-from whatshooked.config_values import is_credential_header, literal
+from whatshooked.config.hook_headers import header_problem
+from whatshooked.config.model import HOOK_METHODS, ID_PATTERN, HookConfig
+from whatshooked.config.values import is_credential_header, literal
 from whatshooked.delivery.signing import SigningError, decode_secret
 from whatshooked.errors import RequestError
-from whatshooked.hook_headers import header_problem
 
 MASK = "***"
 

@@ -17,7 +17,7 @@ from whatshooked.api.auth import is_authorized, unauthorized
 from whatshooked.api.keys import ACCOUNTS, METRICS, SETTINGS, STORE
 
 if TYPE_CHECKING:
-    from whatshooked.config import Config
+    from whatshooked.config.model import Config
 
 log = logging.getLogger(__name__)
 

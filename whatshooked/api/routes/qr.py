@@ -6,7 +6,7 @@ import html
 
 from aiohttp import web
 
-from whatshooked import qr_render
+from whatshooked.accounts import qr_render
 from whatshooked.accounts.base import AccountAdapter, AccountState
 from whatshooked.api.bodies import read_json, text
 from whatshooked.api.keys import ACCOUNTS

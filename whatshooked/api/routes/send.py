@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from whatshooked.accounts.base import SendKind, SendRequest
+from whatshooked.accounts.sends import SEND_ROUTES, Fields, validate_send_body
 from whatshooked.api.bodies import read_json
 from whatshooked.api.keys import ACCOUNTS, STORE
 from whatshooked.errors import RequestError, UnknownAccount
-from whatshooked.send_validation import SEND_ROUTES, Fields, validate_send_body
 
 log = logging.getLogger(__name__)
 

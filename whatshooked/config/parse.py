@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from whatshooked.config import (
+from whatshooked.config.hook_headers import header_problem
+from whatshooked.config.model import (
     ACCOUNT_TYPES,
     HOOK_METHODS,
     ID_PATTERN,
@@ -23,11 +24,10 @@ from whatshooked.config import (
     ServerConfig,
     StorageConfig,
 )
-from whatshooked.config_rules import trusted_origins, webhook_path_problem
-from whatshooked.config_values import Secret, parse_duration, parse_size
+from whatshooked.config.rules import trusted_origins, webhook_path_problem
+from whatshooked.config.values import Secret, parse_duration, parse_size
 from whatshooked.errors import ConfigError
-from whatshooked.hook_headers import header_problem
-from whatshooked.store_seal import decode_key
+from whatshooked.store.seal import decode_key
 
 
 class ConfigBuilder:

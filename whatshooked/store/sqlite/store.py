@@ -50,10 +50,10 @@ import aiosqlite
 from whatshooked.errors import StoreError
 from whatshooked.events import Event
 from whatshooked.private_files import create_private_file, make_private_dir
-from whatshooked.store_guard import StoreUnavailable, StoreUnreadable, probe, unreadable
-from whatshooked.store_migrations import migrate
-from whatshooked.store_seal import Sealer, open_plain, reseal_all
-from whatshooked.store_writer import (
+from whatshooked.store.seal import Sealer, open_plain, reseal_all
+from whatshooked.store.sqlite.guard import StoreUnavailable, StoreUnreadable, probe, unreadable
+from whatshooked.store.sqlite.migrations import migrate
+from whatshooked.store.sqlite.writer import (
     BUSY_TIMEOUT_MS,
     CHECKPOINT_INTERVAL,
     DELIVERED,

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from whatshooked.config import Config, LoggingConfig
+    from whatshooked.config.model import Config, LoggingConfig
 
 MASK = "***"
 SHORT_SECRET = 8

@@ -11,11 +11,13 @@ import signal
 import sys
 from pathlib import Path
 
-from whatshooked import __version__, client_cli
-from whatshooked.config import LoggingConfig, load_config, resolve_config_path
-from whatshooked.config_write import remove_leftovers, write_starter
+from whatshooked import __version__
+from whatshooked.cli import client as client_cli
+from whatshooked.config.load import load_config, resolve_config_path
+from whatshooked.config.model import LoggingConfig
+from whatshooked.config.write import remove_leftovers, write_starter
 from whatshooked.errors import ConfigError
-from whatshooked.go_environment import ensure_go_environment
+from whatshooked.service.go_environment import ensure_go_environment
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +92,9 @@ def serve(path: Path) -> int:
     # Until the daemon's event loop watches signals, SIGTERM stops it the way Ctrl-C does (exit 0), not a kill.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     from whatshooked.accounts.whatsapp_web.go_output import capture_go_output
-    from whatshooked.daemon import serve as run
-    from whatshooked.logging_setup import configure_from, setup_logging
-    from whatshooked.settings import Settings
+    from whatshooked.config.settings import Settings
+    from whatshooked.service.daemon import serve as run
+    from whatshooked.service.logging_setup import configure_from, setup_logging
 
     setup_logging(LoggingConfig())
     capture_go_output()

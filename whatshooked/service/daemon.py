@@ -27,17 +27,17 @@ from whatshooked.accounts.manager import DISCONNECT_TIMEOUT, AccountManager, Len
 from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
 from whatshooked.api.connections import CONNECTIONS, GuardedSite, quiet_fd_exhaustion
-from whatshooked.config import Config
+from whatshooked.config.model import Config
+from whatshooked.config.settings import Settings
 from whatshooked.delivery.dispatcher import Dispatcher
 from whatshooked.errors import ConfigError
 from whatshooked.events import Event
-from whatshooked.media import MediaStore
-from whatshooked.metrics import Metrics
-from whatshooked.settings import Settings
-from whatshooked.store import Store
-from whatshooked.store_guard import StoreUnreadable
-from whatshooked.store_seal import sealer_for
-from whatshooked.systemd_notify import Notifier, status_line
+from whatshooked.media.store import MediaStore
+from whatshooked.service.metrics import Metrics
+from whatshooked.service.systemd_notify import Notifier, status_line
+from whatshooked.store.seal import sealer_for
+from whatshooked.store.sqlite.guard import StoreUnreadable
+from whatshooked.store.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 

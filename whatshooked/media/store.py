@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from whatshooked.config import Config, MediaConfig
+from whatshooked.config.model import Config, MediaConfig
 from whatshooked.private_files import PRIVATE_FILE, make_private_dir, write_private
 
 log = logging.getLogger(__name__)

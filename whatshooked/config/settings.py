@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from whatshooked.config import Config, load_config, parse_config
-from whatshooked.config_edit import Document
-from whatshooked.config_write import write_atomically
+from whatshooked.config.edit import Document
+from whatshooked.config.load import load_config, parse_config
+from whatshooked.config.model import Config
+from whatshooked.config.write import write_atomically
 from whatshooked.errors import ConfigError, RequestError
 
 log = logging.getLogger(__name__)

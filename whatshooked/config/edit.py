@@ -26,7 +26,7 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from whatshooked.config import NOT_A_MAPPING, SAFE_LOADER, read_document, yaml_error
+from whatshooked.config.load import NOT_A_MAPPING, SAFE_LOADER, read_document, yaml_error
 from whatshooked.errors import ConfigError
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from whatshooked.errors import StoreError
-from whatshooked.store_guard import StoreGuard, StoreUnavailable, disk_fault
+from whatshooked.store.sqlite.guard import StoreGuard, StoreUnavailable, disk_fault
 
 log = logging.getLogger(__name__)
 

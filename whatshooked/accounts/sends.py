@@ -129,7 +129,7 @@ def decode_base64(value: str, field: str) -> bytes:
 def media_bytes(body: dict[str, Any], field: str) -> bytes:
     """The file of a validated media send (`image_data`, …), decoded exactly as validation read it.
 
-    A send by `url` carries the fetched bytes in the same field (see `whatshooked.media_fetch`).
+    A send by `url` carries the fetched bytes in the same field (see `whatshooked.media.fetch`).
     """
     value = body.get(field)
     if isinstance(value, bytes):

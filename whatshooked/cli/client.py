@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from whatshooked.config import Config, ServerConfig, parse_config, read_raw
+from whatshooked.config.load import parse_config, read_raw
+from whatshooked.config.model import Config, ServerConfig
 from whatshooked.errors import ConfigError, WhatshookedError
 
 COMMANDS = ("status", "send", "hooks", "accounts", "cache")

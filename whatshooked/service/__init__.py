@@ -1,0 +1,1 @@
+"""The running process: the daemon's lifecycle, systemd, logging, metrics."""

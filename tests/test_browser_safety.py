@@ -138,7 +138,7 @@ HOOK = json.dumps({"id": "h", "url": "http://127.0.0.1:9/"})
 
 async def post(run: Any, headers: dict[str, str], path: str = "/api/hooks/add", body: str = HOOK) -> tuple[int, Any]:
     response = await run.client.post(path, data=body, headers={**AUTH, "Content-Type": "text/plain", **headers})
-    return response.status, (await response.json() if response.content_type == "application/json" else None)
+    return response.status, await response.text()
 
 
 @pytest.mark.parametrize("headers", [
@@ -156,7 +156,7 @@ async def test_state_changes_from_a_foreign_origin_get_403(tmp_path: Path, heade
                            ("/api/send", '{"account_id": "personal", "to": "+1555", "text": "x"}'),
                            ("/api/accounts/disable", '{"id": "personal"}')):
             status, answer = await post(run, headers, path, body)
-            assert status == 403 and "refused" in answer["error"], (path, status, answer)
+            assert status == 403 and "refused" in answer, (path, status, answer)
         assert run.settings.config.hooks == () and run.adapter("personal").sent == []
         assert not run.settings.config.accounts[0].disabled
         # Reading stays possible (a GET changes nothing), and so does a request with no browser headers.

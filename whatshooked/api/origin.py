@@ -63,7 +63,7 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
     server = request.app[SETTINGS].config.server
     why = refusal(request, server)
     if why is not None:
-        return web.json_response({"error": why}, status=403)
+        return web.Response(status=403, text=why)  # plain text, like every error of the contract
     origin = request.headers.get("Origin", "")
     if not (origin and _is_api(request) and origin_key(origin) in server.trusted_origins):
         return await handler(request)

@@ -25,6 +25,8 @@ EXAMPLE_ENV = {"WHATSHOOKED_API_KEY": "k", "WHATSHOOKED_PASSWORD": "p", "META_AC
 def test_version(tmp_path: Path) -> None:
     done = run_cli("version", cwd=tmp_path)
     assert done.returncode == 0 and done.stdout == f"whatshooked {__version__}\n"
+    flag = run_cli("--version", cwd=tmp_path)  # DESIGN §8.4; it used to ask for a command
+    assert flag.returncode == 0 and flag.stdout == f"whatshooked {__version__}\n", flag.stderr
 
 
 @pytest.mark.parametrize("args", [(), ("launch",), ("serve", "--bogus")])

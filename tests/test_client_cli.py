@@ -52,7 +52,7 @@ async def test_status_summarises_health_accounts_and_cache(receiver: HookReceive
         Reply(body={"enabled": True, "total_count": 3, "by_event_type": {"message.received": 2, "message.sent": 1}}),
     )
     code, out = await run(["status"], config_for(receiver, tmp_path))
-    assert code == 0
+    assert code == 3  # accounts down: scripts can tell (DESIGN §8.4)
     assert [(r.method, r.path) for r in receiver.requests] == [
         ("GET", "/health"), ("GET", "/api/accounts/status"), ("GET", "/api/cache/stats"),
     ]
@@ -60,6 +60,19 @@ async def test_status_summarises_health_accounts_and_cache(receiver: HookReceive
     assert "healthy" in out and "personal" in out and "qr" in out
     assert "token expired" in out
     assert "cache: 3 undelivered events (message.received: 2, message.sent: 1)" in out
+
+
+@pytest.mark.parametrize(("states", "code"), [
+    (["connected", "disabled"], 0), (["connected", "connecting"], 3), ([], 0), (["logged_out"], 3),
+])
+async def test_status_exits_3_when_an_enabled_account_is_not_connected(
+    receiver: HookReceiver, tmp_path: Path, states: list[str], code: int,
+) -> None:
+    for argv in (["status"], ["status", "--json"]):
+        receiver.reply(Reply(body={"status": "healthy"}),
+                       Reply(body=[{"id": f"a{i}", "type": "whatsmeow", "state": s} for i, s in enumerate(states)]),
+                       Reply(body={"enabled": True, "total_count": 0, "by_event_type": {}}))
+        assert (await run(argv, config_for(receiver, tmp_path)))[0] == code, argv
 
 
 async def test_send_text(receiver: HookReceiver, tmp_path: Path) -> None:

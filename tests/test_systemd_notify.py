@@ -141,3 +141,5 @@ async def test_a_missing_socket_is_reported_once(tmp_path: Path, caplog: pytest.
 def test_status_line() -> None:
     assert status_line([], None) == "0/0 accounts connected, cache off"
     assert status_line(["connected"], 1) == "1/1 accounts connected, 1 event cached"
+    # A disabled account is not one that should be connected (it was counted as down).
+    assert status_line(["connected", "disabled"], 0) == "1/1 accounts connected, 1 disabled, 0 events cached"

@@ -58,3 +58,7 @@ class SendError(WhatshookedError):
 
 class StoreError(WhatshookedError):
     """The SQLite store cannot be used as it is (e.g. written by a newer whatshooked)."""
+
+
+class ListenError(WhatshookedError):
+    """The API's address cannot be listened on (in use, not this machine's, a privileged port)."""

@@ -105,7 +105,20 @@ def run_client_command(args: argparse.Namespace, config: Config, out: TextIO | N
     except ClientError as exc:
         print(f"whatshooked: {exc}", file=sys.stderr)
         return 1
+    if args.command == "status" and not_connected(answer):
+        return EXIT_NOT_CONNECTED
     return 0
+
+
+EXIT_NOT_CONNECTED = 3
+"""`status`: an enabled account is not connected (scripts and health checks can tell)."""
+FINE_STATES = frozenset({"connected", "disabled", "standby"})
+
+
+def not_connected(answer: Any) -> list[str]:
+    """Ids of enabled accounts that are not connected, from `status`'s answer."""
+    accounts = answer.get("accounts") if isinstance(answer, dict) else None
+    return [a.get("id", "?") for a in accounts or [] if isinstance(a, dict) and a.get("state") not in FINE_STATES]
 
 
 @dataclass(frozen=True)
@@ -152,15 +165,16 @@ def status(api: Api, args: argparse.Namespace, out: TextIO) -> Any:
     health = api.call("GET", "/health")
     accounts = api.call("GET", "/api/accounts/status")
     cache = api.call("GET", "/api/cache/stats")
+    answer = {"health": health, "accounts": accounts, "cache": cache}
     if args.json:
-        return {"health": health, "accounts": accounts, "cache": cache}
+        return answer
     print(f"whatshooked at {api.base_url}: {health.get('status', 'unknown')}", file=out)
     print(f"accounts: {len(accounts)}", file=out)
     for account in accounts:
         error = f" ({account['last_error']})" if account.get("last_error") else ""
         print(f"  {account['id']:<20} {account.get('type', ''):<13} {account.get('state', '?')}{error}", file=out)
     print(_cache_line(cache), file=out)
-    return None
+    return answer
 
 
 def send(api: Api, args: argparse.Namespace, out: TextIO) -> Any:

@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whatshooked", description="Bridge WhatsApp to HTTP hooks.")
     config_help = "config file (default: $WHATSHOOKED_CONFIG, else ./config.yaml)"
     parser.add_argument("-c", "--config", help=config_help)
+    parser.add_argument("--version", action="version", version=f"whatshooked {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in (
         ("serve", "run the daemon in the foreground (writes a starter config first if there is none)"),

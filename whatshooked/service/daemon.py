@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -27,10 +28,10 @@ from whatshooked.accounts.manager import DISCONNECT_TIMEOUT, AccountManager, Len
 from whatshooked.accounts.registry import Registry
 from whatshooked.api.app import build_app
 from whatshooked.api.connections import CONNECTIONS, GuardedSite, quiet_fd_exhaustion
-from whatshooked.config.model import Config
+from whatshooked.config.model import Config, ServerConfig
 from whatshooked.config.settings import Settings
 from whatshooked.delivery.dispatcher import Dispatcher
-from whatshooked.errors import ConfigError
+from whatshooked.errors import ConfigError, ListenError
 from whatshooked.events import Event
 from whatshooked.media.store import MediaStore
 from whatshooked.service.metrics import Metrics
@@ -102,8 +103,6 @@ class Daemon:
             await stack.aclose()
             raise
         self.settings.listen(self._apply)
-        log.info("whatshooked ready: %d account(s), %d hook(s), cache %s", len(config.accounts),
-                 len(config.hooks), "on" if self.store is not None else "off")
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -226,6 +225,7 @@ async def run(settings: Settings, registry: Registry | None = None, notifier: No
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, early_reload.set)  # kept for when the daemon can reload
     try:
+        await _check_port(settings.config.server)
         daemon = Daemon(settings, registry, notifier, extras)
         if not await _open_unless_stopped(daemon, stop):
             log.info("stopped while starting up")
@@ -239,6 +239,21 @@ async def run(settings: Settings, registry: Registry | None = None, notifier: No
         for signum in (*STOP_SIGNALS, signal.SIGHUP):
             loop.remove_signal_handler(signum)
 
+
+
+async def _check_port(server: ServerConfig) -> None:
+    """Fail before opening anything (accounts, sessions) when the API's address cannot be listened on:
+    bound the same way the API binds it, then let go."""
+    try:
+        probe = await asyncio.get_running_loop().create_server(asyncio.Protocol, server.host, server.port,
+                                                                reuse_address=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        hint = " (is another whatshooked running?)" if exc.errno == errno.EADDRINUSE else ""
+        raise ListenError(f"cannot listen on {server.host}:{server.port} (server.host / server.port): "
+                          f"{reason}{hint}") from None
+    probe.close()
+    await probe.wait_closed()
 
 
 async def _open_unless_stopped(daemon: Daemon, stop: asyncio.Event) -> bool:
@@ -272,6 +287,9 @@ async def _listen(daemon: Daemon, notifier: Notifier, stop: asyncio.Event, early
     try:
         await GuardedSite(runner, server.host, server.port, app[CONNECTIONS]).start()
         log.info("API listening on http://%s:%d", server.host, server.port)
+        config = daemon.settings.config
+        log.info("whatshooked ready: %d account(s), %d hook(s), cache %s", len(config.accounts),
+                 len(config.hooks), "on" if daemon.store is not None else "off")
         loop.add_signal_handler(signal.SIGHUP, daemon.reload)
         if early_reload.is_set():
             daemon.reload()

@@ -125,11 +125,13 @@ class Notifier:
 
 
 def status_line(states: Iterable[str], cache_size: int | None) -> str:
-    """`2/3 accounts connected, 5 events cached` — what `systemctl status` shows."""
-    states = list(states)
-    connected = sum(1 for state in states if str(state) == "connected")
+    """`2/3 accounts connected, 5 events cached` — what `systemctl status` shows (disabled accounts aside)."""
+    every = [str(state) for state in states]
+    enabled = [state for state in every if state != "disabled"]
+    connected = sum(1 for state in enabled if state == "connected")
     cache = "cache off" if cache_size is None else f"{cache_size} event{'s' if cache_size != 1 else ''} cached"
-    return f"{connected}/{len(states)} accounts connected, {cache}"
+    tail = f", {len(every) - len(enabled)} disabled" if len(every) > len(enabled) else ""
+    return f"{connected}/{len(enabled)} accounts connected{tail}, {cache}"
 
 
 def _watchdog_usec(env: Mapping[str, str]) -> int | None:

@@ -6,6 +6,7 @@ import dataclasses
 import shutil
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from whatshooked import __version__
 from whatshooked.config import model as config_module
 from whatshooked.config.load import load_config
 
-EXAMPLE_ENV = {"WHATSHOOKED_API_KEY": "k", "WHATSHOOKED_PASSWORD": "p", "META_ACCESS_TOKEN": "t",
+EXAMPLE_ENV = {"WHATSHOOKED_API_KEY": "k", "WHATSHOOKED_USERNAME": "u", "WHATSHOOKED_PASSWORD": "p", "META_ACCESS_TOKEN": "t",
                "META_APP_SECRET": "s", "META_VERIFY_TOKEN": "v", "CRM_TOKEN": "c"}
 
 
@@ -80,6 +81,13 @@ def test_check_config_accepts_the_example(tmp_path: Path) -> None:
     done = run_cli("check-config", cwd=tmp_path, env=EXAMPLE_ENV)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"{tmp_path / 'config.yaml'}: OK (2 account(s), 1 hook(s))\n" and done.stderr == ""
+
+
+def test_the_example_passes_check_config_with_no_variable_set(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "config.example.yaml", tmp_path / "config.yaml")
+    done = run_cli("check-config", cwd=tmp_path)  # it used to fail on every unset ${VAR}
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{tmp_path / 'config.yaml'}: OK (2 account(s), 1 hook(s))\n"
 
 
 def test_the_example_shows_every_key() -> None:
@@ -165,3 +173,12 @@ async def test_first_serve_writes_the_starter_config_and_serves(tmp_path: Path) 
     finally:
         await child.stop()
     assert "Traceback" not in child.stderr.read_text()
+
+
+def test_what_a_first_start_writes_in_a_checkout_is_ignored_by_git() -> None:
+    """`serve` in a checkout writes config.yaml, config.yaml.bak (both with the API key) and data/."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    names = ["config.yaml", "config.yaml.bak", ".config.yaml.123.tmp", "data/whatshooked.db"]
+    done = subprocess.run(["git", "check-ignore", *names], cwd=ROOT, capture_output=True, text=True)
+    assert done.stdout.split() == names, done.stdout

@@ -19,8 +19,8 @@ from whatshooked import __version__
 from whatshooked.config import model as config_module
 from whatshooked.config.load import load_config
 
-EXAMPLE_ENV = {"WHATSHOOKED_API_KEY": "k", "WHATSHOOKED_USERNAME": "u", "WHATSHOOKED_PASSWORD": "p", "META_ACCESS_TOKEN": "t",
-               "META_APP_SECRET": "s", "META_VERIFY_TOKEN": "v", "CRM_TOKEN": "c"}
+EXAMPLE_ENV = {"WHATSHOOKED_API_KEY": "k", "WHATSHOOKED_USERNAME": "u", "WHATSHOOKED_PASSWORD": "p",
+               "META_ACCESS_TOKEN": "t", "META_APP_SECRET": "s", "META_VERIFY_TOKEN": "v", "CRM_TOKEN": "c"}
 
 
 def test_version(tmp_path: Path) -> None:

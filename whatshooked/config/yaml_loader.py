@@ -13,7 +13,7 @@ _BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class SafeLoader(_BASE):  # type: ignore[misc]
+class SafeLoader(_BASE):
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, int] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import segno
 from aiohttp import ClientSession, web
 from PIL import Image
 
+from tests.support.browser import chromium
 from tests.support.harness import until
 from tests.support.neonize_standin import WebWorld, web_world
 from tests.support.process import run_to_end
@@ -80,6 +82,19 @@ async def test_qr_page_shows_the_code_in_a_real_browser(served: tuple[WebWorld, 
     await until(lambda: world.adapter().state is AccountState.CONNECTED)
     dom = await dump_dom(f"{base}/api/qr/personal", tmp_path / "profile2")
     assert 'id="connected"' in dom and 'http-equiv="refresh"' not in dom
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+async def test_qr_page_fits_a_phone_screen(served: tuple[WebWorld, str], tmp_path: Path) -> None:
+    """On a 390 px wide phone the page is no wider than the screen and the code is whole on it."""
+    world, base = served
+    await world.sessions.last.afeed_qr(QR)
+    await until(lambda: world.adapter().current_qr == QR)
+    measure = ("JSON.stringify({page: document.documentElement.scrollWidth, viewport: window.innerWidth,"
+               " qr: document.getElementById('qr').getBoundingClientRect().right})")
+    async with chromium(tmp_path / "profile") as browser:
+        sizes = json.loads(await browser.measure(f"{base}/api/qr/personal", measure, width=390))
+    assert sizes["viewport"] == 390 and sizes["page"] <= 390 and sizes["qr"] <= 390, sizes
 
 
 async def test_png_route_and_404s(served: tuple[WebWorld, str]) -> None:

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -27,6 +28,37 @@ class Browser:
     async def open(self, url: str) -> None:
         async with aiohttp.ClientSession() as http, http.put(f"{self.devtools}/json/new?{url}") as response:
             assert response.status == 200, await response.text()
+
+    async def measure(self, url: str, expression: str, width: int, height: int = 844) -> Any:
+        """Open `url` in a new tab emulating a phone `width` CSS pixels wide (DevTools protocol), wait for it
+        to load, and give back what `expression` evaluates to in the page."""
+        async with aiohttp.ClientSession() as http:
+            async with http.put(f"{self.devtools}/json/new?about:blank") as response:
+                tab = await response.json()
+            async with http.ws_connect(tab["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                ids = iter(range(1, 1000))
+
+                async def call(method: str, **params: Any) -> Any:
+                    number = next(ids)
+                    await ws.send_json({"id": number, "method": method, "params": params})
+                    async for message in ws:
+                        answer = message.json()
+                        if answer.get("id") == number:
+                            assert "error" not in answer, answer
+                            return answer.get("result")
+                    raise AssertionError("DevTools closed the connection")
+
+                await call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=3,
+                           mobile=True)
+                await call("Page.navigate", url=url)
+                await until(lambda: self._loaded(call), within=30)
+                result = await call("Runtime.evaluate", expression=expression, returnByValue=True)
+                return result["result"].get("value")
+
+    @staticmethod
+    async def _loaded(call: Any) -> bool:
+        state = await call("Runtime.evaluate", expression="document.readyState", returnByValue=True)
+        return bool(state["result"].get("value") == "complete")
 
 
 @contextlib.asynccontextmanager

@@ -17,9 +17,11 @@ REFRESH_SECONDS = 2
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">{refresh}
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>whatshooked: link WhatsApp account {account}</title>
-<style>body{{font-family:system-ui,sans-serif;text-align:center;margin:2em}}
-img{{image-rendering:pixelated;max-width:90vw}} .muted{{color:#666}}</style></head>
+<style>*{{box-sizing:border-box}} body{{font-family:system-ui,sans-serif;text-align:center;margin:1em}}
+h1{{font-size:1.5em;overflow-wrap:anywhere}} p{{overflow-wrap:anywhere}}
+img{{image-rendering:pixelated;width:min(100%,24em);height:auto}} .muted{{color:#666}}</style></head>
 <body><h1>Link WhatsApp account “{account}”</h1>
 {body}
 <p class="muted" id="state" data-state="{state}">State: {state}{error}</p>

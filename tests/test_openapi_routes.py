@@ -43,6 +43,8 @@ EXTRA_ROUTES = {
     ("GET", "/api/groups"),
     ("GET", "/api/groups/info"),
     ("POST", "/api/accounts/logout"),
+    ("GET", "/docs"),
+    ("GET", "/docs/{name}"),
 }
 CONFIG = """
 server:

@@ -52,7 +52,8 @@ class Browser:
                            mobile=True)
                 await call("Page.navigate", url=url)
                 await until(lambda: self._loaded(call), within=30)
-                result = await call("Runtime.evaluate", expression=expression, returnByValue=True)
+                result = await call("Runtime.evaluate", expression=expression, returnByValue=True,
+                                    awaitPromise=True)
                 return result["result"].get("value")
 
     @staticmethod

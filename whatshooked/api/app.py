@@ -18,12 +18,12 @@ from whatshooked.api.connections import CONNECTIONS, ConnectionGuard, guard_midd
 from whatshooked.api.errors import error_middleware
 from whatshooked.api.keys import ACCOUNTS, DISPATCHER, MEDIA, METRICS, SETTINGS, STORE
 from whatshooked.api.origin import origin_middleware
-from whatshooked.api.routes import accounts, business, cache, chats, hooks, media, metrics, qr, send, system
+from whatshooked.api.routes import accounts, business, cache, chats, docs, hooks, media, metrics, qr, send, system
 
 if TYPE_CHECKING:
     from whatshooked.service.daemon import Daemon
 
-ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr, chats)
+ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr, chats, docs)
 
 
 @web.middleware

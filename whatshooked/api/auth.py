@@ -63,9 +63,13 @@ def unauthorized(server: ServerConfig) -> web.Response:
     return web.Response(status=401, text=text, headers=headers)
 
 
+PROTECTED = ("/api", "/docs")
+"""Path roots behind the API's credentials (the docs page too: the browser asks once for both)."""
+
+
 def needs_auth(request: web.Request) -> bool:
     path = request.path
-    if not (path == "/api" or path.startswith("/api/")):
+    if not any(path == root or path.startswith(root + "/") for root in PROTECTED):
         return False
     handler = request.match_info.handler
     return not getattr(handler, _PUBLIC_ATTR, False)

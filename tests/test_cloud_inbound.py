@@ -353,7 +353,8 @@ async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: 
     from tests.support.cloud_daemon import APP_SECRET, TOKEN
     from whatshooked.accounts.base import AdapterContext
     from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
-    from whatshooked.config.model import AccountConfig, BusinessApiConfig, Config
+    from whatshooked.accounts.cloud_api.settings import BusinessApiConfig
+    from whatshooked.config.model import AccountConfig, Config
     from whatshooked.config.values import Secret
     from whatshooked.events import Event
     from whatshooked.media.store import MediaStore
@@ -372,7 +373,7 @@ async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: 
         committed.append(event)
         return True
 
-    account = AccountConfig(id="shop", type="business-api", business_api=BusinessApiConfig(
+    account = AccountConfig(id="shop", type="business-api", settings=BusinessApiConfig(
         phone_number_id=PHONE_NUMBER_ID, access_token=Secret(TOKEN), app_secret=Secret(APP_SECRET),
         graph_url="http://127.0.0.1:9"))
     config = Config(path=tmp_path / "config.yaml", accounts=(account,))

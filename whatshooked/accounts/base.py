@@ -118,6 +118,8 @@ class AccountAdapter(abc.ABC):
     send_kinds: ClassVar[frozenset[SendKind]] = frozenset()
     operations: ClassVar[frozenset[str]] = frozenset()
     """Management operations beyond sending (`templates.list`, `flows.create`, …)."""
+    pairs_by_qr: ClassVar[bool] = False
+    """Linked by scanning a QR code (`current_qr`, the `/api/qr/{account}` page)."""
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         self.config = config

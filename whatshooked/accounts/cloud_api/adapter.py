@@ -17,6 +17,7 @@ from whatshooked.accounts.base import AccountAdapter, AccountState, SendKind, Se
 from whatshooked.accounts.cloud_api.graph_client import GraphClient, Upload
 from whatshooked.accounts.cloud_api.manage import OPERATIONS
 from whatshooked.accounts.cloud_api.outbound import MEDIA_KINDS, build_message, media_message, read_receipt
+from whatshooked.accounts.cloud_api.settings import BusinessApiConfig
 from whatshooked.accounts.cloud_api.webhook import CloudWebhook
 from whatshooked.accounts.sends import media_bytes
 from whatshooked.errors import ConfigError, RequestError, SendError
@@ -38,9 +39,9 @@ class CloudApiAdapter(AccountAdapter):
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
-        if config.business_api is None:
+        if not isinstance(config.settings, BusinessApiConfig):
             raise ConfigError([f"account {config.id!r}: business_api settings are required for type business-api"])
-        self.api = config.business_api
+        self.api: BusinessApiConfig = config.settings
         self.graph = GraphClient(ctx.http, self.api)
         self.webhook_path = self.api.webhook_path or f"/webhooks/whatsapp/{config.id}"
         self.waba_id: str | None = self.api.waba_id or None

@@ -32,6 +32,7 @@ from whatshooked.accounts.whatsapp_web.session import (
     release_session_thread,
     reserve_session_thread,
 )
+from whatshooked.accounts.whatsapp_web.settings import WebSettings
 from whatshooked.config.model import AccountConfig
 from whatshooked.errors import NotConnected, RequestError, SendError
 from whatshooked.phone import phone_digits
@@ -69,15 +70,17 @@ class WhatsAppWebAdapter(WebLookups):
     })
     operations: ClassVar[frozenset[str]] = frozenset(
         {"chats.typing", "contacts.check", "groups.list", "groups.info", "accounts.logout"})
+    pairs_by_qr: ClassVar[bool] = True
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
         self.timing: WebTiming = ctx.extras.get("whatsapp_web.timing") or WebTiming()
         self._factory: SessionFactory = ctx.extras.get("whatsapp_web.session_factory") or neonize_session
-        self.session_path = config.session_path or ctx.settings.base_dir / "data" / "sessions" / f"{config.id}.db"
+        self.web = config.settings if isinstance(config.settings, WebSettings) else WebSettings()
+        self.session_path = self.web.session_path or ctx.settings.base_dir / "data" / "sessions" / f"{config.id}.db"
         self.backoff = Backoff(base=self.timing.backoff_base, cap=self.timing.backoff_cap)
         self.qr = QrWindow(first=self.timing.qr_first, next=self.timing.qr_next, grace=self.timing.qr_grace)
-        self.terminal = TerminalQr(config.id) if config.show_qr else None
+        self.terminal = TerminalQr(config.id) if self.web.show_qr else None
         self.session: WebSession | None = None
         self.live = False
         """True while a Go session is running (its client exists): the only time Go calls are safe."""
@@ -105,8 +108,8 @@ class WhatsAppWebAdapter(WebLookups):
         self.set_state(AccountState.CONNECTING)
         self.session = self._factory(Path(self.session_path), SessionCallbacks(
             on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status),
-            device_name=self.config.device_name)
-        self.session.proxy = self.config.proxy
+            device_name=self.web.device_name)
+        self.session.proxy = self.web.proxy
         self._supervisor = loop.create_task(self._supervise(), name=f"whatsapp-web:{self.id}")
         self._watchdog = loop.create_task(self._watch(), name=f"whatsapp-web-watchdog:{self.id}")
 

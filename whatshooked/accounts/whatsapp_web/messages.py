@@ -63,7 +63,7 @@ class MessageHandler:
     async def message(self, ev: Any) -> None:
         chat = jid_text(ev.Info.MessageSource.Chat)
         status = chat == STATUS_CHAT
-        if status and not self.adapter.config.status_broadcasts:
+        if status and not self.adapter.web.status_broadcasts:
             return  # a contact's status post: not a message, and nothing is downloaded
         with self.order.enter(chat) as turn:
             await self._message(ev, turn, "status.received" if status else "message.received")

@@ -127,14 +127,14 @@ class Notifications:
                                 reason=ev.reason or None)
 
     async def presence(self, ev: Any) -> None:
-        if not self.adapter.config.presence:
+        if not self.adapter.web.presence:
             return
         seen = utc_timestamp(float(ev.LastSeen)) if ev.LastSeen else None
         await self.adapter.emit("presence.update", **{"from": address(ev.From)}, available=not ev.Unavailable,
                                 last_seen=seen)
 
     async def chat_presence(self, ev: Any) -> None:
-        if not self.adapter.config.presence:
+        if not self.adapter.web.presence:
             return
         source = ev.MessageSource
         if ev.State == P.ChatPresence.PAUSED:
@@ -146,7 +146,7 @@ class Notifications:
 
     async def history(self, ev: Any) -> None:
         adapter = self.adapter
-        if not adapter.config.history:
+        if not adapter.web.history:
             return
         for message in history_events(ev):
             inbound = parse_message(message)

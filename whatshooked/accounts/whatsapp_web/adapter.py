@@ -3,7 +3,7 @@
 One supervisor task per account runs the session, restarts it with capped, jittered backoff, and
 stops for good on the outcomes retrying cannot fix (logged out, QR window over, client outdated,
 stream replaced). A watchdog restarts a session that claims to be connected but is dead.
-Test seams, read from `ctx.extras`: `whatsapp_web.session_factory` and `whatsapp_web.timing`.
+Test seams: `ctx.seams.get(WebSeams)` (a session factory, timings); see `seams.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,6 +23,7 @@ from whatshooked.accounts.whatsapp_web.jid import normalize_recipient, public_ad
 from whatshooked.accounts.whatsapp_web.lookups import WebLookups
 from whatshooked.accounts.whatsapp_web.outbound import build_message, reaction_message, text_of, to_jid
 from whatshooked.accounts.whatsapp_web.pairing import QrWindow, TerminalQr
+from whatshooked.accounts.whatsapp_web.seams import WebSeams, WebTiming
 from whatshooked.accounts.whatsapp_web.session import (
     SessionCallbacks,
     SessionFactory,
@@ -45,22 +45,6 @@ QUOTABLE = 1000
 """Messages whose content is kept so a reply can quote them."""
 
 
-@dataclass(frozen=True)
-class WebTiming:
-    connect_deadline: float = 60.0
-    """No QR code, connection or error within this long after starting: the attempt is abandoned."""
-    backoff_base: float = 2.0
-    backoff_cap: float = 300.0
-    watchdog_interval: float = 15.0
-    unhealthy_grace: float = 90.0
-    """Keep-alive failing, or disconnected without whatsmeow reconnecting, this long: restart."""
-    qr_first: float = 60.0
-    qr_next: float = 20.0
-    qr_grace: float = 15.0
-    download_timeout: float = 120.0
-    drain_wait: float = 5.0
-
-
 class WhatsAppWebAdapter(WebLookups):
     type_name: ClassVar[str] = "whatsmeow"
     send_kinds: ClassVar[frozenset[SendKind]] = frozenset({
@@ -74,8 +58,9 @@ class WhatsAppWebAdapter(WebLookups):
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
-        self.timing: WebTiming = ctx.extras.get("whatsapp_web.timing") or WebTiming()
-        self._factory: SessionFactory = ctx.extras.get("whatsapp_web.session_factory") or neonize_session
+        seams = ctx.seams.get(WebSeams) or WebSeams()
+        self.timing: WebTiming = seams.timing or WebTiming()
+        self._factory: SessionFactory = seams.session_factory or neonize_session
         self.web = config.settings if isinstance(config.settings, WebSettings) else WebSettings()
         self.session_path = self.web.session_path or ctx.settings.base_dir / "data" / "sessions" / f"{config.id}.db"
         self.backoff = Backoff(base=self.timing.backoff_base, cap=self.timing.backoff_cap)

@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 from whatshooked.accounts.base import AccountState, AdapterContext, SendKind, SendRequest, SendResult
 from whatshooked.accounts.whatsapp_web.backoff import Backoff
 from whatshooked.accounts.whatsapp_web.compose import COMPOSED_KINDS, Known, decorate, special_message
-from whatshooked.accounts.whatsapp_web.events import EventRouter, Outcome
+from whatshooked.accounts.whatsapp_web.events import EventRouter
+from whatshooked.accounts.whatsapp_web.host import Outcome
 from whatshooked.accounts.whatsapp_web.jid import normalize_recipient, public_address, split_jid
 from whatshooked.accounts.whatsapp_web.lookups import WebLookups
 from whatshooked.accounts.whatsapp_web.outbound import build_message, reaction_message, text_of, to_jid

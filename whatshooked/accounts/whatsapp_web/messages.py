@@ -28,7 +28,7 @@ from whatshooked.accounts.whatsapp_web.poll_votes import Poll, PollMemory, names
 from whatshooked.events import utc_timestamp
 
 if TYPE_CHECKING:
-    from whatshooked.accounts.whatsapp_web.adapter import WhatsAppWebAdapter
+    from whatshooked.accounts.whatsapp_web.host import WebHost
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def jids_of(jid: Any, alt: Any) -> list[str]:
 
 
 class MessageHandler:
-    def __init__(self, adapter: WhatsAppWebAdapter) -> None:
+    def __init__(self, adapter: WebHost) -> None:
         self.adapter = adapter
         self.order = ChatOrder()
         self.polls = PollMemory()

@@ -18,7 +18,7 @@ from whatshooked.accounts.whatsapp_web.jid import public_address
 from whatshooked.events import utc_timestamp
 
 if TYPE_CHECKING:
-    from whatshooked.accounts.whatsapp_web.adapter import WhatsAppWebAdapter
+    from whatshooked.accounts.whatsapp_web.host import WebHost
 
 P = nz.neonize_proto
 PARTICIPANT_CHANGES = (("Join", "add"), ("Leave", "remove"), ("Promote", "promote"), ("Demote", "demote"))
@@ -80,7 +80,7 @@ def history_events(ev: Any) -> list[Any]:
 
 
 class Notifications:
-    def __init__(self, adapter: WhatsAppWebAdapter) -> None:
+    def __init__(self, adapter: WebHost) -> None:
         self.adapter = adapter
 
     def handlers(self) -> dict[type, Any]:

@@ -10,6 +10,7 @@ from whatshooked.config.reader import SectionReader
 from whatshooked.config.rules import webhook_path_problem
 from whatshooked.config.values import Secret, literal
 from whatshooked.errors import RequestError
+from whatshooked.json_fields import Fields
 
 SECTION = "business_api"
 
@@ -65,12 +66,11 @@ def to_api(settings: BusinessApiConfig | None) -> dict[str, Any]:
 
 
 def api_fields(body: dict[str, Any]) -> dict[str, Any]:
-    from whatshooked.api import bodies
-
-    business = bodies.mapping(body, SECTION)
+    business = Fields(body).obj(SECTION, required=False)
     if business is None:
         return {}
-    return {SECTION: {name: bodies.text(business, name, prefix=f"{SECTION}.") for name in FIELDS if name in business}}
+    return {SECTION: {name: business.value(name, (str,), "a string", False) or "" for name in FIELDS
+                      if name in business.body}}
 
 
 def check_new(fields: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from whatshooked.accounts.spec import MASK
 from whatshooked.config.reader import SectionReader
+from whatshooked.json_fields import Fields
 
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 
@@ -96,12 +97,10 @@ def masked_proxy(url: str) -> str:
 
 
 def api_fields(body: dict[str, Any]) -> dict[str, Any]:
-    from whatshooked.api import bodies
-
-    fields: dict[str, Any] = {}
+    reader, fields = Fields(body), dict[str, Any]()
     for name in ("session_path", "proxy"):
         if name in body:
-            fields[name] = bodies.text(body, name)
+            fields[name] = reader.value(name, (str,), "a string", False) or ""
     if "show_qr" in body:
-        fields["show_qr"] = bodies.boolean(body, "show_qr")
+        fields["show_qr"] = bool(reader.boolean("show_qr"))
     return fields

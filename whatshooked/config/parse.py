@@ -6,9 +6,8 @@ from typing import Any
 
 from whatshooked.accounts.backends import backend_specs, default_type
 from whatshooked.accounts.spec import BackendSpec
-from whatshooked.config.hook_headers import header_problem
+from whatshooked.config.hook_schema import HOOK_KEYS, hook_problems
 from whatshooked.config.model import (
-    HOOK_METHODS,
     ID_PATTERN,
     LOG_FORMATS,
     MEDIA_MODES,
@@ -211,40 +210,25 @@ class ConfigBuilder(SectionReader):
                 self.warnings.append(f"{self.path}: {key}.{name}: ignored for a {kind} account")
 
     def hook(self, item: dict[str, Any], key: str) -> HookConfig | None:
-        self.unknown_keys(key, item, _HOOK_KEYS)
+        self.unknown_keys(key, item, set(HOOK_KEYS))
         hook_id = self.ident(item, key)
         url = self.get(item, key, "url", str, "")
-        if not url:
-            self.problem(f"{key}.url", "is required")
-        elif not url.startswith(("http://", "https://")):
-            self.problem(f"{key}.url", f"must start with http:// or https://, not {url!r}")
         method = self.get(item, key, "method", str, "POST").upper()
-        if method not in HOOK_METHODS:
-            self.problem(f"{key}.method", f"must be one of {', '.join(HOOK_METHODS)}, not {method!r}")
-        headers = self.get(item, key, "headers", dict, {})
-        for name, value in headers.items():
+        headers: dict[str, str] = {}
+        for name, value in self.get(item, key, "headers", dict, {}).items():
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 self.problem(f"{key}.headers.{name}", "must be a string")
-            elif (why := header_problem(str(name), str(value))) is not None:
-                self.problem(f"{key}.headers.{name}", why)
+            else:
+                headers[str(name)] = str(value)
         events = self.get(item, key, "events", list, [])
-        for index, pattern in enumerate(events):
-            if not isinstance(pattern, str) or not pattern:
-                self.problem(f"{key}.events[{index}]", "must be an event name like message.received or message.*")
         secret = self.get(item, key, "secret", str, "")
-        if secret:
-            from whatshooked.delivery.signing import SigningError, decode_secret
-
-            try:
-                decode_secret(secret)
-            except SigningError as exc:
-                self.problem(f"{key}.secret", str(exc))
+        for name, why in hook_problems(url, method, headers, events, secret):
+            self.problem(f"{key}.{name}", why)
         if hook_id is None:
             return None
         return HookConfig(
             id=hook_id, url=url, name=self.get(item, key, "name", str, "") or hook_id, method=method,
-            headers={str(k): str(v) for k, v in headers.items()},
-            active=self.get(item, key, "active", bool, True),
+            headers=headers, active=self.get(item, key, "active", bool, True),
             events=tuple(str(e) for e in events), secret=Secret(secret),
             allow_insecure=self.get(item, key, "allow_insecure", bool, False),
             description=self.get(item, key, "description", str, ""),
@@ -255,4 +239,3 @@ _TOP_KEYS = ("server", "storage", "message_cache", "delivery", "media", "logging
 _SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public",
                 "trusted_origins", "request_timeout", "max_connections"}
 _ACCOUNT_KEYS = {"id", "type", "phone_number", "disabled"}
-_HOOK_KEYS = {"id", "name", "url", "method", "headers", "active", "events", "secret", "allow_insecure", "description"}

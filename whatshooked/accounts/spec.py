@@ -15,10 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from whatshooked.config.reader import SectionReader
-from whatshooked.config.values import Secret
-
-MASK = "***"
-"""How a set secret is shown by the API; an update that sends it keeps the stored value."""
+from whatshooked.config.values import Secret, masked_fields
 
 Parse = Callable[[dict[str, Any], str, str, SectionReader], Any]
 """(account entry, its dotted key, account id, reader) → the backend's settings, problems on the reader."""
@@ -45,16 +42,8 @@ def secret_fields(settings_type: type) -> tuple[str, ...]:
 
 
 def settings_json(settings: Any) -> dict[str, Any]:
-    """A settings dataclass as the API shows it: plain values as text, set secrets as "***"."""
-    shown: dict[str, Any] = {}
-    for f in dataclasses.fields(settings):
-        value = getattr(settings, f.name)
-        if isinstance(value, Secret):
-            if value:
-                shown[f.name] = MASK
-        else:
-            shown[f.name] = value
-    return shown
+    """A settings dataclass as the API shows it: plain values as they are, set secrets as "***"."""
+    return masked_fields(settings)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,8 @@ from typing import Any
 
 from whatshooked.config.hook_headers import header_problem
 from whatshooked.config.model import HOOK_METHODS, HookConfig
-from whatshooked.config.values import Secret, is_credential_header
+from whatshooked.config.values import MASK, is_credential_header, masked_fields
 
-MASK = "***"
 HOOK_KEYS = frozenset(f.name for f in dataclasses.fields(HookConfig))
 EVENT_NAME = "must be an event name like message.received or message.*"
 
@@ -48,14 +47,6 @@ def hook_problems(url: str, method: str, headers: Mapping[str, str], events: Seq
 
 def hook_json(hook: HookConfig) -> dict[str, Any]:
     """A hook as the API shows it: the secret, and header values that look like credentials, masked."""
-    shown: dict[str, Any] = {}
-    for f in dataclasses.fields(hook):
-        value = getattr(hook, f.name)
-        if isinstance(value, Secret):
-            if value:
-                shown[f.name] = MASK
-        elif f.name == "headers":
-            shown[f.name] = {name: (MASK if is_credential_header(name) else v) for name, v in value.items()}
-        else:
-            shown[f.name] = list(value) if isinstance(value, tuple) else value
+    shown = masked_fields(hook)
+    shown["headers"] = {name: (MASK if is_credential_header(name) else v) for name, v in hook.headers.items()}
     return shown

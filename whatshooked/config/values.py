@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -44,6 +45,23 @@ class Secret(str):
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
+
+
+MASK = "***"
+"""How the API shows a set secret; an update that sends it back keeps the stored value."""
+
+
+def masked_fields(obj: Any) -> dict[str, Any]:
+    """A config dataclass as the API shows it: set `Secret` fields as "***" (unset ones left out), tuples as lists."""
+    shown: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, Secret):
+            if value:
+                shown[f.name] = MASK
+        else:
+            shown[f.name] = list(value) if isinstance(value, tuple) else value
+    return shown
 
 
 def interpolate(value: Any, env: Mapping[str, str] | None = None, missing: list[str] | None = None) -> Any:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from whatshooked.accounts.spec import MASK, assign_changed, secret_fields, settings_json
+from whatshooked.accounts.spec import assign_changed, secret_fields, settings_json
 from whatshooked.config.reader import SectionReader
 from whatshooked.config.rules import webhook_path_problem
-from whatshooked.config.values import Secret, literal
+from whatshooked.config.values import MASK, Secret, literal
 from whatshooked.errors import RequestError
 from whatshooked.json_fields import Fields
 

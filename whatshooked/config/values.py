@@ -129,10 +129,3 @@ def parse_size(value: Any) -> int:
             unit = match.group(2).lower() if match.group(2) else None
             return int(float(match.group(1)) * _SIZE_UNITS[unit])
     raise ValueError(f"{value!r} is not a size (a number of bytes, or like 512KB, 64MB, 1GB)")
-
-
-def format_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds * 1000)}ms"

@@ -42,7 +42,7 @@ async def test_graph_url_change_without_the_token_is_refused(tmp_path: Path, tok
             business["access_token"] = TOKEN
             status, text = await rig.api("/api/accounts/update", {"id": "shop", "business_api": business})
             assert status == 200, text
-            assert rig.daemon.settings.config.accounts[0].business_api.graph_url == other.url  # type: ignore[union-attr]
+            assert rig.daemon.settings.config.accounts[0].settings.graph_url == other.url
     finally:
         await other.close()
 
@@ -52,5 +52,5 @@ async def test_an_unchanged_graph_url_keeps_working_with_the_mask(tmp_path: Path
         business = {"graph_url": rig.graph.url + "/", "access_token": "***", "api_version": "v23.0"}
         status, text = await rig.api("/api/accounts/update", {"id": "shop", "business_api": business})
         assert status == 200, text
-        b = rig.daemon.settings.config.accounts[0].business_api
+        b = rig.daemon.settings.config.accounts[0].settings
         assert b is not None and b.access_token.reveal() == TOKEN and b.api_version == "v23.0"

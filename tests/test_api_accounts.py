@@ -112,8 +112,8 @@ async def test_update_reconnects_and_keeps_masked_secrets(tmp_path: Path) -> Non
             "verify_token": "fresh"}}
         new = run.adapter("shop")
         assert new is not old and old.disconnects == 1 and new.connects == 1
-        assert new.config.business_api is not None
-        assert new.config.business_api.access_token.reveal() == "EAA-token-from-env"
+        assert new.config.settings is not None
+        assert new.config.settings.access_token.reveal() == "EAA-token-from-env"
 
 
 async def test_an_update_that_changes_nothing_still_reconnects(tmp_path: Path) -> None:

@@ -199,7 +199,6 @@ async def test_a_wrong_or_missing_signature_gets_401_and_raises_nothing(
 ) -> None:
     body = json.dumps(fixture("message_text.json")).encode()
     async with cloud_daemon(tmp_path, receiver) as rig:
-        rig.adapter.ctx.extras.setdefault("metrics", rig.daemon.metrics)  # until the daemon lends it itself
         assert (await rig.webhook(body, signature=sign(body, "not-the-secret")))[0] == 401
         assert (await rig.webhook(body, signature=None))[0] == 401
         assert (await rig.webhook(body, signature="sha256=" + "0" * 64))[0] == 401
@@ -333,7 +332,6 @@ async def test_changes_for_a_sibling_number_go_to_its_account(tmp_path: Path, re
               f'      phone_number_id: "1122334455667"\n      access_token: test-token\n      graph_url: {graph.url}\n')
     try:
         async with cloud_daemon(tmp_path, receiver, graph=graph, extra_yaml=second) as rig:
-            rig.adapter.ctx.extras.setdefault("accounts", rig.daemon.accounts)  # until the daemon lends it itself
             # pywa's sample is for 1122334455667, posted at shop's path (one callback URL per Meta app)
             [event] = await events_after(rig, receiver, fixture("message_text_reply_context.json"))
             assert await rig.webhook(fixture("message_text_reply_context.json")) == (200, "ok")  # deduped there
@@ -353,7 +351,8 @@ async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: 
     from tests.support.cloud_daemon import APP_SECRET, TOKEN
     from whatshooked.accounts.base import AdapterContext
     from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
-    from whatshooked.config.model import AccountConfig, BusinessApiConfig, Config
+    from whatshooked.accounts.cloud_api.settings import BusinessApiConfig
+    from whatshooked.config.model import AccountConfig, Config
     from whatshooked.config.values import Secret
     from whatshooked.events import Event
     from whatshooked.media.store import MediaStore
@@ -372,7 +371,7 @@ async def test_a_commit_failure_is_500_and_metas_redelivery_raises_it(tmp_path: 
         committed.append(event)
         return True
 
-    account = AccountConfig(id="shop", type="business-api", business_api=BusinessApiConfig(
+    account = AccountConfig(id="shop", type="business-api", settings=BusinessApiConfig(
         phone_number_id=PHONE_NUMBER_ID, access_token=Secret(TOKEN), app_secret=Secret(APP_SECRET),
         graph_url="http://127.0.0.1:9"))
     config = Config(path=tmp_path / "config.yaml", accounts=(account,))

@@ -8,7 +8,7 @@ import pytest
 
 from whatshooked.config.load import load_config, parse_config, resolve_config_path
 from whatshooked.config.model import Config
-from whatshooked.config.values import Secret, format_duration, parse_duration, parse_size
+from whatshooked.config.values import Secret, parse_duration, parse_size
 from whatshooked.errors import ConfigError
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -85,6 +85,14 @@ def test_bad_sizes(bad: object) -> None:
         parse_size(bad)
 
 
+def format_duration(seconds: float) -> str:
+    """A duration as the config writes it: the largest whole unit."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds * 1000)}ms"
+
+
 def test_format_duration_round_trips() -> None:
     assert [format_duration(s) for s in (0.5, 30, 600, 7200, 86400)] == ["500ms", "30s", "10m", "2h", "1d"]
 
@@ -105,8 +113,8 @@ def test_relative_paths_are_relative_to_the_config_folder(tmp_path: Path) -> Non
     )
     assert config.storage.path == tmp_path / "conf" / "state" / "db.sqlite"
     assert config.media.dir == Path("/var/media")
-    assert config.accounts[0].session_path == tmp_path / "conf" / "data" / "sessions" / "a.db"
-    assert config.accounts[1].session_path == tmp_path / "conf" / "s" / "b.db"
+    assert config.accounts[0].settings.session_path == tmp_path / "conf" / "data" / "sessions" / "a.db"
+    assert config.accounts[1].settings.session_path == tmp_path / "conf" / "s" / "b.db"
 
 
 def test_accounts_and_hooks() -> None:
@@ -130,12 +138,12 @@ hooks:
     secret: {SECRET}
 """, env={"TOKEN": "EAAtoken"})
     personal, shop = config.accounts
-    assert personal.type == "whatsmeow" and personal.show_qr and personal.business_api is None
-    assert shop.business_api is not None and shop.session_path is None
-    assert shop.business_api.access_token.reveal() == "EAAtoken"
-    assert shop.business_api.webhook_path == "/webhooks/whatsapp/shop"
-    assert shop.business_api.api_version == "v21.0"
-    assert shop.business_api.graph_url == "https://graph.facebook.com"
+    assert personal.type == "whatsmeow" and personal.settings.show_qr and not hasattr(personal.settings, "access_token")
+    assert shop.settings is not None and not hasattr(shop.settings, "session_path")
+    assert shop.settings.access_token.reveal() == "EAAtoken"
+    assert shop.settings.webhook_path == "/webhooks/whatsapp/shop"
+    assert shop.settings.api_version == "v21.0"
+    assert shop.settings.graph_url == "https://graph.facebook.com"
     hook = config.hooks[0]
     assert hook.method == "PUT" and hook.name == "crm" and hook.active
     assert hook.headers == {"Authorization": "Bearer abc", "X-Num": "5"}

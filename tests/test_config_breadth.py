@@ -15,9 +15,9 @@ BASE = "accounts:\n  - id: personal\n    type: whatsmeow\n"
 def test_proxy_and_fetch_private_are_read(tmp_path: Path) -> None:
     for proxy in ("socks5://127.0.0.1:1080", "socks5h://user:pw@proxy.lan:1080", "http://p:3128", "https://p"):
         config = parse_config(f"{BASE}    proxy: {proxy}\nmedia:\n  fetch_private: true\n", tmp_path / "c.yaml")
-        assert config.accounts[0].proxy == proxy and config.media.fetch_private is True
+        assert config.accounts[0].settings.proxy == proxy and config.media.fetch_private is True
     assert "pw" in parse_config(f"{BASE}    proxy: socks5h://user:pw@proxy.lan:1080\n", tmp_path / "c.yaml").secrets()
-    assert parse_config(BASE, tmp_path / "c.yaml").accounts[0].proxy == ""
+    assert parse_config(BASE, tmp_path / "c.yaml").accounts[0].settings.proxy == ""
     assert parse_config(BASE, tmp_path / "c.yaml").media.fetch_private is False
 
 

@@ -140,7 +140,7 @@ def test_starter_config_is_valid_private_and_never_overwritten(tmp_path: Path) -
     config = load_config(path, strict=True)
     assert config.server.api_key.reveal() == key
     (account,) = config.accounts
-    assert account.type == "whatsmeow" and account.show_qr and not account.disabled
+    assert account.type == "whatsmeow" and account.settings.show_qr and not account.disabled
     assert config.storage.path == tmp_path / "sub" / "data" / "whatshooked.db"
     with pytest.raises(FileExistsError):
         write_starter(path)
@@ -245,8 +245,8 @@ async def test_an_update_with_masked_secrets_changes_only_its_lines(tmp_path: Pa
             "      app_secret: 'appsecret'\n",
             "      app_secret: 'appsecret'\n      verify_token: fresh\n    phone_number: '+15559999999'\n")
         shop = run.settings.config.account("shop")
-        assert shop is not None and shop.business_api is not None
-        assert shop.business_api.access_token.reveal() == "EAA-token"
+        assert shop is not None and shop.settings is not None
+        assert shop.settings.access_token.reveal() == "EAA-token"
         assert (await run.client.post("/api/accounts/disable", json={"id": "personal"})).status == 200
         assert "    show_qr: yes\n    disabled: true\n  # the shop's Cloud API number\n" in run.path.read_text()
 

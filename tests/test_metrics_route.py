@@ -52,7 +52,7 @@ async def make_app(tmp_path: Path, extra: str = "", accounts: bool = False) -> t
             return True
 
         lent = Lent(emit=emit, http=http, media=None,  # type: ignore[arg-type]
-                    metrics=app[METRICS], extras={})
+                    metrics=app[METRICS])
         manager = AccountManager(lent, Registry({"whatsmeow": StandInAdapter}))
         await manager.start(config)
         app[ACCOUNTS] = manager

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 import whatshooked.api.routes
+from tests.support.openapi_routes import documented_routes, normalized
 from tests.support.standin import StandInAdapter
 from whatshooked.accounts.registry import Registry
 from whatshooked.api import openapi
@@ -57,8 +58,8 @@ accounts:
 
 
 def mismatch(app_routes: set[tuple[str, str]], doc_routes: set[tuple[str, str]]) -> str:
-    undocumented = sorted(openapi.normalized(app_routes) - openapi.normalized(doc_routes))
-    unserved = sorted(openapi.normalized(doc_routes) - openapi.normalized(app_routes))
+    undocumented = sorted(normalized(app_routes) - normalized(doc_routes))
+    unserved = sorted(normalized(doc_routes) - normalized(app_routes))
     return f"registered but not in the spec: {undocumented}; in the spec but not registered: {unserved}"
 
 
@@ -67,7 +68,7 @@ def test_document_is_the_contract_plus_the_extra_routes() -> None:
     doc = openapi.build_document()
     for path, item in contract["paths"].items():
         assert doc["paths"][path] == item
-    assert openapi.documented_routes(doc) == openapi.documented_routes(contract) | EXTRA_ROUTES
+    assert documented_routes(doc) == documented_routes(contract) | EXTRA_ROUTES
     assert doc["components"]["securitySchemes"] == contract["components"]["securitySchemes"]
     assert "AccountStatus" in doc["components"]["schemas"]
     refs = json.dumps(doc).split('"$ref": "#/components/schemas/')[1:]
@@ -100,8 +101,8 @@ def test_every_route_module_registers_only_documented_routes() -> None:
         importlib.import_module(f"whatshooked.api.routes.{module.name}").setup(app)
     openapi.setup(app)
     registered = openapi.registered_routes(app)
-    documented = openapi.documented_routes(openapi.build_document())
-    undocumented = openapi.normalized(registered) - openapi.normalized(documented)
+    documented = documented_routes(openapi.build_document())
+    undocumented = normalized(registered) - normalized(documented)
     assert not undocumented, mismatch(registered, documented)
 
 
@@ -119,5 +120,5 @@ async def test_the_real_app_serves_exactly_the_documented_routes(tmp_path: Path)
             registered |= {("GET", "/webhooks/whatsapp/{account_id}"), ("POST", "/webhooks/whatsapp/{account_id}")}
     finally:
         await daemon.close()
-    documented = openapi.documented_routes(openapi.build_document())
-    assert openapi.normalized(registered) == openapi.normalized(documented), mismatch(registered, documented)
+    documented = documented_routes(openapi.build_document())
+    assert normalized(registered) == normalized(documented), mismatch(registered, documented)

@@ -50,9 +50,9 @@ def test_two_accounts_sharing_a_session_path_is_a_config_error(tmp_path: Path) -
 def test_the_default_session_paths_do_not_clash(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "  - id: one\n  - id: two\n    device_name: Shop\n"), env={})
     one, two = config.accounts
-    assert one.session_path != two.session_path
-    assert one.device_name == "whatshooked" and two.device_name == "Shop"
-    assert (one.status_broadcasts, one.presence, one.history) == (False, False, False)
+    assert one.settings.session_path != two.settings.session_path
+    assert one.settings.device_name == "whatshooked" and two.settings.device_name == "Shop"
+    assert (one.settings.status_broadcasts, one.settings.presence, one.settings.history) == (False, False, False)
 
 
 async def test_device_name_reaches_the_real_client(tmp_path: Path, receiver: HookReceiver) -> None:

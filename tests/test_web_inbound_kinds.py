@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.neonize_standin import P, message_ev, web_world
+from tests.support.poll_votes import seal_vote
 from tests.support.receiver import HookReceiver
 from tests.test_web_inbound import ALICE, GROUP, connected, events_of
 from whatshooked.accounts.whatsapp_web import bindings as nz
-from whatshooked.accounts.whatsapp_web.poll_votes import seal_vote
 
 wa = nz.wa
 BOB = "15557654321@s.whatsapp.net"

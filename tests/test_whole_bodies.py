@@ -22,7 +22,7 @@ from tests.support.graph_standin import FilePart, fixture
 from tests.support.harness import until
 from tests.support.receiver import HookReceiver, Reply
 from whatshooked.accounts.cloud_api.graph_client import GraphClient
-from whatshooked.config.model import BusinessApiConfig
+from whatshooked.accounts.cloud_api.settings import BusinessApiConfig
 from whatshooked.config.values import Secret
 from whatshooked.errors import SendError
 from whatshooked.http_body import BodyTooLarge, read_body

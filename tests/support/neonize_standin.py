@@ -26,7 +26,7 @@ from whatshooked.accounts.whatsapp_web.session import SessionCallbacks, prepare_
 
 @dataclass
 class Sessions:
-    """The factory tests put in `ctx.extras["whatsapp_web.session_factory"]`; keeps every session made."""
+    """The factory tests lend as `WebSeams(session_factory=…)`; keeps every session made."""
 
     made: list[StandInSession] = field(default_factory=list)
     fail_starts: int = 0
@@ -250,7 +250,8 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
                     fetch_private: bool = False) -> AsyncIterator[WebWorld]:
     """Real Store, Dispatcher (delivering to `hook_url`), MediaStore and AccountManager; sessions stood in."""
     from whatshooked.accounts.manager import AccountManager, Lent
-    from whatshooked.accounts.whatsapp_web.adapter import WebTiming
+    from whatshooked.accounts.seams import Seams
+    from whatshooked.accounts.whatsapp_web.seams import WebSeams, WebTiming
     from whatshooked.config.load import load_config
     from whatshooked.delivery.dispatcher import Dispatcher
     from whatshooked.media.store import MediaStore
@@ -275,10 +276,9 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
 
     dispatcher = Dispatcher(config, store, http, metrics, reply_handler=reply)
     await dispatcher.start()
-    extras = {"whatsapp_web.session_factory": sessions,
-              "whatsapp_web.timing": WebTiming(**{**FAST, **(timing or {})})}
+    seams = Seams(WebSeams(session_factory=sessions, timing=WebTiming(**{**FAST, **(timing or {})})))
     manager = AccountManager(Lent(emit=dispatcher.publish, http=http, media=media,
-                                  metrics=metrics, extras=extras))
+                                  metrics=metrics, seams=seams))
     holder["manager"] = manager
     try:
         await manager.start(config)

@@ -29,8 +29,8 @@ class StandInAdapter(AccountAdapter):
         self.connects = 0
         self.disconnects = 0
         self.fail_with: SendError | None = None
-        if config.business_api is not None:
-            self.webhook_path = config.business_api.webhook_path
+        if config.settings is not None and getattr(config.settings, "webhook_path", None):
+            self.webhook_path = config.settings.webhook_path
         StandInAdapter.built.append(self)
 
     async def connect(self) -> None:

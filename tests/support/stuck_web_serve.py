@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from whatshooked.accounts.seams import Seams
+from whatshooked.accounts.whatsapp_web.seams import WebSeams
 from whatshooked.accounts.whatsapp_web.session import STOP_WAIT, SessionCallbacks
 from whatshooked.config.load import load_config
 from whatshooked.config.model import LoggingConfig
@@ -63,7 +65,7 @@ class StuckSession:
 
 def main(config: str) -> int:
     setup_logging(LoggingConfig())
-    serve(Settings(load_config(Path(config))), extras={"whatsapp_web.session_factory": StuckSession})
+    serve(Settings(load_config(Path(config))), seams=Seams(WebSeams(session_factory=StuckSession)))
     return 0
 
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from whatshooked.accounts.seams import Seams
 from whatshooked.errors import Unsupported
 from whatshooked.events import Event
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from whatshooked.config.model import AccountConfig, Config
+    from whatshooked.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,12 @@ def sent_key(account_id: str, message_id: str) -> str:
     return f"sent:{account_id}:{message_id}"
 
 
+class AccountDirectory(Protocol):
+    """What an adapter may see of the other accounts (the AccountManager)."""
+
+    def adapters(self) -> list[AccountAdapter]: ...
+
+
 StateListener = Callable[["AccountAdapter", "AccountState", "str | None"], None]
 
 
@@ -108,7 +116,11 @@ class AdapterContext:
     media: MediaSink
     settings: Config
     on_state: StateListener | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics | None = None
+    accounts: AccountDirectory | None = None
+    """The daemon's other accounts (a Cloud API webhook hands a sibling number's changes to its account)."""
+    seams: Seams = field(default_factory=Seams)
+    """Backend-typed replacements for defaults (session factories, timings), for tests; see `seams.py`."""
 
 
 class AccountAdapter(abc.ABC):
@@ -118,6 +130,8 @@ class AccountAdapter(abc.ABC):
     send_kinds: ClassVar[frozenset[SendKind]] = frozenset()
     operations: ClassVar[frozenset[str]] = frozenset()
     """Management operations beyond sending (`templates.list`, `flows.create`, …)."""
+    pairs_by_qr: ClassVar[bool] = False
+    """Linked by scanning a QR code (`current_qr`, the `/api/qr/{account}` page)."""
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         self.config = config

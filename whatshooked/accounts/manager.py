@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import aiohttp
@@ -27,6 +27,7 @@ from whatshooked.accounts.base import (
     sent_key,
 )
 from whatshooked.accounts.registry import BackendUnavailable, Registry, UnavailableAdapter
+from whatshooked.accounts.seams import Seams
 from whatshooked.accounts.sends import MEDIA_SEND_KINDS
 from whatshooked.config.model import AccountConfig, Config
 from whatshooked.errors import NotConnected, RequestError, SendError, UnknownAccount, Unsupported
@@ -53,7 +54,8 @@ class Lent:
     http: aiohttp.ClientSession
     media: MediaSink
     metrics: Metrics
-    extras: dict[str, Any]
+    seams: Seams = field(default_factory=Seams)
+    """Backend-typed test seams, lent untouched to every adapter."""
 
 
 class AccountManager:
@@ -131,7 +133,8 @@ class AccountManager:
     def _build(self, account: AccountConfig, config: Config) -> AccountAdapter:
         lent = self._lent
         ctx = AdapterContext(
-            emit=self.emit, http=lent.http, media=lent.media, settings=config, extras=lent.extras,
+            emit=self.emit, http=lent.http, media=lent.media, settings=config, metrics=lent.metrics, accounts=self,
+            seams=lent.seams,
         )
         try:
             cls = self._registry.adapter_class(account.type)

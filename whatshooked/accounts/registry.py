@@ -1,6 +1,7 @@
 """Which adapter class serves which account `type`; backends are imported only when needed.
 
-The core never imports a backend module: neonize is loaded only when a whatsmeow account exists.
+The types are those the subpackages of `accounts/` declare (`backends.py`); the core never imports
+an adapter module itself: neonize is loaded only when a WhatsApp Web account is built.
 Tests pass their own mapping (a type name to a stand-in class).
 """
 
@@ -11,16 +12,11 @@ import logging
 from collections.abc import Mapping
 from typing import ClassVar
 
+from whatshooked.accounts.backends import backend_specs
 from whatshooked.accounts.base import AccountAdapter, AccountState, SendRequest, SendResult
 from whatshooked.errors import SendError
 
 log = logging.getLogger(__name__)
-
-BACKENDS: Mapping[str, str] = {
-    "whatsmeow": "whatshooked.accounts.whatsapp_web.adapter:WhatsAppWebAdapter",
-    "business-api": "whatshooked.accounts.cloud_api.adapter:CloudApiAdapter",
-}
-
 
 class BackendUnavailable(Exception):
     """The backend for an account type could not be loaded."""
@@ -30,7 +26,9 @@ class Registry:
     """Maps an account type to its adapter class: a class, or "module:Class" imported on first use."""
 
     def __init__(self, backends: Mapping[str, str | type[AccountAdapter]] | None = None) -> None:
-        self._backends: dict[str, str | type[AccountAdapter]] = dict(BACKENDS if backends is None else backends)
+        if backends is None:
+            backends = {name: spec.adapter for name, spec in backend_specs().items()}
+        self._backends: dict[str, str | type[AccountAdapter]] = dict(backends)
 
     def adapter_class(self, account_type: str) -> type[AccountAdapter]:
         target = self._backends.get(account_type)

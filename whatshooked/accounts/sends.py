@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
 from typing import Any
 
 from whatshooked.accounts.base import SendKind
 from whatshooked.errors import RequestError
+from whatshooked.json_fields import Fields
 from whatshooked.phone import phone_digits
 
 _WHITESPACE = re.compile(r"\s+")
@@ -28,89 +28,6 @@ SEND_ROUTES: dict[str, SendKind] = {
 }
 MEDIA_SEND_KINDS = (SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT, SendKind.AUDIO, SendKind.STICKER)
 POLL_OPTIONS = (2, 12)
-
-
-class Fields:
-    """Typed reads of one JSON object; `where` prefixes nested names (`contacts[0].`)."""
-
-    def __init__(self, body: Any, where: str = "") -> None:
-        if not isinstance(body, dict):
-            raise RequestError(f"field '{where.rstrip('.') or 'body'}' must be a JSON object")
-        self.body = body
-        self.where = where
-
-    def name(self, key: str) -> str:
-        return f"{self.where}{key}"
-
-    def missing(self, key: str) -> RequestError:
-        return RequestError(f"field '{self.name(key)}' is required")
-
-    def wrong(self, key: str, what: str) -> RequestError:
-        return RequestError(f"field '{self.name(key)}' must be {what}")
-
-    def text(self, key: str, required: bool = True, allow_empty: bool = False) -> str | None:
-        value = self.body.get(key)
-        if value is None:
-            if required:
-                raise self.missing(key)
-            return None
-        if not isinstance(value, str):
-            raise self.wrong(key, "a string")
-        if not value and not allow_empty:
-            if required:
-                raise self.missing(key)
-            return None
-        return value
-
-    def number(self, key: str, low: float, high: float) -> float:
-        value = self.body.get(key)
-        if value is None:
-            raise self.missing(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.wrong(key, "a number")
-        if not low <= value <= high:
-            raise self.wrong(key, f"between {low:g} and {high:g}")
-        return value
-
-    def obj(self, key: str, required: bool = True) -> Fields | None:
-        value = self.body.get(key)
-        if value is None:
-            if required:
-                raise self.missing(key)
-            return None
-        if not isinstance(value, dict):
-            raise self.wrong(key, "an object")
-        return Fields(value, f"{self.name(key)}.")
-
-    def array(self, key: str, required: bool = True, min_items: int = 0) -> list[Any] | None:
-        value = self.body.get(key)
-        if value is None:
-            if required:
-                raise self.missing(key)
-            return None
-        if not isinstance(value, list):
-            raise self.wrong(key, "an array")
-        if len(value) < min_items:
-            raise self.wrong(key, f"an array of at least {min_items} item(s)")
-        return value
-
-    def boolean(self, key: str) -> bool | None:
-        value = self.body.get(key)
-        if value is not None and not isinstance(value, bool):
-            raise self.wrong(key, "true or false")
-        return value
-
-    def strings(self, key: str, required: bool = True, min_items: int = 0) -> list[str]:
-        values = self.array(key, required, min_items) or []
-        for index, value in enumerate(values):
-            if not isinstance(value, str) or not value.strip():
-                raise self.wrong(f"{key}[{index}]", "a non-empty string")
-        return values
-
-    def base64(self, key: str) -> bytes:
-        value = self.text(key)
-        assert value is not None
-        return decode_base64(value, self.name(key))
 
 
 def decode_base64(value: str, field: str) -> bytes:
@@ -173,7 +90,9 @@ def _validate_kind(kind: SendKind, f: Fields) -> dict[str, Any]:
             if not url.lower().startswith(("http://", "https://")):
                 raise f.wrong("url", "an http:// or https:// URL")
         else:
-            f.base64(data_field)
+            data = f.text(data_field)
+            assert data is not None
+            decode_base64(data, f.name(data_field))
         f.text("mime_type", required=False)
         if kind in (SendKind.IMAGE, SendKind.VIDEO, SendKind.DOCUMENT):
             f.text("caption", required=False, allow_empty=True)

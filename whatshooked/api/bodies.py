@@ -1,8 +1,8 @@
 """Reading JSON request bodies: every problem becomes a 400 that names the field.
 
 Routes call `await read_json(request)` and then the typed getters, e.g.
-`url = text(body, "url", required=True)`. Nested objects pass `prefix` so errors say
-`business_api.phone_number_id`.
+`url = text(body, "url", required=True)`: short forms over the one reader, `json_fields.Fields`.
+Nested objects pass `prefix` so errors say `business_api.phone_number_id`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from whatshooked.errors import RequestError
-
-_MISSING = object()
+from whatshooked.json_fields import Fields
 
 
 def _not_json(name: str) -> Any:
@@ -40,74 +39,37 @@ async def read_json(request: web.Request, *, optional: bool = False) -> dict[str
     return body
 
 
-def _get(body: dict[str, Any], name: str, kinds: tuple[type, ...], what: str, required: bool,
-         default: Any, prefix: str) -> Any:
-    value = body.get(name, _MISSING)
-    if value is _MISSING or value is None:
-        if required:
-            raise RequestError(f"field '{prefix}{name}' is required")
-        return default
-    if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
-        raise RequestError(f"field '{prefix}{name}' must be {what}")
-    return value
-
-
 def text(body: dict[str, Any], name: str, *, required: bool = False, default: str = "", prefix: str = "",
          non_empty: bool | None = None) -> str:
     """A string field; a required one must also be non-empty (unless `non_empty=False`)."""
-    value = _get(body, name, (str,), "a string", required, default, prefix)
-    if (required if non_empty is None else non_empty) and not value.strip():
-        raise RequestError(f"field '{prefix}{name}' must not be empty")
-    return value
+    fields = Fields(body, prefix)
+    value = fields.value(name, (str,), "a string", required)
+    if value is None:
+        return default
+    return fields.non_empty(name, value) if (required if non_empty is None else non_empty) else value
 
 
 def boolean(body: dict[str, Any], name: str, *, required: bool = False, default: bool = False,
             prefix: str = "") -> bool:
-    return _get(body, name, (bool,), "true or false", required, default, prefix)
-
-
-def integer(body: dict[str, Any], name: str, *, required: bool = False, default: int | None = None,
-            prefix: str = "") -> int | None:
-    return _get(body, name, (int,), "a whole number", required, default, prefix)
-
-
-def number(body: dict[str, Any], name: str, *, required: bool = False, default: float | None = None,
-           prefix: str = "") -> float | None:
-    value = _get(body, name, (int, float), "a number", required, default, prefix)
-    return float(value) if value is not None else None
+    value = Fields(body, prefix).boolean(name, required)
+    return default if value is None else value
 
 
 def mapping(body: dict[str, Any], name: str, *, required: bool = False, prefix: str = "") -> dict[str, Any] | None:
-    return _get(body, name, (dict,), "a JSON object", required, None, prefix)
-
-
-def array(body: dict[str, Any], name: str, *, required: bool = False, prefix: str = "") -> list[Any] | None:
-    return _get(body, name, (list,), "a JSON array", required, None, prefix)
+    return Fields(body, prefix).value(name, (dict,), "a JSON object", required)
 
 
 def string_list(body: dict[str, Any], name: str, *, required: bool = False, prefix: str = "") -> list[str]:
-    values = array(body, name, required=required, prefix=prefix) or []
-    for index, item in enumerate(values):
-        if not isinstance(item, str):
-            raise RequestError(f"field '{prefix}{name}[{index}]' must be a string")
-    return values
+    return Fields(body, prefix).strings(name, required, non_empty=False)
 
 
 def string_map(body: dict[str, Any], name: str, *, prefix: str = "") -> dict[str, str]:
-    values = mapping(body, name, prefix=prefix) or {}
-    for key, item in values.items():
-        if not isinstance(item, str):
-            raise RequestError(f"field '{prefix}{name}.{key}' must be a string")
-    return values
+    return Fields(body, prefix).string_map(name)
 
 
 def choice(body: dict[str, Any], name: str, options: tuple[str, ...], *, default: str, prefix: str = "",
            upper: bool = False) -> str:
-    value = text(body, name, default=default, prefix=prefix)
-    value = value.upper() if upper else value
-    if value not in options:
-        raise RequestError(f"field '{prefix}{name}' must be one of {', '.join(options)}, not {value!r}")
-    return value
+    return Fields(body, prefix).choice(name, options, default, upper)
 
 
 def query_id(request: web.Request, body: dict[str, Any] | None = None, name: str = "id") -> str:

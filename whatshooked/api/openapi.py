@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from importlib import resources
 from typing import Any
 
@@ -19,7 +18,6 @@ PATH = "/api/openapi.json"
 CONTRACT = "openapi_contract.json"
 EXTRA = "openapi_extra.json"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_PARAM = re.compile(r"\{[^}]*\}")
 
 
 def load(name: str) -> dict[str, Any]:
@@ -44,11 +42,6 @@ def build_document() -> dict[str, Any]:
     return doc
 
 
-def documented_routes(doc: dict[str, Any]) -> set[tuple[str, str]]:
-    """(METHOD, path) for every operation in the document."""
-    return {(method.upper(), path) for path, item in doc["paths"].items() for method in item if method in METHODS}
-
-
 def registered_routes(app: web.Application) -> set[tuple[str, str]]:
     """(METHOD, path template) for every route the app serves, without the HEAD aiohttp adds to each GET."""
     routes = set()
@@ -57,11 +50,6 @@ def registered_routes(app: web.Application) -> set[tuple[str, str]]:
             continue
         routes.add((route.method, route.resource.canonical))
     return routes
-
-
-def normalized(routes: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Parameter names blanked (`/api/qr/{account_id}` ~ `/api/qr/{id}`), so only the shapes compare."""
-    return {(method, _PARAM.sub("{}", path)) for method, path in routes}
 
 
 def setup(app: web.Application) -> None:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
 from whatshooked.config.values import Secret, is_credential_header
 
 log = logging.getLogger(__name__)
 
-ACCOUNT_TYPES = ("whatsmeow", "business-api")
 HOOK_METHODS = ("GET", "POST", "PUT", "PATCH")
 MEDIA_MODES = ("url", "base64", "none")
 LOG_FORMATS = ("text", "json")
@@ -85,34 +84,18 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
-class BusinessApiConfig:
-    phone_number_id: str
-    access_token: Secret
-    app_secret: Secret = Secret("")
-    verify_token: Secret = Secret("")
-    waba_id: str = ""
-    business_account_id: str = ""
-    api_version: str = "v21.0"
-    webhook_path: str = ""
-    graph_url: str = "https://graph.facebook.com"
-
-
-@dataclass(frozen=True)
 class AccountConfig:
+    """What every account has; the rest is `settings`, owned by the backend named by `type`.
+
+    The backend's spec (`accounts/<backend>/__init__.py`) parses its keys into `settings`; the
+    core never looks inside beyond finding its `Secret` fields for scrubbing.
+    """
+
     id: str
     type: str = "whatsmeow"
     phone_number: str = ""
-    session_path: Path | None = None
-    show_qr: bool = False
     disabled: bool = False
-    business_api: BusinessApiConfig | None = None
-    proxy: str = ""
-    """WhatsApp Web only: socks5://, socks5h://, http:// or https:// proxy for the session."""
-    device_name: str = "whatshooked"
-    """WhatsApp Web: the name the phone lists under "Linked devices"."""
-    status_broadcasts: bool = False
-    presence: bool = False
-    history: bool = False
+    settings: Any = None
 
 
 @dataclass(frozen=True)
@@ -153,16 +136,25 @@ class Config:
         return next((h for h in self.hooks if h.id == hook_id), None)
 
     def secrets(self) -> list[str]:
-        """Every secret value configured (credential-like hook headers too), for log scrubbing and tests."""
-        values = [self.server.api_key, self.server.password, self.storage.encryption_key,
-                  *self.storage.old_encryption_keys]
-        for account in self.accounts:
-            if account.business_api:
-                b = account.business_api
-                values += [b.access_token, b.app_secret, b.verify_token]
-        values += [hook.secret for hook in self.hooks]
-        revealed = [v.reveal() for v in values if v]
+        """Every secret value configured (credential-like hook headers too), for log scrubbing and tests.
+
+        Found by type: every `Secret` anywhere in the config, an account's backend settings included,
+        plus what a settings object adds through `extra_secrets()` (e.g. a proxy URL's password).
+        """
+        revealed = [value.reveal() for value in secrets_in(self) if value]
         for hook in self.hooks:
             revealed += [value for name, value in hook.headers.items() if value and is_credential_header(name)]
-        revealed += [p for p in (urlsplit(a.proxy).password for a in self.accounts if a.proxy) if p]
+        for account in self.accounts:
+            revealed += [v for v in getattr(account.settings, "extra_secrets", lambda: [])() if v]
         return revealed
+
+
+def secrets_in(value: Any) -> list[Secret]:
+    """Every `Secret` in a tree of dataclasses and tuples."""
+    if isinstance(value, Secret):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [s for item in value for s in secrets_in(item)]
+    if is_dataclass(value) and not isinstance(value, type):
+        return [s for f in fields(value) for s in secrets_in(getattr(value, f.name))]
+    return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -44,6 +45,23 @@ class Secret(str):
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
+
+
+MASK = "***"
+"""How the API shows a set secret; an update that sends it back keeps the stored value."""
+
+
+def masked_fields(obj: Any) -> dict[str, Any]:
+    """A config dataclass as the API shows it: set `Secret` fields as "***" (unset ones left out), tuples as lists."""
+    shown: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, Secret):
+            if value:
+                shown[f.name] = MASK
+        else:
+            shown[f.name] = list(value) if isinstance(value, tuple) else value
+    return shown
 
 
 def interpolate(value: Any, env: Mapping[str, str] | None = None, missing: list[str] | None = None) -> Any:
@@ -111,10 +129,3 @@ def parse_size(value: Any) -> int:
             unit = match.group(2).lower() if match.group(2) else None
             return int(float(match.group(1)) * _SIZE_UNITS[unit])
     raise ValueError(f"{value!r} is not a size (a number of bytes, or like 512KB, 64MB, 1GB)")
-
-
-def format_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds * 1000)}ms"

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from whatshooked.accounts.manager import DISCONNECT_TIMEOUT, AccountManager, Lent
 from whatshooked.accounts.registry import Registry
+from whatshooked.accounts.seams import Seams
 from whatshooked.api.app import build_app
 from whatshooked.api.connections import CONNECTIONS, GuardedSite, quiet_fd_exhaustion
 from whatshooked.config.model import Config, ServerConfig
@@ -58,12 +59,12 @@ class Daemon:
     """Owner of every long-lived part. `await open()`, then `build_app(daemon)`, then `await close()`."""
 
     def __init__(self, settings: Settings, registry: Registry | None = None, notifier: Notifier | None = None,
-                 extras: dict[str, Any] | None = None) -> None:
+                 seams: Seams | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.notifier = notifier
-        self.extras = dict(extras or {})
-        """Lent to every adapter as `ctx.extras` (test seams such as `whatsapp_web.session_factory`)."""
+        self.seams = seams or Seams()
+        """Lent to every adapter as `ctx.seams` (backend-typed test seams, e.g. a WhatsApp Web session factory)."""
         self.metrics = Metrics()
         self.store: Store | None = None
         self.http: aiohttp.ClientSession
@@ -94,9 +95,8 @@ class Daemon:
             await self.dispatcher.start()
             stack.push_async_callback(self._close_dispatcher)
             lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media,
-                        metrics=self.metrics, extras={**self.extras, "metrics": self.metrics})
+                        metrics=self.metrics, seams=self.seams)
             self.accounts = AccountManager(lent, self.registry)
-            lent.extras["accounts"] = self.accounts
             stack.push_async_callback(self.accounts.close)
             await self.accounts.start(config)
         except BaseException:
@@ -159,7 +159,7 @@ class Daemon:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
 
-def serve(settings: Settings, registry: Registry | None = None, extras: dict[str, Any] | None = None) -> None:
+def serve(settings: Settings, registry: Registry | None = None, seams: Seams | None = None) -> None:
     """Run until SIGTERM/SIGINT (then return: exit 0). Startup failures propagate.
 
     A stop never waits for executor threads without a limit. asyncio.run() would end by joining every
@@ -172,7 +172,7 @@ def serve(settings: Settings, registry: Registry | None = None, extras: dict[str
     """
     runner = asyncio.Runner()
     try:
-        runner.run(run(settings, registry, extras=extras))
+        runner.run(run(settings, registry, seams=seams))
     finally:
         _release_default_executor(runner.get_loop())
         runner.close()
@@ -212,7 +212,7 @@ def _busy_threads(grace: float) -> list[str]:
 
 
 async def run(settings: Settings, registry: Registry | None = None, notifier: Notifier | None = None,
-              extras: dict[str, Any] | None = None) -> None:
+              seams: Seams | None = None) -> None:
     """Open the daemon, listen, tell systemd READY=1, wait for a stop signal, close in reverse.
 
     SIGTERM/SIGINT are watched before anything opens: accounts may take a while to connect, and a stop
@@ -226,7 +226,7 @@ async def run(settings: Settings, registry: Registry | None = None, notifier: No
     loop.add_signal_handler(signal.SIGHUP, early_reload.set)  # kept for when the daemon can reload
     try:
         await _check_port(settings.config.server)
-        daemon = Daemon(settings, registry, notifier, extras)
+        daemon = Daemon(settings, registry, notifier, seams)
         if not await _open_unless_stopped(daemon, stop):
             log.info("stopped while starting up")
             return

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from whatshooked.accounts.base import AccountAdapter, AccountState, SendKind, SendRequest, SendResult
 from whatshooked.accounts.cloud_api.graph_client import GraphClient, Upload
+from whatshooked.accounts.cloud_api.inbound import Inbound
 from whatshooked.accounts.cloud_api.manage import OPERATIONS
 from whatshooked.accounts.cloud_api.outbound import MEDIA_KINDS, build_message, media_message, read_receipt
+from whatshooked.accounts.cloud_api.settings import BusinessApiConfig
 from whatshooked.accounts.cloud_api.webhook import CloudWebhook
 from whatshooked.accounts.sends import media_bytes
 from whatshooked.errors import ConfigError, RequestError, SendError
@@ -38,9 +40,9 @@ class CloudApiAdapter(AccountAdapter):
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
-        if config.business_api is None:
+        if not isinstance(config.settings, BusinessApiConfig):
             raise ConfigError([f"account {config.id!r}: business_api settings are required for type business-api"])
-        self.api = config.business_api
+        self.api: BusinessApiConfig = config.settings
         self.graph = GraphClient(ctx.http, self.api)
         self.webhook_path = self.api.webhook_path or f"/webhooks/whatsapp/{config.id}"
         self.waba_id: str | None = self.api.waba_id or None
@@ -107,12 +109,16 @@ class CloudApiAdapter(AccountAdapter):
 
     def sibling(self, phone_number_id: str) -> CloudApiAdapter | None:
         """The running Cloud API account for that number, when the daemon lends its account manager."""
-        manager = self.ctx.extras.get("accounts")
+        manager = self.ctx.accounts
         for adapter in manager.adapters() if manager is not None else []:
             if (isinstance(adapter, CloudApiAdapter) and adapter is not self
                     and adapter.api.phone_number_id == phone_number_id and adapter.state is not AccountState.DISABLED):
                 return adapter
         return None
+
+    async def raise_inbound(self, item: Inbound) -> None:
+        """A webhook item for this account, possibly posted at a sibling's path (see CloudWebhook)."""
+        await self._webhook.raise_item(item)
 
     def require_waba(self) -> str:
         if not self.waba_id:

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from whatshooked.config.model import BusinessApiConfig
+from whatshooked.accounts.cloud_api.settings import BusinessApiConfig
 from whatshooked.errors import SendError
 from whatshooked.http_body import BodyTooLarge, read_body
 

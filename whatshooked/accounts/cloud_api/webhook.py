@@ -20,7 +20,7 @@ from whatshooked.errors import SendError, StoreError
 __all__ = ["MAX_BODY", "CloudWebhook"]
 
 if TYPE_CHECKING:
-    from whatshooked.accounts.cloud_api.adapter import CloudApiAdapter
+    from whatshooked.accounts.cloud_api.host import CloudHost
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,11 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 
 class CloudWebhook:
-    def __init__(self, adapter: CloudApiAdapter) -> None:
+    def __init__(self, adapter: CloudHost) -> None:
         self.adapter = adapter
 
     def _count(self, outcome: str) -> None:
-        metrics = self.adapter.ctx.extras.get("metrics")
+        metrics = self.adapter.ctx.metrics
         if metrics is not None:
             metrics.webhook_requests.labels(outcome).inc()
 
@@ -89,7 +89,7 @@ class CloudWebhook:
         self.adapter.learn_waba(parsed.waba_ids)
         try:
             for item in parsed.items:
-                await self._raise(item)
+                await self.raise_item(item)
             for number, entries in parsed.foreign.items():
                 await self._hand_over(number, entries, body, request.headers.get(SIGNATURE_HEADER))
         except StoreError as exc:  # the store cannot take writes (logged once, naming storage.path)
@@ -126,9 +126,9 @@ class CloudWebhook:
             return
         payload = {"object": "whatsapp_business_account", "entry": entries}
         for item in parse_payload(payload, sibling.id, phone_number_id).items:
-            await sibling._webhook._raise(item)
+            await sibling.raise_inbound(item)
 
-    async def _raise(self, item: Inbound) -> None:
+    async def raise_item(self, item: Inbound) -> None:
         """Raise one item; its dedupe key (message id, or message id + status) is committed with the event,
         so Meta's redelivery of what was committed raises nothing, and of what was not raises it."""
         if item.media is not None:

@@ -3,7 +3,7 @@
 One supervisor task per account runs the session, restarts it with capped, jittered backoff, and
 stops for good on the outcomes retrying cannot fix (logged out, QR window over, client outdated,
 stream replaced). A watchdog restarts a session that claims to be connected but is dead.
-Test seams, read from `ctx.extras`: `whatsapp_web.session_factory` and `whatsapp_web.timing`.
+Test seams: `ctx.seams.get(WebSeams)` (a session factory, timings); see `seams.py`.
 """
 
 from __future__ import annotations
@@ -12,18 +12,19 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from whatshooked.accounts.base import AccountState, AdapterContext, SendKind, SendRequest, SendResult
 from whatshooked.accounts.whatsapp_web.backoff import Backoff
 from whatshooked.accounts.whatsapp_web.compose import COMPOSED_KINDS, Known, decorate, special_message
-from whatshooked.accounts.whatsapp_web.events import EventRouter, Outcome
+from whatshooked.accounts.whatsapp_web.events import EventRouter
+from whatshooked.accounts.whatsapp_web.host import Outcome
 from whatshooked.accounts.whatsapp_web.jid import normalize_recipient, public_address, split_jid
 from whatshooked.accounts.whatsapp_web.lookups import WebLookups
 from whatshooked.accounts.whatsapp_web.outbound import build_message, reaction_message, text_of, to_jid
 from whatshooked.accounts.whatsapp_web.pairing import QrWindow, TerminalQr
+from whatshooked.accounts.whatsapp_web.seams import WebSeams, WebTiming
 from whatshooked.accounts.whatsapp_web.session import (
     SessionCallbacks,
     SessionFactory,
@@ -32,6 +33,7 @@ from whatshooked.accounts.whatsapp_web.session import (
     release_session_thread,
     reserve_session_thread,
 )
+from whatshooked.accounts.whatsapp_web.settings import WebSettings
 from whatshooked.config.model import AccountConfig
 from whatshooked.errors import NotConnected, RequestError, SendError
 from whatshooked.phone import phone_digits
@@ -44,22 +46,6 @@ QUOTABLE = 1000
 """Messages whose content is kept so a reply can quote them."""
 
 
-@dataclass(frozen=True)
-class WebTiming:
-    connect_deadline: float = 60.0
-    """No QR code, connection or error within this long after starting: the attempt is abandoned."""
-    backoff_base: float = 2.0
-    backoff_cap: float = 300.0
-    watchdog_interval: float = 15.0
-    unhealthy_grace: float = 90.0
-    """Keep-alive failing, or disconnected without whatsmeow reconnecting, this long: restart."""
-    qr_first: float = 60.0
-    qr_next: float = 20.0
-    qr_grace: float = 15.0
-    download_timeout: float = 120.0
-    drain_wait: float = 5.0
-
-
 class WhatsAppWebAdapter(WebLookups):
     type_name: ClassVar[str] = "whatsmeow"
     send_kinds: ClassVar[frozenset[SendKind]] = frozenset({
@@ -69,15 +55,18 @@ class WhatsAppWebAdapter(WebLookups):
     })
     operations: ClassVar[frozenset[str]] = frozenset(
         {"chats.typing", "contacts.check", "groups.list", "groups.info", "accounts.logout"})
+    pairs_by_qr: ClassVar[bool] = True
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
-        self.timing: WebTiming = ctx.extras.get("whatsapp_web.timing") or WebTiming()
-        self._factory: SessionFactory = ctx.extras.get("whatsapp_web.session_factory") or neonize_session
-        self.session_path = config.session_path or ctx.settings.base_dir / "data" / "sessions" / f"{config.id}.db"
+        seams = ctx.seams.get(WebSeams) or WebSeams()
+        self.timing: WebTiming = seams.timing or WebTiming()
+        self._factory: SessionFactory = seams.session_factory or neonize_session
+        self.web = config.settings if isinstance(config.settings, WebSettings) else WebSettings()
+        self.session_path = self.web.session_path or ctx.settings.base_dir / "data" / "sessions" / f"{config.id}.db"
         self.backoff = Backoff(base=self.timing.backoff_base, cap=self.timing.backoff_cap)
         self.qr = QrWindow(first=self.timing.qr_first, next=self.timing.qr_next, grace=self.timing.qr_grace)
-        self.terminal = TerminalQr(config.id) if config.show_qr else None
+        self.terminal = TerminalQr(config.id) if self.web.show_qr else None
         self.session: WebSession | None = None
         self.live = False
         """True while a Go session is running (its client exists): the only time Go calls are safe."""
@@ -105,8 +94,8 @@ class WhatsAppWebAdapter(WebLookups):
         self.set_state(AccountState.CONNECTING)
         self.session = self._factory(Path(self.session_path), SessionCallbacks(
             on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status),
-            device_name=self.config.device_name)
-        self.session.proxy = self.config.proxy
+            device_name=self.web.device_name)
+        self.session.proxy = self.web.proxy
         self._supervisor = loop.create_task(self._supervise(), name=f"whatsapp-web:{self.id}")
         self._watchdog = loop.create_task(self._watch(), name=f"whatsapp-web-watchdog:{self.id}")
 

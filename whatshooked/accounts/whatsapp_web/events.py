@@ -10,18 +10,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from whatshooked.accounts.base import AccountState
 from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web.host import Outcome
 from whatshooked.accounts.whatsapp_web.jid import public_address
 from whatshooked.accounts.whatsapp_web.messages import MessageHandler
 from whatshooked.accounts.whatsapp_web.notifications import Notifications
 from whatshooked.accounts.whatsapp_web.pairing import QR_EXPIRED
 
 if TYPE_CHECKING:
-    from whatshooked.accounts.whatsapp_web.adapter import WhatsAppWebAdapter
+    from whatshooked.accounts.whatsapp_web.host import WebHost
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,6 @@ _REASONS = nz.neonize_proto.ConnectFailureReason
 _BAN_CODES = nz.neonize_proto.TemporaryBan.TempBanReason
 LOGOUT_FAILURES = {_REASONS.LOGGED_OUT, _REASONS.MAIN_DEVICE_GONE, _REASONS.UNKNOWN_LOGOUT}
 """Connect failures whatsmeow follows with a LoggedOut event: handled there, once."""
-
-
-@dataclass
-class Outcome:
-    """Why a session run ended: `retry` runs again after backoff (or `delay`), otherwise it stays down."""
-
-    reason: str
-    retry: bool = True
-    delay: float | None = None
-    state: AccountState = AccountState.DISCONNECTED
 
 
 def reason_name(enum: Any, value: int) -> str:
@@ -49,7 +39,7 @@ def reason_name(enum: Any, value: int) -> str:
 
 
 class EventRouter:
-    def __init__(self, adapter: WhatsAppWebAdapter) -> None:
+    def __init__(self, adapter: WebHost) -> None:
         self.adapter = adapter
         self.progressed = False
         """WhatsApp answered this run (a QR code, a connection, a refusal): the connect deadline is met."""

@@ -28,7 +28,7 @@ from whatshooked.accounts.whatsapp_web.poll_votes import Poll, PollMemory, names
 from whatshooked.events import utc_timestamp
 
 if TYPE_CHECKING:
-    from whatshooked.accounts.whatsapp_web.adapter import WhatsAppWebAdapter
+    from whatshooked.accounts.whatsapp_web.host import WebHost
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def jids_of(jid: Any, alt: Any) -> list[str]:
 
 
 class MessageHandler:
-    def __init__(self, adapter: WhatsAppWebAdapter) -> None:
+    def __init__(self, adapter: WebHost) -> None:
         self.adapter = adapter
         self.order = ChatOrder()
         self.polls = PollMemory()
@@ -63,7 +63,7 @@ class MessageHandler:
     async def message(self, ev: Any) -> None:
         chat = jid_text(ev.Info.MessageSource.Chat)
         status = chat == STATUS_CHAT
-        if status and not self.adapter.config.status_broadcasts:
+        if status and not self.adapter.web.status_broadcasts:
             return  # a contact's status post: not a message, and nothing is downloaded
         with self.order.enter(chat) as turn:
             await self._message(ev, turn, "status.received" if status else "message.received")

@@ -18,7 +18,7 @@ from whatshooked.accounts.whatsapp_web.jid import public_address
 from whatshooked.events import utc_timestamp
 
 if TYPE_CHECKING:
-    from whatshooked.accounts.whatsapp_web.adapter import WhatsAppWebAdapter
+    from whatshooked.accounts.whatsapp_web.host import WebHost
 
 P = nz.neonize_proto
 PARTICIPANT_CHANGES = (("Join", "add"), ("Leave", "remove"), ("Promote", "promote"), ("Demote", "demote"))
@@ -80,7 +80,7 @@ def history_events(ev: Any) -> list[Any]:
 
 
 class Notifications:
-    def __init__(self, adapter: WhatsAppWebAdapter) -> None:
+    def __init__(self, adapter: WebHost) -> None:
         self.adapter = adapter
 
     def handlers(self) -> dict[type, Any]:
@@ -127,14 +127,14 @@ class Notifications:
                                 reason=ev.reason or None)
 
     async def presence(self, ev: Any) -> None:
-        if not self.adapter.config.presence:
+        if not self.adapter.web.presence:
             return
         seen = utc_timestamp(float(ev.LastSeen)) if ev.LastSeen else None
         await self.adapter.emit("presence.update", **{"from": address(ev.From)}, available=not ev.Unavailable,
                                 last_seen=seen)
 
     async def chat_presence(self, ev: Any) -> None:
-        if not self.adapter.config.presence:
+        if not self.adapter.web.presence:
             return
         source = ev.MessageSource
         if ev.State == P.ChatPresence.PAUSED:
@@ -146,7 +146,7 @@ class Notifications:
 
     async def history(self, ev: Any) -> None:
         adapter = self.adapter
-        if not adapter.config.history:
+        if not adapter.web.history:
             return
         for message in history_events(ev):
             inbound = parse_message(message)

@@ -41,13 +41,6 @@ def poll_key(modification: str, orig_id: str, orig_sender: str, voter: str, secr
     return key, f"{orig_id}\x00{voter}".encode()
 
 
-def seal_vote(poll_id: str, creator: str, voter: str, secret: bytes, options: list[str], iv: bytes) -> Any:
-    """A `PollEncValue` as a voter's phone makes it (used by tests, and the mirror of `open_vote`)."""
-    key, aad = poll_key(POLL_VOTE.decode(), poll_id, creator, voter, secret)
-    plain = nz.wa.PollVoteMessage(selectedOptions=[hashlib.sha256(o.encode()).digest() for o in options])
-    return nz.wa.PollEncValue(encPayload=AESGCM(key).encrypt(iv, plain.SerializeToString(), aad), encIV=iv)
-
-
 def open_vote(poll_id: str, poll: Poll, voters: list[str], vote: Any) -> list[bytes] | None:
     """The hashes voted for, trying each known form of both JIDs (GCM tells the right one); None if none fits."""
     for creator in poll.creators:

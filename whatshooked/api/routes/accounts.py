@@ -8,72 +8,43 @@ value, including a `${VAR}` reference.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
+from whatshooked.accounts.backends import backend_specs, default_type
+from whatshooked.accounts.spec import assign_changed
 from whatshooked.api import bodies
 from whatshooked.api.keys import ACCOUNTS, SETTINGS
-from whatshooked.config.model import ACCOUNT_TYPES, ID_PATTERN, AccountConfig
+from whatshooked.config.model import ID_PATTERN, AccountConfig
 from whatshooked.config.values import literal
 from whatshooked.errors import RequestError, UnknownAccount
 
-MASK = "***"
-SECRET_FIELDS = ("access_token", "app_secret", "verify_token")
-BUSINESS_FIELDS = (
-    "phone_number_id", "access_token", "app_secret", "verify_token", "waba_id",
-    "business_account_id", "api_version", "webhook_path", "graph_url",
-)
-
 
 def account_json(account: AccountConfig) -> dict[str, Any]:
-    shown: dict[str, Any] = {
-        "id": account.id, "type": account.type, "phone_number": account.phone_number,
-        "show_qr": account.show_qr, "disabled": account.disabled,
-    }
-    if account.session_path is not None:
-        shown["session_path"] = str(account.session_path)
-    if account.proxy:
-        shown["proxy"] = masked_proxy(account.proxy)
-    b = account.business_api
-    if b is not None:
-        shown["business_api"] = {
-            "phone_number_id": b.phone_number_id, "waba_id": b.waba_id,
-            "business_account_id": b.business_account_id, "api_version": b.api_version,
-            "webhook_path": b.webhook_path, "graph_url": b.graph_url,
-            **{name: MASK for name in SECRET_FIELDS if getattr(b, name)},
-        }
+    shown: dict[str, Any] = {"id": account.id, "type": account.type, "phone_number": account.phone_number}
+    spec = backend_specs().get(account.type)
+    if spec is not None and account.settings is not None:
+        shown.update(spec.to_api(account.settings))
+    shown["disabled"] = account.disabled
     return shown
-
-
-def masked_proxy(url: str) -> str:
-    """A proxy URL with its password shown as `***`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:{MASK}@{host}"))
 
 
 def account_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The account keys present in the body, type-checked (400 naming the field), escaped for the file.
 
-    API values are text: `config_values.literal` writes a `${VAR}` in them so it reads back as itself.
+    Each backend reads its own keys. API values are text: `config_values.literal` writes a `${VAR}`
+    in them so it reads back as itself.
     """
+    specs = backend_specs()
     fields: dict[str, Any] = {}
     if "type" in body:
-        fields["type"] = bodies.choice(body, "type", ACCOUNT_TYPES, default="whatsmeow")
-    for name in ("phone_number", "session_path", "proxy"):
-        if name in body:
-            fields[name] = bodies.text(body, name)
-    for name in ("show_qr", "disabled"):
-        if name in body:
-            fields[name] = bodies.boolean(body, name)
-    business = bodies.mapping(body, "business_api")
-    if business is not None:
-        fields["business_api"] = {
-            name: bodies.text(business, name, prefix="business_api.") for name in BUSINESS_FIELDS if name in business
-        }
+        fields["type"] = bodies.choice(body, "type", tuple(specs), default=default_type())
+    if "phone_number" in body:
+        fields["phone_number"] = bodies.text(body, "phone_number")
+    if "disabled" in body:
+        fields["disabled"] = bodies.boolean(body, "disabled")
+    for spec in specs.values():
+        fields.update(spec.api_fields(body))
     return literal(fields)
 
 
@@ -93,21 +64,16 @@ def _entry(raw: dict[str, Any], account_id: str) -> dict[str, Any]:
     raise UnknownAccount(account_id)
 
 
-def _merge(entry: dict[str, Any], fields: dict[str, Any]) -> None:
-    """Update `entry` in place; a secret sent as "***" keeps what is stored."""
-    business = fields.pop("business_api", None)
-    _set(entry, fields)
-    if business is not None:
-        if not isinstance(entry.get("business_api"), dict):
-            entry["business_api"] = {}
-        _set(entry["business_api"], {k: v for k, v in business.items() if not (k in SECRET_FIELDS and v == MASK)})
-
-
-def _set(target: dict[str, Any], values: dict[str, Any]) -> None:
-    """Assign only what differs, so a value sent unchanged keeps its line in the file as written."""
-    for name, value in values.items():
-        if name not in target or target[name] != value:
-            target[name] = value
+def _merge(entry: dict[str, Any], fields: dict[str, Any], current: AccountConfig | None) -> None:
+    """Update `entry` in place: the common keys here, each backend's own keys by that backend."""
+    specs = backend_specs()
+    owned = {name: spec for spec in specs.values() for name in spec.keys}
+    assign_changed(entry, {k: v for k, v in fields.items() if k not in owned})
+    for spec in specs.values():
+        own = {k: v for k, v in fields.items() if k in spec.keys}
+        if own:
+            settings = current.settings if current is not None and current.type == spec.type_name else None
+            spec.merge_update(entry, own, settings)
 
 
 async def list_accounts(request: web.Request) -> web.Response:
@@ -124,13 +90,8 @@ async def add_account(request: web.Request) -> web.Response:
     if not ID_PATTERN.fullmatch(account_id):
         raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
     fields = account_fields(body)
-    fields.setdefault("type", "whatsmeow")
-    if fields["type"] == "business-api":
-        if "business_api" not in fields:
-            raise RequestError("field 'business_api' is required for a business-api account")
-        for name in ("phone_number_id", "access_token"):
-            if not fields["business_api"].get(name) or fields["business_api"][name] == MASK:
-                raise RequestError(f"field 'business_api.{name}' is required")
+    fields.setdefault("type", default_type())
+    backend_specs()[fields["type"]].check_new(fields)
 
     def edit(raw: dict[str, Any]) -> None:
         accounts = _accounts_of(raw)
@@ -142,17 +103,6 @@ async def add_account(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "account_id": account_id}, status=201)
 
 
-def _token_goes_with_graph_url(current: AccountConfig | None, business: dict[str, Any]) -> None:
-    """A new `graph_url` must come with the token itself: "***" would send the stored one to that host."""
-    if "graph_url" not in business or current is None or current.business_api is None:
-        return
-    if business["graph_url"].rstrip("/") == literal(current.business_api.graph_url):
-        return
-    if business.get("access_token", MASK) == MASK:
-        raise RequestError("field 'business_api.access_token' is required when 'business_api.graph_url' changes: "
-                           "send the token itself, not \"***\" (the stored token is not sent to a new host)")
-
-
 async def update_account(request: web.Request) -> web.Response:
     body = await bodies.read_json(request)
     account_id = bodies.text(body, "id", required=True)
@@ -160,8 +110,7 @@ async def update_account(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
 
     def mutate(entry: dict[str, Any]) -> None:
-        _token_goes_with_graph_url(settings.config.account(account_id), fields.get("business_api") or {})
-        _merge(entry, fields)
+        _merge(entry, fields, settings.config.account(account_id))
 
     changed = await _change(request, account_id, mutate)
     if not changed:  # same config: apply() leaves it alone, but an update means "reconnect"

@@ -19,11 +19,11 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
-from whatshooked.accounts.sends import Fields
 from whatshooked.api.bodies import read_json
 from whatshooked.api.keys import ACCOUNTS
 from whatshooked.api.routes.send import Handler
 from whatshooked.errors import RequestError, SendError, UnknownAccount
+from whatshooked.json_fields import Fields
 
 log = logging.getLogger(__name__)
 

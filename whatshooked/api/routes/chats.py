@@ -10,10 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from whatshooked.accounts.sends import Fields
 from whatshooked.api.bodies import read_json
 from whatshooked.api.keys import ACCOUNTS
 from whatshooked.errors import RequestError
+from whatshooked.json_fields import Fields
 
 TYPING_STATES = ("typing", "recording", "paused")
 MAX_PHONES = 500

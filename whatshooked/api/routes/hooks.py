@@ -9,26 +9,10 @@ from aiohttp import web
 
 from whatshooked.api import bodies
 from whatshooked.api.keys import SETTINGS
-from whatshooked.config.hook_headers import header_problem
-from whatshooked.config.model import HOOK_METHODS, ID_PATTERN, HookConfig
-from whatshooked.config.values import is_credential_header, literal
-from whatshooked.delivery.signing import SigningError, decode_secret
+from whatshooked.config.hook_schema import hook_json, hook_problems
+from whatshooked.config.model import HOOK_METHODS, ID_PATTERN
+from whatshooked.config.values import literal
 from whatshooked.errors import RequestError
-
-MASK = "***"
-
-
-def hook_json(hook: HookConfig) -> dict[str, Any]:
-    """A hook as the API shows it: the secret, and header values that look like credentials, masked."""
-    shown: dict[str, Any] = {
-        "id": hook.id, "name": hook.name, "url": hook.url, "method": hook.method,
-        "headers": {name: (MASK if is_credential_header(name) else value) for name, value in hook.headers.items()},
-        "active": hook.active, "events": list(hook.events), "description": hook.description,
-        "allow_insecure": hook.allow_insecure,
-    }
-    if hook.secret:
-        shown["secret"] = MASK
-    return shown
 
 
 def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
@@ -37,28 +21,16 @@ def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
     if not ID_PATTERN.fullmatch(hook_id):
         raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
     url = bodies.text(body, "url", required=True)
-    if not url.startswith(("http://", "https://")):
-        raise RequestError("field 'url' must start with http:// or https://")
+    method = bodies.choice(body, "method", HOOK_METHODS, default="POST", upper=True)
+    headers = bodies.string_map(body, "headers")
+    events = bodies.string_list(body, "events")
+    secret = bodies.text(body, "secret")
+    for name, why in hook_problems(url, method, headers, events, secret):
+        raise RequestError(f"field '{name}' {why}" if why.startswith(("must ", "is ")) else f"field '{name}': {why}")
     entry: dict[str, Any] = {
-        "id": hook_id,
-        "name": bodies.text(body, "name") or hook_id,
-        "url": url,
-        "method": bodies.choice(body, "method", HOOK_METHODS, default="POST", upper=True),
+        "id": hook_id, "name": bodies.text(body, "name") or hook_id, "url": url, "method": method,
         "active": bodies.boolean(body, "active", default=True),
     }
-    headers = bodies.string_map(body, "headers")
-    for name, value in headers.items():
-        if (why := header_problem(name, value)) is not None:
-            raise RequestError(f"field 'headers.{name}': {why}")
-    events = bodies.string_list(body, "events")
-    if any(not event.strip() for event in events):
-        raise RequestError("field 'events' must hold event names like message.received or message.*")
-    secret = bodies.text(body, "secret")
-    if secret:
-        try:
-            decode_secret(secret)
-        except SigningError as exc:
-            raise RequestError(f"field 'secret' {exc}") from None
     optional = {
         "headers": headers, "events": events, "secret": secret,
         "description": bodies.text(body, "description"),

@@ -32,7 +32,7 @@ img{{image-rendering:pixelated;width:min(100%,24em);height:auto}} .muted{{color:
 def _whatsapp_web(request: web.Request) -> AccountAdapter:
     account_id = request.match_info["account_id"]
     adapter = request.app[ACCOUNTS].get(account_id)  # UnknownAccount: 404
-    if adapter.config.type != "whatsmeow":
+    if not adapter.pairs_by_qr:
         raise RequestError(f"account {account_id!r} is a {adapter.config.type} account: it has no QR code",
                            status=404)
     return adapter

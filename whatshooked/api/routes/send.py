@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from whatshooked.accounts.base import SendKind, SendRequest
-from whatshooked.accounts.sends import SEND_ROUTES, Fields, validate_send_body
+from whatshooked.accounts.sends import SEND_ROUTES, validate_send_body
 from whatshooked.api.bodies import read_json
 from whatshooked.api.keys import ACCOUNTS, STORE
 from whatshooked.errors import RequestError, UnknownAccount
+from whatshooked.json_fields import Fields
 
 log = logging.getLogger(__name__)
 

@@ -155,6 +155,9 @@ class Writer:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whatshooked-store-writer")
         self._conn: sqlite3.Connection | None = None
         self._pending: list[Write] = []  # handed over, not yet in a transaction
+        self._handed = 0  # writes handed over so far...
+        self._settled = 0  # ...and how many of them are settled (committed or failed), in order
+        self._readers: list[tuple[int, asyncio.Future[None]]] = []  # waiting for _settled to reach theirs
         self._wake = asyncio.Event()
         self._lazy_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
@@ -189,10 +192,33 @@ class Writer:
         if self._closed:
             raise StoreError("the store is closed (whatshooked is shutting down)")
         self._pending.append(write)
+        self._handed += 1
         if urgent or len(self._pending) >= LAZY_BATCH:
             self._wake.set()
         elif self._lazy_timer is None:
             self._lazy_timer = asyncio.get_running_loop().call_later(LAZY_DELAY, self._wake.set)
+
+    async def settled(self) -> None:
+        """Return once every write handed over before this call is settled (a read then sees them).
+
+        Free when nothing is pending; otherwise lazy writes are committed now rather than after LAZY_DELAY.
+        """
+        if self._settled >= self._handed or self._task is None or self._task.done():
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._readers.append((self._handed, future))
+        self._wake.set()
+        await asyncio.shield(future)
+
+    def _settle_readers(self, count: int) -> None:
+        self._settled += count
+        waiting = []
+        for target, future in self._readers:
+            if target > self._settled and not self._closed:
+                waiting.append((target, future))
+            elif not future.done():
+                future.set_result(None)
+        self._readers = waiting
 
     async def close(self) -> None:
         """Commit everything already submitted, then stop."""
@@ -218,8 +244,12 @@ class Writer:
                 self._lazy_timer = None
             while self._pending:  # writes handed over meanwhile join the next batch
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._commit_batch(batch)
+                try:
+                    await self._commit_batch(batch)
+                finally:
+                    self._settle_readers(len(batch))
             if self._closed:
+                self._settle_readers(0)
                 return
 
     async def _commit_batch(self, batch: list[Write]) -> None:

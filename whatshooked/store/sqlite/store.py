@@ -29,17 +29,14 @@ from whatshooked.store.base import Delivery, DeliveryRow, Store, StoreUnavailabl
 from whatshooked.store.seal import Sealer, open_plain, reseal_all
 from whatshooked.store.sqlite.guard import probe, unreadable
 from whatshooked.store.sqlite.migrations import migrate
-from whatshooked.store.sqlite.writer import (
-    BUSY_TIMEOUT_MS,
-    CHECKPOINT_INTERVAL,
+from whatshooked.store.sqlite.statements import (
     DELIVERED,
     INSERT_DELIVERY,
     INSERT_EVENT,
     UPDATE_ATTEMPT,
     UPDATE_GIVEN_UP,
-    Write,
-    Writer,
 )
+from whatshooked.store.sqlite.writer import BUSY_TIMEOUT_MS, CHECKPOINT_INTERVAL, Write, Writer
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +171,7 @@ class SQLiteStore(Store):
     def mark_delivered_soon(self, event_id: str, hook_id: str) -> None:
         """Queue the write without waiting for its commit (a crash before it means a duplicate, not a loss).
 
-        It may wait a few milliseconds to share a commit with others (store_writer.LAZY_DELAY).
+        It may wait a few milliseconds to share a commit with others (writer.LAZY_DELAY).
         """
         self._writer.hand_over(self._delivered(event_id, hook_id), urgent=False)
 

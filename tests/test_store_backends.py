@@ -99,3 +99,17 @@ async def test_cache_off_dedupes_in_memory_and_keeps_nothing() -> None:
     assert ran == ["a"]
     assert store.count == 0 and await store.stats() == (0, {}) and await store.list_undelivered() == []
     assert store.check() is None
+
+
+def test_only_the_store_names_its_backends() -> None:
+    """The dispatcher, the daemon and the API type against store/base.py; none imports a backend or flushes."""
+    package = Path(store_package.__file__).parent.parent
+    offenders = []
+    for path in package.rglob("*.py"):
+        if path.is_relative_to(package / "store"):
+            continue
+        text = path.read_text()
+        if "whatshooked.store.sqlite" in text or "whatshooked.store.memory" in text or "store.flush(" in text:
+            offenders.append(str(path.relative_to(package)))
+    assert offenders == []
+    assert not hasattr(SQLiteStore, "flush")

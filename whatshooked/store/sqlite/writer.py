@@ -129,7 +129,7 @@ class Writer:
         self._settled += count
         waiting = []
         for target, future in self._readers:
-            if target > self._settled and not self._closed:
+            if target > self._settled:
                 waiting.append((target, future))
             elif not future.done():
                 future.set_result(None)
@@ -151,21 +151,26 @@ class Writer:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._lazy_timer is not None:
-                self._lazy_timer.cancel()
-                self._lazy_timer = None
-            while self._pending:  # writes handed over meanwhile join the next batch
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                try:
-                    await self._commit_batch(batch)
-                finally:
-                    self._settle_readers(len(batch))
-            if self._closed:
-                self._settle_readers(0)
-                return
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._lazy_timer is not None:
+                    self._lazy_timer.cancel()
+                    self._lazy_timer = None
+                while self._pending:  # writes handed over meanwhile join the next batch
+                    batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                    try:
+                        await self._commit_batch(batch)
+                    finally:
+                        self._settle_readers(len(batch))
+                if self._closed:
+                    return
+        finally:  # however the writer stops, no read waits for it any longer
+            for _target, future in self._readers:
+                if not future.done():
+                    future.set_result(None)
+            self._readers = []
 
     async def _commit_batch(self, batch: list[Write]) -> None:
         try:

@@ -39,7 +39,7 @@ from whatshooked.config.model import Config  # noqa: E402
 from whatshooked.delivery.dispatcher import Dispatcher  # noqa: E402
 from whatshooked.events import Event  # noqa: E402
 from whatshooked.service.metrics import Metrics  # noqa: E402
-from whatshooked.store.sqlite.store import Store  # noqa: E402
+from whatshooked.store.open import open_store  # noqa: E402
 
 
 # -- the hook, in its own process ------------------------------------------------------------------
@@ -151,7 +151,7 @@ def bench_config(folder: Path, url: str, concurrency: int, cache: bool) -> Confi
 
 async def run_dispatcher(hook: HookClient, http: aiohttp.ClientSession, config: Config, n: int,
                          name: str, rate: float | None = None, producers: int = 64) -> Result:
-    store = await Store.open(config.storage.path) if config.message_cache.enabled else None
+    store = await open_store(config.storage, config.message_cache.enabled)
     metrics = Metrics()
     dispatcher = Dispatcher(config, store, http, metrics)
     await dispatcher.start()
@@ -169,8 +169,7 @@ async def run_dispatcher(hook: HookClient, http: aiohttp.ClientSession, config: 
         result = await hook.result(n, started, time.monotonic())
     finally:
         await dispatcher.close(5.0)
-        if store is not None:
-            await store.close()
+        await store.close()
     result.name = name
     return result
 

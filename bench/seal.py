@@ -30,14 +30,14 @@ from store import realistic_events  # noqa: E402
 
 from whatshooked.events import Event  # noqa: E402
 from whatshooked.store.seal import Sealer, decode_key  # noqa: E402
-from whatshooked.store.sqlite.store import Store  # noqa: E402
+from whatshooked.store.sqlite.store import SQLiteStore  # noqa: E402
 
 
 async def one_run(events: list[Event], concurrency: int, sealed: bool) -> tuple[float, float]:
     """Seconds to add every event, seconds to read them all back."""
     sealer = Sealer(decode_key(base64.b64encode(os.urandom(32)).decode())) if sealed else None
     with tempfile.TemporaryDirectory() as folder:
-        store = await Store.open(Path(folder) / "bench.db", sealer)
+        store = await SQLiteStore.open(Path(folder) / "bench.db", sealer)
         try:
             queue = iter(events)
 

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from whatshooked.accounts.cloud_api.inbound import parse_payload  # noqa: E402
 from whatshooked.events import Event  # noqa: E402
 from whatshooked.store.sqlite.migrations import migrate  # noqa: E402
-from whatshooked.store.sqlite.store import Store  # noqa: E402
+from whatshooked.store.sqlite.store import SQLiteStore  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "meta" / "message_text.json"
 HOOKS = ("alpha", "beta")
@@ -156,7 +156,7 @@ async def run_pair(folder: Path, events: list[Event], hook_ids: tuple[str, ...],
                    naive: bool) -> tuple[Result, Result]:
     """Add every event, then mark every row delivered; the file must be empty at the end."""
     path = folder / f"{'naive' if naive else 'store'}-{len(hook_ids)}-{time.monotonic_ns()}.db"
-    db: Naive | Store = await Naive.open(path) if naive else await Store.open(path)
+    db: Naive | SQLiteStore = await Naive.open(path) if naive else await SQLiteStore.open(path)
     label = f"{'naive' if naive else 'store'}, {len(hook_ids)} hook{'s' if len(hook_ids) > 1 else ''}"
     label += ", 1 caller" if concurrency == 1 else ""
     try:
@@ -173,7 +173,7 @@ async def run_pair(folder: Path, events: list[Event], hook_ids: tuple[str, ...],
 
 async def run_dedupe(folder: Path, events: list[Event], keys: list[str], concurrency: int, naive: bool) -> Result:
     path = folder / f"{'naive' if naive else 'store'}-dedupe-{time.monotonic_ns()}.db"
-    db: Naive | Store = await Naive.open(path) if naive else await Store.open(path)
+    db: Naive | SQLiteStore = await Naive.open(path) if naive else await SQLiteStore.open(path)
     try:
         calls = [partial(db.add_event, e, HOOKS[:1], dedupe_key=k) for e, k in zip(events, keys, strict=True)]
         name = f"{'naive' if naive else 'store'}, dedupe add"

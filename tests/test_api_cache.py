@@ -150,7 +150,7 @@ async def test_with_the_cache_disabled_everything_is_503_but_stats(tmp_path: Pat
 
 
 async def test_a_delivered_event_is_not_listed_once_the_hook_took_it(tmp_path: Path, receiver: HookReceiver) -> None:
-    """Delivered marks are committed a moment later in batches; the cache routes flush them before reading."""
+    """Delivered marks are committed a moment later in batches; the store's reads see them, no flush needed."""
     async with running(tmp_path, config(accounts=ACCOUNT, hooks=hook("h", receiver.url))) as run:
         delivered = run.daemon.metrics.deliveries.labels("h", "delivered")
         await run.adapter("personal").receive("hello")

@@ -24,7 +24,8 @@ from whatshooked.config.model import Config
 from whatshooked.delivery.dispatcher import Dispatcher, ReplyHandler
 from whatshooked.events import Event
 from whatshooked.service.metrics import Metrics
-from whatshooked.store.sqlite.store import Store
+from whatshooked.store.base import Store
+from whatshooked.store.open import open_store
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST = {"timeout": 2, "retry": [0.01, 0.01], "concurrency": 4}
@@ -33,7 +34,7 @@ FAST = {"timeout": 2, "retry": [0.01, 0.01], "concurrency": 4}
 @dataclass
 class Harness:
     config: Config
-    store: Store | None
+    store: Store | None  # the persistent store; None with message_cache.enabled: false (the memory backend)
     metrics: Metrics
     dispatcher: Dispatcher
 
@@ -52,18 +53,17 @@ def make_config(tmp_path: Path, hooks: list[dict[str, Any]], delivery: dict[str,
 @asynccontextmanager
 async def running(config: Config, reply_handler: ReplyHandler | None = None,
                   close_deadline: float = 1.0) -> AsyncIterator[Harness]:
-    store = await Store.open(config.storage.path) if config.message_cache.enabled else None
+    store = await open_store(config.storage, config.message_cache.enabled)
     http = aiohttp.ClientSession()
     metrics = Metrics()
     dispatcher = Dispatcher(config, store, http, metrics, reply_handler)
     try:
         await dispatcher.start()
-        yield Harness(config, store, metrics, dispatcher)
+        yield Harness(config, store if store.persistent else None, metrics, dispatcher)
     finally:
         await dispatcher.close(close_deadline)
         await http.close()
-        if store is not None:
-            await store.close()
+        await store.close()
 
 
 def metric(metrics: Metrics, name: str, **labels: str) -> float:

@@ -9,6 +9,7 @@ from typing import Any
 from tests.support.receiver import HookReceiver, Reply
 from tests.test_delivery import eventually, make_config, message, metric, running
 from whatshooked.events import Event
+from whatshooked.store.sqlite.store import SQLiteStore
 
 
 async def test_a_restart_resumes_an_interrupted_delivery_with_the_same_id(
@@ -57,7 +58,7 @@ async def test_close_lets_attempts_in_flight_finish_within_the_deadline(
         await receiver.wait_for(1)
         store = h.store
     assert store is not None
-    reopened = await type(store).open(config.storage.path)
+    reopened = await SQLiteStore.open(config.storage.path)
     try:
         assert reopened.count == 0  # delivered during shutdown, and recorded
     finally:

@@ -21,6 +21,7 @@ from whatshooked.config.load import parse_config
 from whatshooked.config.settings import Settings
 from whatshooked.events import Event
 from whatshooked.service.metrics import Metrics
+from whatshooked.store.memory import MemoryStore
 
 Client = Callable[..., Awaitable[TestClient[Any, Any]]]
 API_KEY = "metrics-test-key"
@@ -43,7 +44,7 @@ async def make_app(tmp_path: Path, extra: str = "", accounts: bool = False) -> t
     app = web.Application(middlewares=[auth_middleware])
     app[SETTINGS] = Settings(config)
     app[METRICS] = Metrics()
-    app[STORE] = None
+    app[STORE] = MemoryStore()
     manager = None
     if accounts:
         http = aiohttp.ClientSession()
@@ -133,10 +134,10 @@ async def test_account_states_are_refreshed_on_scrape(tmp_path: Path, aiohttp_cl
 
 
 async def test_cache_size_comes_from_the_store(tmp_path: Path, aiohttp_client: Client) -> None:
-    from whatshooked.store.sqlite.store import Store
+    from whatshooked.store.sqlite.store import SQLiteStore
 
     app, _ = await make_app(tmp_path)
-    store = await Store.open(tmp_path / "events.db")
+    store = await SQLiteStore.open(tmp_path / "events.db")
     try:
         await store.add_event(Event(type="message.received", data={"account_id": "a1"}), [])
         await store.add_event(Event(type="message.sent", data={"account_id": "a1"}), [])

@@ -10,12 +10,12 @@ import pytest
 from whatshooked.errors import StoreError
 from whatshooked.events import Event
 from whatshooked.store.sqlite.migrations import LATEST
-from whatshooked.store.sqlite.store import Store
+from whatshooked.store.sqlite.store import SQLiteStore
 
 
 @pytest.fixture
 async def store(tmp_path: Path):
-    opened = await Store.open(tmp_path / "data" / "store.db")
+    opened = await SQLiteStore.open(tmp_path / "data" / "store.db")
     yield opened
     await opened.close()
 
@@ -26,27 +26,27 @@ def event(kind: str = "message.received", **data: object) -> Event:
 
 async def test_open_sets_up_wal_foreign_keys_and_schema(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     await store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(LATEST,)]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"events", "deliveries", "dedupe", "schema_version"} <= tables
-    again = await Store.open(path)  # migrations are not run twice
+    again = await SQLiteStore.open(path)  # migrations are not run twice
     await again.close()
 
 
 async def test_a_newer_schema_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    await (await Store.open(path)).close()
+    await (await SQLiteStore.open(path)).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE schema_version SET version = ?", (LATEST + 5,))
     with pytest.raises(StoreError, match=rf"schema version {LATEST + 5}.*newer whatshooked"):
-        await Store.open(path)
+        await SQLiteStore.open(path)
 
 
-async def test_event_and_rows_are_committed_and_read_back(store: Store) -> None:
+async def test_event_and_rows_are_committed_and_read_back(store: SQLiteStore) -> None:
     first, second = event(text="hi"), event("message.sent")
     await store.add_event(first, ["crm", "log"])
     await store.add_event(second, [])
@@ -62,7 +62,7 @@ async def test_event_and_rows_are_committed_and_read_back(store: Store) -> None:
     assert [(r.hook_id, r.state, r.attempts) for r in rows] == [("crm", "pending", 0), ("log", "pending", 0)]
 
 
-async def test_an_event_leaves_once_every_hook_has_it(store: Store) -> None:
+async def test_an_event_leaves_once_every_hook_has_it(store: SQLiteStore) -> None:
     kept = event()
     await store.add_event(kept, ["crm", "log"])
     await store.mark_delivered(kept.id, "crm")
@@ -74,7 +74,7 @@ async def test_an_event_leaves_once_every_hook_has_it(store: Store) -> None:
     assert store.count == 0
 
 
-async def test_marks_from_several_hooks_in_one_commit(store: Store) -> None:
+async def test_marks_from_several_hooks_in_one_commit(store: SQLiteStore) -> None:
     both, one = event(), event()
     await store.add_event(both, ["crm", "log"])
     await store.add_event(one, ["crm", "log"])
@@ -87,7 +87,7 @@ async def test_marks_from_several_hooks_in_one_commit(store: Store) -> None:
     assert store.count == 1
 
 
-async def test_attempts_and_given_up_rows(store: Store) -> None:
+async def test_attempts_and_given_up_rows(store: SQLiteStore) -> None:
     first, second = event(), event()
     await store.add_event(first, ["crm"])
     await store.add_event(second, ["crm"])
@@ -106,14 +106,14 @@ async def test_attempts_and_given_up_rows(store: Store) -> None:
 
 async def test_concurrent_writes_share_commits_and_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     events = [event(n=n) for n in range(300)]
     await asyncio.gather(*(store.add_event(e, ["crm"]) for e in events))
     assert store.count == 300
     await asyncio.gather(*(store.mark_delivered(e.id, "crm") for e in events[:100]))
     assert store.count == 200
     await store.close()
-    reopened = await Store.open(path)
+    reopened = await SQLiteStore.open(path)
     try:
         assert reopened.count == 200
         assert [e.id for e in await reopened.list_undelivered()] == [e.id for e in events[100:]]
@@ -121,16 +121,15 @@ async def test_concurrent_writes_share_commits_and_survive_reopen(tmp_path: Path
         await reopened.close()
 
 
-async def test_a_cancelled_writer_still_gets_its_write_committed(store: Store) -> None:
+async def test_a_cancelled_writer_still_gets_its_write_committed(store: SQLiteStore) -> None:
     kept = event()
     task = asyncio.ensure_future(store.add_event(kept, ["crm"]))
     await asyncio.sleep(0)  # let it hand the write over
-    task.cancel()
-    await store.flush()  # a later write: committed after the cancelled one
+    task.cancel()  # a read sees every write handed over before it, this one too
     assert await store.get_event(kept.id) == kept
 
 
-async def test_delete_and_clear(store: Store) -> None:
+async def test_delete_and_clear(store: SQLiteStore) -> None:
     events = [event() for _ in range(3)]
     for e in events:
         await store.add_event(e, ["crm"])
@@ -149,13 +148,13 @@ def keys_in(path: Path) -> set[str]:
 
 async def test_a_dedupe_key_commits_with_its_event_and_survives_restarts(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     first, again = event(text="one"), event(text="one, redelivered")
     assert await store.add_event(first, ["crm"], dedupe_key="wamid.1") is True
     assert await store.add_event(again, ["crm"], dedupe_key="wamid.1") is False  # nothing stored
     assert await store.list_undelivered() == [first] and store.count == 1
     await store.close()
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     try:
         assert await store.add_event(event(), [], dedupe_key="wamid.1") is False
         assert await store.add_event(event(), [], dedupe_key="wamid.2") is True
@@ -164,7 +163,7 @@ async def test_a_dedupe_key_commits_with_its_event_and_survives_restarts(tmp_pat
         await store.close()
 
 
-async def test_one_key_twice_in_one_batch_stores_only_the_first(store: Store) -> None:
+async def test_one_key_twice_in_one_batch_stores_only_the_first(store: SQLiteStore) -> None:
     first, second = event(text="first"), event(text="second")
     ran: list[str] = []
     # Both handed over before the writer runs: one transaction holds them both.
@@ -179,7 +178,7 @@ async def test_one_key_twice_in_one_batch_stores_only_the_first(store: Store) ->
 async def test_a_dedupe_key_is_never_recorded_without_its_event(tmp_path: Path) -> None:
     """A commit that fails takes the key with it: the redelivery must be raised, not dropped as a duplicate."""
     path = tmp_path / "store.db"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     try:
         with sqlite3.connect(path) as db:
             db.execute("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.type = 'boom' "
@@ -201,7 +200,7 @@ async def test_a_dedupe_key_is_never_recorded_without_its_event(tmp_path: Path) 
         await store.close()
 
 
-async def test_prune_drops_the_oldest_beyond_max_events_and_by_age(store: Store) -> None:
+async def test_prune_drops_the_oldest_beyond_max_events_and_by_age(store: SQLiteStore) -> None:
     events = [event(n=n) for n in range(5)]
     for n, e in enumerate(events):
         await store.add_event(e, ["crm"], dedupe_key=None if n else "old-key")
@@ -215,7 +214,7 @@ async def test_prune_drops_the_oldest_beyond_max_events_and_by_age(store: Store)
 
 
 async def test_writes_after_close_are_refused(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "store.db")
+    store = await SQLiteStore.open(tmp_path / "store.db")
     await store.close()
     with pytest.raises(StoreError, match="closed"):
         await store.add_event(event(), [])
@@ -230,7 +229,7 @@ async def test_a_new_store_is_private_and_folders_we_did_not_make_keep_their_mod
     mine.mkdir()
     mine.chmod(0o755)
     path = mine / "state" / "data" / "store.db"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     try:
         await store.add_event(event(text="private"), ["crm"])
         wal, shm = path.with_name("store.db-wal"), path.with_name("store.db-shm")
@@ -240,5 +239,5 @@ async def test_a_new_store_is_private_and_folders_we_did_not_make_keep_their_mod
     finally:
         await store.close()
     path.chmod(0o640)  # the user's choice for a file that exists is kept too
-    await (await Store.open(path)).close()
+    await (await SQLiteStore.open(path)).close()
     assert mode(path) == 0o640

@@ -17,7 +17,7 @@ from whatshooked.config.load import load_config
 from whatshooked.errors import ConfigError
 from whatshooked.events import Event
 from whatshooked.store.seal import MAGIC, Sealer, SealError, decode_key
-from whatshooked.store.sqlite.store import Store
+from whatshooked.store.sqlite.store import SQLiteStore
 
 MARKER = "the-quick-brown-marker-7Q2"
 
@@ -36,7 +36,7 @@ def on_disk(path: Path) -> bytes:
 
 
 async def fill(path: Path, sealer: Sealer | None, count: int = 50) -> list[Event]:
-    store = await Store.open(path, sealer)
+    store = await SQLiteStore.open(path, sealer)
     events = [event(n) for n in range(count)]
     try:
         for e in events:
@@ -52,7 +52,7 @@ async def test_sealed_bodies_never_reach_the_file_or_wal_in_clear(tmp_path: Path
     assert MARKER.encode() in on_disk(plain_path)  # the probe finds text when it is there
 
     sealer = Sealer(decode_key(new_key()))
-    store = await Store.open(sealed_path, sealer)
+    store = await SQLiteStore.open(sealed_path, sealer)
     events = [event(n) for n in range(50)]
     try:
         for e in events:
@@ -72,26 +72,26 @@ async def test_sealed_bodies_never_reach_the_file_or_wal_in_clear(tmp_path: Path
 
 async def test_a_plain_store_is_sealed_when_a_key_is_set_and_old_keys_are_resealed(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    delivered = await Store.open(path)  # events delivered in clear leave their text in freed pages
+    delivered = await SQLiteStore.open(path)  # events delivered in clear leave their text in freed pages
     for n in range(300):
         await delivered.add_event(Event("message.received", {"text": f"{MARKER} {n} " + "x" * 2000}), [])
     await delivered.clear()
     await delivered.close()
     events = await fill(path, None, 200)
     first = Sealer(decode_key(key1 := new_key()))
-    store = await Store.open(path, first)
+    store = await SQLiteStore.open(path, first)
     await store.close()
     assert MARKER.encode() not in on_disk(path)  # the clear pages were zeroed, not just unlinked
 
     second_key = new_key()
     rotated = Sealer(decode_key(second_key), [decode_key(key1)])
-    store = await Store.open(path, rotated)
+    store = await SQLiteStore.open(path, rotated)
     try:
         assert await store.get_body(events[0].id) == events[0].to_json()
     finally:
         await store.close()
     # Everything now opens with the new key alone: the old one can be dropped.
-    store = await Store.open(path, Sealer(decode_key(second_key)))
+    store = await SQLiteStore.open(path, Sealer(decode_key(second_key)))
     try:
         assert len(await store.list_undelivered()) == 200
     finally:
@@ -102,9 +102,9 @@ async def test_a_wrong_or_missing_key_names_the_setting(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     await fill(path, Sealer(decode_key(new_key())), 3)
     with pytest.raises(SealError, match=r"storage\.encryption_key: .*neither this one nor"):
-        await Store.open(path, Sealer(decode_key(new_key())))
+        await SQLiteStore.open(path, Sealer(decode_key(new_key())))
     with pytest.raises(SealError, match=r"storage\.encryption_key: the store holds sealed events but no key"):
-        await Store.open(path, None)
+        await SQLiteStore.open(path, None)
 
 
 def test_a_key_that_opens_nothing_is_refused_by_the_tag(tmp_path: Path) -> None:

@@ -256,7 +256,7 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
     from whatshooked.delivery.dispatcher import Dispatcher
     from whatshooked.media.store import MediaStore
     from whatshooked.service.metrics import Metrics
-    from whatshooked.store.sqlite.store import Store
+    from whatshooked.store.sqlite.store import SQLiteStore
 
     accounts = accounts or ("  - id: personal\n    type: whatsmeow\n    session_path: ./sessions/personal.db\n")
     path = tmp_path / "config.yaml"
@@ -265,7 +265,7 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
                     f"hooks:\n  - id: rec\n    url: {hook_url}\n")
     config = load_config(path, env={})
     sessions = sessions or Sessions()
-    store = await Store.open(config.storage.path)
+    store = await SQLiteStore.open(config.storage.path)
     http = aiohttp.ClientSession()
     media = MediaStore.from_config(config)
     metrics = Metrics()

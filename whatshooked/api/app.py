@@ -7,7 +7,7 @@ API authentication (Meta's signature protects those).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -21,9 +21,31 @@ from whatshooked.api.origin import origin_middleware
 from whatshooked.api.routes import accounts, business, cache, chats, docs, hooks, media, metrics, qr, send, system
 
 if TYPE_CHECKING:
-    from whatshooked.service.daemon import Daemon
+    from whatshooked.accounts.manager import AccountManager
+    from whatshooked.config.settings import Settings
+    from whatshooked.delivery.dispatcher import Dispatcher
+    from whatshooked.media.store import MediaStore
+    from whatshooked.service.metrics import Metrics
+    from whatshooked.store.base import Store
 
 ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr, chats, docs)
+
+
+class Parts(Protocol):
+    """What the app serves, opened (and later closed) by its owner: the daemon, or a test's rig."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def dispatcher(self) -> Dispatcher: ...
+    @property
+    def accounts(self) -> AccountManager: ...
+    @property
+    def media(self) -> MediaStore: ...
+    @property
+    def metrics(self) -> Metrics: ...
 
 
 @web.middleware
@@ -34,20 +56,20 @@ async def webhook_middleware(request: web.Request, handler: Handler) -> web.Stre
     return await handler(request)
 
 
-def build_app(daemon: Daemon) -> web.Application:
-    """An app over an opened daemon; the caller closes the daemon after the app's cleanup."""
-    config = daemon.settings.config
+def build_app(parts: Parts) -> web.Application:
+    """An app over opened parts; the caller closes them after the app's cleanup."""
+    config = parts.settings.config
     app = web.Application(
         client_max_size=config.server.max_body,
         middlewares=[error_middleware, guard_middleware, webhook_middleware, origin_middleware, auth_middleware],
     )
     app[CONNECTIONS] = ConnectionGuard(config.server.request_timeout, config.server.max_connections)
-    app[SETTINGS] = daemon.settings
-    app[STORE] = daemon.store
-    app[DISPATCHER] = daemon.dispatcher
-    app[ACCOUNTS] = daemon.accounts
-    app[MEDIA] = daemon.media
-    app[METRICS] = daemon.metrics
+    app[SETTINGS] = parts.settings
+    app[STORE] = parts.store
+    app[DISPATCHER] = parts.dispatcher
+    app[ACCOUNTS] = parts.accounts
+    app[MEDIA] = parts.media
+    app[METRICS] = parts.metrics
     for module in ROUTE_MODULES:
         module.setup(app)
     return app

@@ -12,10 +12,10 @@ if TYPE_CHECKING:
     from whatshooked.delivery.dispatcher import Dispatcher
     from whatshooked.media.store import MediaStore
     from whatshooked.service.metrics import Metrics
-    from whatshooked.store.sqlite.store import Store
+    from whatshooked.store.base import Store
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
-STORE: web.AppKey[Store | None] = web.AppKey("store")  # None when message_cache.enabled is false
+STORE: web.AppKey[Store] = web.AppKey("store")  # not `persistent` when message_cache.enabled is false
 DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
 ACCOUNTS: web.AppKey[AccountManager] = web.AppKey("accounts")
 MEDIA: web.AppKey[MediaStore] = web.AppKey("media")

@@ -1,9 +1,9 @@
 """Fan events out to hooks, durably (DESIGN §5).
 
-    dispatcher = Dispatcher(config, store_or_None, http, metrics, reply_handler=None)
+    dispatcher = Dispatcher(config, store, http, metrics, reply_handler=None)
     await dispatcher.start()          resume what the store holds pending; start cache pruning
     await dispatcher.publish(event, dedupe_key=None) -> bool
-                                      returns once the event is committed (cache on) or at once (off);
+                                      returns once the event is committed (at once with cache off);
                                       False when `dedupe_key` was seen before (nothing stored or sent)
     dispatcher.set_hooks(hooks)       after API changes or a reload; apply_config(config) for all of it;
                                       every setting applies from the next attempt (runner.py)
@@ -12,8 +12,9 @@
     await dispatcher.prune() -> {"max_age": n, "max_events": m}
     await dispatcher.close(deadline)  `deadline` = seconds to let attempts in flight finish
 
-Each event/hook pair is one job in that hook's runner; attempts and the next attempt's time are
-written to the store after every failure, so a restart picks up where the last run stopped.
+Each event/hook pair is one job in that hook's runner, which owns its fate (runner.py): attempts and
+the next attempt's time are written to the store after every failure, so a restart picks up where
+the last run stopped. The dispatcher routes: events to runners, replies and recoveries back out.
 Given-up rows stay in the store (the cache) until a replay delivers them: automatically, oldest
 first, when the hook answers 2xx again; or manually through `/api/cache/replay*`.
 """
@@ -31,16 +32,14 @@ from typing import Any
 import aiohttp
 
 from whatshooked.config.model import Config, HookConfig
-from whatshooked.delivery.attempt import Outcome, attempt
-from whatshooked.delivery.backoff import next_wait
+from whatshooked.delivery.job import Job, Lanes
 from whatshooked.delivery.meters import HookMeters
-from whatshooked.delivery.recent_keys import RecentKeys
 from whatshooked.delivery.replay import Replayer, ReplayResult
-from whatshooked.delivery.runner import HookRunner, Job
+from whatshooked.delivery.runner import HookRunner
 from whatshooked.errors import StoreError
 from whatshooked.events import Event, event_matches
 from whatshooked.service.metrics import Metrics
-from whatshooked.store.sqlite.store import Store
+from whatshooked.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +94,15 @@ def _stop_name(hook_id: str) -> str:
 
 class Dispatcher:
     def __init__(
-        self, config: Config, store: Store | None, http: aiohttp.ClientSession, metrics: Metrics,
+        self, config: Config, store: Store, http: aiohttp.ClientSession, metrics: Metrics,
         reply_handler: ReplyHandler | None = None,
     ) -> None:
         self._config = config
         self._store = store
-        self._http = http
         self._metrics = metrics
         self._reply_handler = reply_handler
-        self._timeout = aiohttp.ClientTimeout(total=config.delivery.timeout)
+        self._lanes = Lanes(config, store, http, reply_handler is not None, self._hand_reply, self._answering,
+                            lambda: self._closing)
         self._runners: dict[str, HookRunner] = {}
         self._chores = _Tasks()  # pruning, resuming, recovering: cancelled at close
         self._retiring = _Tasks()  # runners of removed hooks, stopping
@@ -111,15 +110,12 @@ class Dispatcher:
         self._prune_soon = asyncio.Event()
         self._started = False
         self._closing = False
-        self._replayer = Replayer(self)
-        self._recent = RecentKeys() if store is None else None  # dedupe keys when there is no store
+        self._replayer = Replayer(store, self.matching, lambda: self._closing)
         self.set_hooks(config.hooks)
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
         self._started = True
-        if self._store is None:
-            return
         self._store.on_count(self._metrics.cache_size.set)
         await self._resume(list(self._runners))
         self._chores.spawn(self._prune_loop(), "whatshooked-cache-prune")
@@ -138,15 +134,15 @@ class Dispatcher:
         left = sum(await stopping)
         await self._replies.finish(end - loop.time())
         if left:
-            where = "kept in the store for the next start" if self._store else "dropped (message_cache is disabled)"
+            where = "kept in the store for the next start" if self._store.persistent else \
+                "dropped (message_cache is disabled)"
             log.info("%d deliveries not finished at shutdown: %s", left, where)
-        if self._store is not None:
-            self._store.on_count(None)
+        self._store.on_count(None)
 
     def apply_config(self, config: Config) -> None:
         """Take a reloaded config. Every setting applies from the next attempt; none restarts one in flight."""
         self._config = config
-        self._timeout = aiohttp.ClientTimeout(total=config.delivery.timeout)
+        self._lanes.follow(config)
         self.set_hooks(config.hooks)
 
     def set_hooks(self, hooks: tuple[HookConfig, ...]) -> None:
@@ -167,9 +163,9 @@ class Dispatcher:
                 current.configure(hook, concurrency)
             elif hook.active:
                 meters = HookMeters.of(self._metrics, hook.id)
-                self._runners[hook.id] = HookRunner(hook, concurrency, self._deliver, meters)
+                self._runners[hook.id] = HookRunner(hook, concurrency, self._lanes, meters)
                 added.append(hook.id)
-        if added and self._started and self._store is not None and not self._closing:
+        if added and self._started and not self._closing:
             self._chores.spawn(self._resume(added), "whatshooked-resume")
 
     @property
@@ -177,7 +173,7 @@ class Dispatcher:
         return self._runners
 
     @property
-    def store(self) -> Store | None:
+    def store(self) -> Store:
         return self._store
 
     @property
@@ -190,7 +186,7 @@ class Dispatcher:
 
     # -- publishing --------------------------------------------------------
     async def publish(self, event: Event, dedupe_key: str | None = None) -> bool:
-        """Commit the event (cache on), then hand it to every active hook that wants it.
+        """Commit the event, then hand it to every active hook that wants it.
 
         With `dedupe_key` (e.g. Meta's message id) the key is recorded in the event's own commit, so a
         crash loses both or neither; a key recorded before makes this a duplicate: nothing is stored
@@ -198,12 +194,6 @@ class Dispatcher:
         """
         runners = self.matching(event.type)
         body = event.to_json()
-        if self._store is None:
-            assert self._recent is not None
-            if dedupe_key is not None and not self._recent.add(dedupe_key):
-                return False
-            self._dispatch(event, body, None, runners)
-            return True
         try:
             committed = self._store.add_event_soon(
                 event, [runner.hook.id for runner in runners], body,
@@ -218,10 +208,11 @@ class Dispatcher:
         return await committed
 
     def _committed(self, event: Event, body: bytes, runners: list[HookRunner]) -> None:
-        assert self._store is not None
         if self._store.count > self._config.message_cache.max_events:
             self._prune_soon.set()
-        self._dispatch(event, body, asyncio.get_running_loop().time(), runners)
+        # The latency metric runs from the commit; with nothing kept there is none to measure from.
+        committed_at = asyncio.get_running_loop().time() if self._store.persistent else None
+        self._dispatch(event, body, committed_at, runners)
 
     def _dispatch(self, event: Event, body: bytes, committed_at: float | None, runners: list[HookRunner]) -> None:
         if self._closing:
@@ -236,74 +227,11 @@ class Dispatcher:
             if runner.hook.active and event_matches(runner.hook.events, event_type)
         ]
 
-    # -- one job -----------------------------------------------------------
-    async def _deliver(self, runner: HookRunner, job: Job) -> None:
-        event, store, hook_id = job.event, self._store, runner.hook.id
-        if store is not None and (job.attempts or job.paused) and not await store.has_delivery(event.id, hook_id):
-            runner.finish(job)  # deleted, pruned or cleared while it waited
-            job.settle(False)
-            return
-        want_reply = self._reply_handler is not None and event.type == "message.received"
-        # The hook's definition as it is now (a reload may have changed it while this job waited).
-        outcome = await attempt(self._http, runner.hook, runner.key, event, job.body, self._timeout, want_reply,
-                                self._config.server.max_body)
-        if outcome.ok:
-            await self._delivered(runner, job, outcome)
-        elif outcome.retryable and not job.single and await self._retry_later(runner, job, outcome):
-            pass
-        else:
-            await self._give_up(runner, job, outcome)
-
-    async def _delivered(self, runner: HookRunner, job: Job, outcome: Outcome) -> None:
-        hook_id, event = runner.hook.id, job.event
-        runner.meters.delivered.inc()
-        if job.committed_at is not None:
-            runner.meters.latency.observe(asyncio.get_running_loop().time() - job.committed_at)
-        if self._store is not None:
-            self._store.mark_delivered_soon(event.id, hook_id)  # the worker need not wait for the commit
-        runner.finish(job)
-        job.settle(True)
-        if outcome.reply is not None:
-            self._hand_reply(event, outcome.reply, hook_id)
-        if runner.failing is not False and not self._closing:
-            runner.failing = False
+    # -- what runners report back ---------------------------------------------
+    def _answering(self, hook_id: str) -> None:
+        runner = self._runners.get(hook_id)
+        if runner is not None:
             self._chores.spawn(self._replayer.recover(runner), f"whatshooked-recover-{hook_id}")
-
-    async def _retry_later(self, runner: HookRunner, job: Job, outcome: Outcome) -> bool:
-        """Schedule the next attempt; False when the waits have run out."""
-        wait = next_wait(self._config.delivery.retry, job.attempts + 1, outcome.retry_after)
-        if wait is None:
-            return False
-        job.attempts += 1
-        hook_id, event = runner.hook.id, job.event
-        runner.failing = True
-        runner.meters.retry.inc()
-        runner.meters.retries.inc()
-        log.warning("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
-                    hook_id, event.id, job.attempts, outcome.error, wait)
-        if self._store is not None:
-            await self._store.mark_attempt(event.id, hook_id, job.attempts, time.time() + wait, outcome.error)
-        job.settle(False)
-        runner.later(job, wait)
-        return True
-
-    async def _give_up(self, runner: HookRunner, job: Job, outcome: Outcome) -> None:
-        hook_id, event = runner.hook.id, job.event
-        if outcome.retryable:
-            runner.failing = True
-        runner.meters.failed.inc()
-        kept = "kept in the cache" if self._store is not None else "dropped (message_cache is disabled)"
-        if job.single:
-            log.warning("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept)
-        elif outcome.retryable:
-            log.warning("hook %s: gave up on event %s after %d attempts (%s); %s",
-                        hook_id, event.id, job.attempts + 1, outcome.error, kept)
-        else:
-            log.warning("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept)
-        if self._store is not None:
-            await self._store.mark_given_up(event.id, hook_id, outcome.error, outcome.retryable)
-        runner.finish(job)
-        job.settle(False)
 
     def _hand_reply(self, event: Event, reply: Any, hook_id: str) -> None:
         send = reply.get("send") if isinstance(reply, dict) else None
@@ -326,10 +254,8 @@ class Dispatcher:
     # -- resume, replay, prune ---------------------------------------------
     async def _resume(self, hook_ids: list[str]) -> None:
         """Reschedule rows still in their retry schedule (e.g. after a restart)."""
-        assert self._store is not None
         # A hook re-added while its old runner still finishes an attempt: let that settle and be recorded.
         await self._retiring.wait_named({_stop_name(hook_id) for hook_id in hook_ids})
-        await self._store.flush()  # deliveries recorded "soon" must not read as pending
         rows = await self._store.pending(hook_ids)
         now = time.time()
         for row in rows:
@@ -347,8 +273,6 @@ class Dispatcher:
         return await self._replayer.replay_event(event_id)
 
     async def prune(self) -> dict[str, int]:
-        if self._store is None:
-            return {}
         cache = self._config.message_cache
         dropped = await self._store.prune(cache.max_age, cache.max_events)
         for reason, count in dropped.items():

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from whatshooked.delivery.runner import HookRunner, Job
+from whatshooked.delivery.job import Job
+from whatshooked.delivery.runner import HookRunner
 from whatshooked.events import Event
-
-if TYPE_CHECKING:
-    from whatshooked.delivery.dispatcher import Dispatcher
+from whatshooked.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +31,12 @@ class ReplayResult:
 
 
 class Replayer:
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self._dispatcher = dispatcher
+    """Reads the store; `matching(event_type)` gives the runners an event goes to now (the dispatcher's)."""
+
+    def __init__(self, store: Store, matching: Callable[[str], list[HookRunner]], closing: Callable[[], bool]) -> None:
+        self._store = store
+        self._matching = matching
+        self._closing = closing
 
     async def recover(self, runner: HookRunner) -> None:
         """The hook answered 2xx: send what it is owed now, oldest first.
@@ -41,14 +44,12 @@ class Replayer:
         That is every row whose retries ran out on errors worth retrying (not the 4xx it refused),
         then every retry still waiting for its time.
         """
-        store, hook_id = self._dispatcher.store, runner.hook.id
-        if store is not None:
-            await store.flush()  # deliveries recorded "soon" must not read as owed
-            for row in await store.given_up_for(hook_id):
-                event = row.event
-                if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
-                    runner.meters.replays.inc()
-                    log.info("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type)
+        hook_id = runner.hook.id
+        for row in await self._store.given_up_for(hook_id):
+            event = row.event
+            if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
+                runner.meters.replays.inc()
+                log.info("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type)
         waiting = sorted(runner.waiting(), key=lambda job: job.event.id)  # ids are time-ordered
         for job in waiting:
             runner.hurry(job)
@@ -57,18 +58,14 @@ class Replayer:
 
     async def replay_event(self, event_id: str) -> bool:
         """True when every target hook took the event (it left the cache); False otherwise or if unknown."""
-        store = self._dispatcher.store
-        body = await store.get_body(event_id) if store is not None else None
-        if store is None or body is None:
+        body = await self._store.get_body(event_id)
+        if body is None:
             return False
-        await store.flush()  # deliveries recorded "soon" must not read as owed
         delivered, _ = await self._replay(Event.from_json(body), body)
         return delivered
 
     async def replay_all(self) -> ReplayResult:
-        store = self._dispatcher.store
-        if store is None:
-            return ReplayResult(0, 0, 0, 0)
+        store = self._store
         replayed = delivered = 0
         position = 0
         while True:
@@ -76,7 +73,6 @@ class Replayer:
             if not page:
                 break
             position = page[-1][0]
-            await store.flush()
             outcomes = await asyncio.gather(*(self._replay(event, body) for _, event, body in page))
             replayed += sum(1 for _, attempted in outcomes if attempted)
             delivered += sum(1 for ok, _ in outcomes if ok)
@@ -87,12 +83,10 @@ class Replayer:
 
     async def _replay(self, event: Event, body: bytes) -> tuple[bool, bool]:
         """(delivered to every target, attempted at all)."""
-        dispatcher = self._dispatcher
-        store = dispatcher.store
-        assert store is not None
+        store = self._store
         rows = {row.hook_id: row.state for row in await store.deliveries_of(event.id)}
-        targets = [r for r in dispatcher.matching(event.type) if rows.get(r.hook.id) != "delivered"]
-        if not targets or dispatcher.closing:
+        targets = [r for r in self._matching(event.type) if rows.get(r.hook.id) != "delivered"]
+        if not targets or self._closing():
             return False, False
         missing = [runner.hook.id for runner in targets if runner.hook.id not in rows]
         if missing:

@@ -2,7 +2,8 @@
 
 The runner owns at most one job per event, whether queued, in flight or waiting for its next
 attempt, so a replay or a recovery never sends the same event to the same hook twice at once.
-What to do with a job (attempt, retry, give up) is the dispatcher's: it passes `deliver`.
+It owns each job's fate too: an attempt, then delivered, a retry scheduled, or given up, each
+recorded in the store; the dispatcher only routes events to runners (and what they report back).
 
 A reload reaches a live runner through `configure`: the new definition (url, method, headers,
 secret) is read at each attempt's start, the worker count follows the new limit in place (more
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import time
 
 from whatshooked.config.model import HookConfig
+from whatshooked.delivery.attempt import Outcome, attempt
+from whatshooked.delivery.backoff import next_wait
+from whatshooked.delivery.job import Job, Lanes
 from whatshooked.delivery.meters import HookMeters
 from whatshooked.delivery.signing import decode_secret
 from whatshooked.errors import StoreError
@@ -25,37 +28,17 @@ from whatshooked.events import Event
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(slots=True, eq=False)
-class Job:
-    event: Event
-    body: bytes
-    attempts: int = 0  # failed attempts in this round of retries
-    committed_at: float | None = None  # loop time of the commit, for the latency metric
-    single: bool = False  # a manual replay: one attempt, no retries
-    paused: bool = False  # it sat out a pause of its hook: its row may have been deleted meanwhile
-    waiters: list[asyncio.Future[bool]] = field(default_factory=list)
-    timer: asyncio.TimerHandle | None = None
-
-    def settle(self, delivered: bool) -> None:
-        """Tell whoever waits for this job's next attempt how it went."""
-        for waiter in self.waiters:
-            if not waiter.done():
-                waiter.set_result(delivered)
-        self.waiters.clear()
-
-
-Deliver = Callable[["HookRunner", Job], Awaitable[None]]
+__all__ = ["HookRunner", "Job"]
 
 
 class HookRunner:
-    def __init__(self, hook: HookConfig, concurrency: int, deliver: Deliver, meters: HookMeters) -> None:
+    def __init__(self, hook: HookConfig, concurrency: int, lanes: Lanes, meters: HookMeters) -> None:
         self.hook = hook
         self.meters = meters
         self.jobs: dict[str, Job] = {}
         self.failing: bool | None = None  # None: unknown yet; the first success checks the store once
         self._limit = concurrency
-        self._deliver = deliver
+        self._lanes = lanes
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._workers: set[asyncio.Task[None]] = set()  # the workers that count against the limit
         self._busy: set[asyncio.Task[None]] = set()
@@ -190,7 +173,7 @@ class HookRunner:
                 job = await self._queue.get()
                 self._busy.add(task)
                 try:
-                    await self._deliver(self, job)
+                    await self._run(job)
                 except StoreError as exc:  # the store cannot take writes: logged once, naming storage.path
                     log.warning("hook %s: event %s not recorded: %s", self._hook.id, job.event.id, type(exc).__name__)
                     self.finish(job)
@@ -203,6 +186,72 @@ class HookRunner:
                     self._busy.discard(task)
         finally:
             self._workers.discard(task)
+
+    # -- a job's fate ----------------------------------------------------------
+    async def _run(self, job: Job) -> None:
+        """One attempt, then what follows from it."""
+        lanes, event = self._lanes, job.event
+        if (job.attempts or job.paused) and not await lanes.store.has_delivery(event.id, self._hook.id):
+            self._done(job, False)  # deleted, pruned or cleared while it waited
+            return
+        want_reply = lanes.wants_replies and event.type == "message.received"
+        # The hook's definition as it is now (a reload may have changed it while this job waited).
+        outcome = await attempt(lanes.http, self._hook, self.key, event, job.body, lanes.timeout, want_reply,
+                                lanes.config.server.max_body)
+        if outcome.ok:
+            self._delivered(job, outcome)
+        elif not (outcome.retryable and not job.single and await self._retry_later(job, outcome)):
+            await self._give_up(job, outcome)
+
+    def _done(self, job: Job, delivered: bool) -> None:
+        self.finish(job)
+        job.settle(delivered)
+
+    def _delivered(self, job: Job, outcome: Outcome) -> None:
+        hook_id, event = self._hook.id, job.event
+        self.meters.delivered.inc()
+        if job.committed_at is not None:
+            self.meters.latency.observe(asyncio.get_running_loop().time() - job.committed_at)
+        self._lanes.store.mark_delivered_soon(event.id, hook_id)  # the worker need not wait for the commit
+        self._done(job, True)
+        if outcome.reply is not None:
+            self._lanes.on_reply(event, outcome.reply, hook_id)
+        if self.failing is not False and not self._lanes.closing():
+            self.failing = False
+            self._lanes.on_answering(hook_id)
+
+    async def _retry_later(self, job: Job, outcome: Outcome) -> bool:
+        """Schedule the next attempt; False when the waits have run out."""
+        wait = next_wait(self._lanes.config.delivery.retry, job.attempts + 1, outcome.retry_after)
+        if wait is None:
+            return False
+        job.attempts += 1
+        hook_id, event = self._hook.id, job.event
+        self.failing = True
+        self.meters.retry.inc()
+        self.meters.retries.inc()
+        log.warning("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
+                    hook_id, event.id, job.attempts, outcome.error, wait)
+        await self._lanes.store.mark_attempt(event.id, hook_id, job.attempts, time.time() + wait, outcome.error)
+        job.settle(False)
+        self.later(job, wait)
+        return True
+
+    async def _give_up(self, job: Job, outcome: Outcome) -> None:
+        hook_id, event, store = self._hook.id, job.event, self._lanes.store
+        if outcome.retryable:
+            self.failing = True
+        self.meters.failed.inc()
+        kept = "kept in the cache" if store.persistent else "dropped (message_cache is disabled)"
+        if job.single:
+            log.warning("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept)
+        elif outcome.retryable:
+            log.warning("hook %s: gave up on event %s after %d attempts (%s); %s",
+                        hook_id, event.id, job.attempts + 1, outcome.error, kept)
+        else:
+            log.warning("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept)
+        await store.mark_given_up(event.id, hook_id, outcome.error, outcome.retryable)
+        self._done(job, False)
 
     async def stop(self, grace: float | None) -> int:
         """Stop taking jobs; let attempts in flight finish for up to `grace` seconds (None: as long as

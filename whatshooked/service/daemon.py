@@ -37,9 +37,8 @@ from whatshooked.events import Event
 from whatshooked.media.store import MediaStore
 from whatshooked.service.metrics import Metrics
 from whatshooked.service.systemd_notify import Notifier, status_line
-from whatshooked.store.seal import sealer_for
-from whatshooked.store.sqlite.guard import StoreUnreadable
-from whatshooked.store.sqlite.store import Store
+from whatshooked.store.base import Store, StoreUnreadable
+from whatshooked.store.open import open_store
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class Daemon:
         self.seams = seams or Seams()
         """Lent to every adapter as `ctx.seams` (backend-typed test seams, e.g. a WhatsApp Web session factory)."""
         self.metrics = Metrics()
-        self.store: Store | None = None
+        self.store: Store
         self.http: aiohttp.ClientSession
         self.media: MediaStore
         self.dispatcher: Dispatcher
@@ -78,14 +77,11 @@ class Daemon:
         config = self.settings.config
         stack = self._stack
         try:
-            if config.message_cache.enabled:
-                storage = config.storage
-                sealer = sealer_for(storage.encryption_key.reveal(), [k.reveal() for k in storage.old_encryption_keys])
-                try:
-                    self.store = await Store.open(storage.path, sealer)
-                except StoreUnreadable as exc:  # exit 2 with one line, like any other config problem
-                    raise ConfigError([f"{config.path}: storage.path: {exc}"]) from None
-                stack.push_async_callback(self.store.close)
+            try:
+                self.store = await open_store(config.storage, config.message_cache.enabled)
+            except StoreUnreadable as exc:  # exit 2 with one line, like any other config problem
+                raise ConfigError([f"{config.path}: storage.path: {exc}"]) from None
+            stack.push_async_callback(self.store.close)
             self.http = aiohttp.ClientSession()
             stack.push_async_callback(self.http.close)
             self.media = MediaStore.from_config(config)
@@ -146,7 +142,7 @@ class Daemon:
     def status_line(self) -> str:
         """One line for `systemctl status`: accounts connected, events cached."""
         states = [adapter.state.value for adapter in self.accounts.adapters()]
-        return status_line(states, self.store.count if self.store is not None else None)
+        return status_line(states, self.store.count if self.store.persistent else None)
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=f"whatshooked-{name}")
@@ -289,7 +285,7 @@ async def _listen(daemon: Daemon, notifier: Notifier, stop: asyncio.Event, early
         log.info("API listening on http://%s:%d", server.host, server.port)
         config = daemon.settings.config
         log.info("whatshooked ready: %d account(s), %d hook(s), cache %s", len(config.accounts),
-                 len(config.hooks), "on" if daemon.store is not None else "off")
+                 len(config.hooks), "on" if daemon.store.persistent else "off")
         loop.add_signal_handler(signal.SIGHUP, daemon.reload)
         if early_reload.is_set():
             daemon.reload()

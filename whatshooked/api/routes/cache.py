@@ -1,7 +1,7 @@
-"""The seven `/api/cache*` operations: undelivered events kept in SQLite, listed and replayed.
+"""The seven `/api/cache*` operations: undelivered events kept in the store, listed and replayed.
 
-With `message_cache.enabled: false` there is no store: every operation answers 503, except
-stats, which answers `enabled: false`.
+With `message_cache.enabled: false` the store keeps nothing (not `persistent`): every operation
+answers 503, except stats, which answers `enabled: false`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from whatshooked.errors import RequestError
 from whatshooked.events import Event
 
 if TYPE_CHECKING:
-    from whatshooked.store.sqlite.store import Store
+    from whatshooked.store.base import Store
 
 DISABLED = "message cache is not enabled (message_cache.enabled is false in the config)"
 
@@ -27,13 +27,12 @@ def cached_json(event: Event) -> dict[str, Any]:
 
 def _store(request: web.Request) -> Store:
     store = request.app[STORE]
-    if store is None:
+    if not store.persistent:
         raise RequestError(DISABLED, status=503)
     return store
 
 
 async def _event(store: Store, event_id: str) -> Event:
-    await store.flush()  # delivered marks are queued "soon": a delivered event must not read as cached
     event = await store.get_event(event_id)
     if event is None:
         raise RequestError(f"event {event_id!r} not found in the cache", status=404)
@@ -43,7 +42,6 @@ async def _event(store: Store, event_id: str) -> Event:
 async def list_events(request: web.Request) -> web.Response:
     event_type = request.query.get("event_type") or None
     store = _store(request)
-    await store.flush()  # see _event
     events = await store.list_undelivered(event_type=event_type)
     return web.json_response({"cached_events": [cached_json(e) for e in events], "count": len(events)})
 
@@ -58,9 +56,8 @@ async def clear(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    if store is None:
+    if not store.persistent:
         return web.json_response({"enabled": False, "total_count": 0, "by_event_type": {}})
-    await store.flush()  # see _event
     total, by_type = await store.stats()
     return web.json_response({"enabled": True, "total_count": total, "by_event_type": by_type})
 

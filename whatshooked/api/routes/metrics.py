@@ -34,8 +34,8 @@ def metrics_requires_auth(config: Config) -> bool:
 async def refresh_gauges(app: web.Application) -> None:
     """Cache size from the store, one account_state series per current account."""
     metrics = app[METRICS]
-    store = app.get(STORE)
-    if store is not None:
+    store = app[STORE]
+    if store.persistent:
         try:
             total, _by_type = await store.stats()
         except Exception:

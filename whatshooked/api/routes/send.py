@@ -32,9 +32,7 @@ def send_handler(kind: SendKind) -> Handler:
         assert account_id is not None
         to = fields.text("to", required=kind is not SendKind.READ) or ""
         send = SendRequest(kind, to, validate_send_body(kind, body))
-        store = request.app.get(STORE)
-        if store is not None:
-            store.ensure_writable()  # its message.sent could not be recorded: refuse (503) before sending
+        request.app[STORE].ensure_writable()  # its message.sent could not be recorded: refuse (503) before sending
         try:
             result = await request.app[ACCOUNTS].send(account_id, send)
         except UnknownAccount as exc:  # the contract lists no 404 here: an unknown account_id is a bad request

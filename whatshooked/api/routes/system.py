@@ -1,6 +1,6 @@
 """`GET /health`: answers without credentials, for load balancers and `systemctl` checks.
 
-503 naming the reason when the store cannot take writes (DESIGN §8.3; store_guard.py).
+503 naming the reason when the store cannot take writes (DESIGN §8.3; store/sqlite/guard.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from whatshooked.api.keys import STORE
 
 
 async def health(request: web.Request) -> web.Response:
-    store = request.app.get(STORE)
-    reason = store.check() if store is not None else None
+    reason = request.app[STORE].check()
     if reason is not None:
         return web.json_response({"status": "unhealthy", "reason": reason}, status=503)
     return web.json_response({"status": "healthy"})

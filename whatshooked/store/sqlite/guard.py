@@ -20,27 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from whatshooked.errors import StoreError
+from whatshooked.store.base import StoreUnavailable, StoreUnreadable
+
+__all__ = ["StoreGuard", "StoreUnavailable", "StoreUnreadable", "disk_fault", "probe", "unreadable"]
 
 log = logging.getLogger(__name__)
 
 # SQLite's primary result codes that say the disk, not the write, is at fault: PERM, BUSY (locked by
 # another program), READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
 _DISK_CODES = frozenset({3, 5, 8, 10, 11, 13, 14, 26})
-
-
-class StoreUnavailable(StoreError):
-    """The store cannot take writes now; the message says why and what to do."""
-
-
-class StoreUnreadable(StoreError):
-    """At start: the file at storage.path is not a SQLite database (or a damaged one). Never touched."""
-
-    def __init__(self, path: Path, exc: BaseException) -> None:
-        super().__init__(
-            f"{path} is not a usable whatshooked store ({exc}): move it aside (or restore it from a backup) and "
-            "start again; whatshooked creates an empty store where none is"
-        )
 
 
 def unreadable(exc: BaseException) -> bool:

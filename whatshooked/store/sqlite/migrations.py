@@ -1,12 +1,15 @@
 """Numbered schema migrations for the store, recorded in a version table.
 
-Append new migrations; never edit a released one. A database whose version is newer than the last
-migration here was written by a newer whatshooked and is refused rather than guessed at.
+Append new migrations; never edit a released one. As in mautrix's upgrade table, each step receives
+the scheme it runs for and gives that dialect's SQL (only `sqlite` here; a step may differ per scheme).
+A database whose version is newer than the last migration here was written by a newer whatshooked and
+is refused rather than guessed at.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import aiosqlite
@@ -15,39 +18,41 @@ from whatshooked.errors import StoreError
 
 log = logging.getLogger(__name__)
 
+Step = Callable[[str], str]  # scheme -> the step's SQL script
+
+
 # Few indexes on purpose: every event is inserted and deleted once, and each index costs on both.
 # Listing by type, pruning by age and per-hook lookups scan instead; they are rare and the tables
 # hold only what is undelivered.
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
-        1,
-        """
-        CREATE TABLE events (
-            seq INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            type TEXT NOT NULL,
-            timestamp TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            body BLOB NOT NULL
-        );
-        CREATE TABLE deliveries (
-            event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
-            hook_id TEXT NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at REAL NOT NULL DEFAULT 0,
-            last_error TEXT NOT NULL DEFAULT '',
-            retryable INTEGER NOT NULL DEFAULT 1,
-            PRIMARY KEY (event_id, hook_id)
-        ) WITHOUT ROWID;
-        CREATE TABLE dedupe (
-            key TEXT PRIMARY KEY,
-            seen_at REAL NOT NULL
-        ) WITHOUT ROWID;
-        CREATE INDEX dedupe_seen ON dedupe (seen_at);
-        """,
-    ),
-)
+def _v1(scheme: str) -> str:
+    return """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        timestamp TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE TABLE deliveries (
+        event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        hook_id TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        retryable INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (event_id, hook_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE dedupe (
+        key TEXT PRIMARY KEY,
+        seen_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX dedupe_seen ON dedupe (seen_at);
+    """
+
+
+MIGRATIONS: tuple[tuple[int, Step], ...] = ((1, _v1),)
 
 LATEST = MIGRATIONS[-1][0]
 
@@ -58,7 +63,7 @@ async def schema_version(db: aiosqlite.Connection) -> int:
     return int(rows[0][0] or 0) if rows else 0
 
 
-async def migrate(db: aiosqlite.Connection, path: Path) -> int:
+async def migrate(db: aiosqlite.Connection, path: Path, scheme: str = "sqlite") -> int:
     """Bring the schema up to LATEST, one transaction per migration; returns the version reached."""
     current = await schema_version(db)
     if current > LATEST:
@@ -66,11 +71,11 @@ async def migrate(db: aiosqlite.Connection, path: Path) -> int:
             f"{path}: the database has schema version {current}, but this whatshooked knows only up to "
             f"{LATEST}; run a newer whatshooked, or point storage.path at another file"
         )
-    for version, sql in MIGRATIONS:
+    for version, step in MIGRATIONS:
         if version <= current:
             continue
         script = (
-            f"BEGIN IMMEDIATE;\n{sql}\nDELETE FROM schema_version;\n"
+            f"BEGIN IMMEDIATE;\n{step(scheme)}\nDELETE FROM schema_version;\n"
             f"INSERT INTO schema_version (version) VALUES ({version});\nCOMMIT;"
         )
         try:

@@ -5,32 +5,8 @@ So "the cache" (`/api/cache`) is simply every event in the table. All writes go 
 that commits concurrent writes together (store_writer.py, its own thread and connection); reads and
 migrations use this module's aiosqlite connection. Both connections: WAL, busy_timeout, foreign keys.
 
-Interface (used by the dispatcher and the cache routes):
-    store = await Store.open(path);  await store.close()
-    store.count                                   events kept now (kept current, no query)
-    await store.add_event(event, hook_ids, dedupe_key=None) -> bool
-                                                   event + one pending row per hook, committed; with a
-                                                   dedupe key, recorded in the same transaction, and False
-                                                   (nothing stored) when the key was already there
-    store.add_event_soon(event, hook_ids, after=fn, dedupe_key=None) -> Future[bool]
-                                                   the same; `after()` runs once committed (not for a duplicate)
-    await store.add_deliveries(event_id, hook_ids) rows for more hooks (replays); existing rows kept
-    await store.mark_attempt(event_id, hook_id, attempts, next_attempt_at, error)
-    await store.mark_given_up(event_id, hook_id, error, retryable=True)
-    await store.mark_delivered(event_id, hook_id)  the event leaves once all its rows are delivered
-    store.mark_delivered_soon(event_id, hook_id)   the same, queued without waiting for the commit
-    await store.flush()                            every write handed over so far is committed
-    await store.pending(hook_ids) -> list[Delivery]          rows to resume, oldest first
-    await store.given_up_for(hook_id) -> list[Delivery]      retries ran out (retryable), oldest first
-    await store.has_delivery(event_id, hook_id) -> bool      (False once deleted or pruned)
-    await store.list_undelivered(event_type=None, limit=None) -> list[Event]   oldest first
-    await store.events_after(seq, limit) -> list[(seq, Event, body)]            pages, oldest first
-    await store.get_event(event_id) -> Event | None
-    await store.deliveries_of(event_id) -> list[DeliveryRow]
-    await store.delete_event(event_id) -> bool;  await store.clear() -> int
-    await store.stats() -> (total, {type: count})
-    await store.prune(max_age, max_events, now=None) -> {"max_age": n, "max_events": m}
-Times (`next_attempt_at`, `now`) are Unix seconds.
+The interface is store/base.py; every read first waits for the writes handed over before it
+(Writer.settled), so lazily queued delivered marks are seen without anyone flushing.
 """
 
 from __future__ import annotations
@@ -41,7 +17,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,20 +25,18 @@ import aiosqlite
 from whatshooked.errors import StoreError
 from whatshooked.events import Event
 from whatshooked.private_files import create_private_file, make_private_dir
+from whatshooked.store.base import Delivery, DeliveryRow, Store, StoreUnavailable, StoreUnreadable
 from whatshooked.store.seal import Sealer, open_plain, reseal_all
-from whatshooked.store.sqlite.guard import StoreUnavailable, StoreUnreadable, probe, unreadable
+from whatshooked.store.sqlite.guard import probe, unreadable
 from whatshooked.store.sqlite.migrations import migrate
-from whatshooked.store.sqlite.writer import (
-    BUSY_TIMEOUT_MS,
-    CHECKPOINT_INTERVAL,
+from whatshooked.store.sqlite.statements import (
     DELIVERED,
     INSERT_DELIVERY,
     INSERT_EVENT,
     UPDATE_ATTEMPT,
     UPDATE_GIVEN_UP,
-    Write,
-    Writer,
 )
+from whatshooked.store.sqlite.writer import BUSY_TIMEOUT_MS, CHECKPOINT_INTERVAL, Write, Writer
 
 log = logging.getLogger(__name__)
 
@@ -71,29 +44,7 @@ log = logging.getLogger(__name__)
 _DELIVERY_COLUMNS = "e.body, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable"
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One event still owed to one hook; `body` is the exact JSON sent on every attempt."""
-
-    event: Event
-    body: bytes
-    hook_id: str
-    state: str
-    attempts: int
-    next_attempt_at: float
-    retryable: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryRow:
-    hook_id: str
-    state: str
-    attempts: int
-    next_attempt_at: float
-    last_error: str
-
-
-class Store:
+class SQLiteStore(Store):
     def __init__(self, db: aiosqlite.Connection, path: Path, writer: Writer, sealer: Sealer | None = None) -> None:
         self.path = path
         self._sealer = sealer
@@ -106,7 +57,7 @@ class Store:
         )
 
     @classmethod
-    async def open(cls, path: Path, sealer: Sealer | None = None) -> Store:
+    async def open(cls, path: Path, sealer: Sealer | None = None) -> SQLiteStore:
         """Open (creating and migrating as needed). With a sealer, bodies stored in clear or under an old
         key are resealed first; a body no configured key opens is a SealError (a config error)."""
         # Events carry message contents: a new file is 0600 (SQLite gives its -wal and -shm the same mode)
@@ -160,6 +111,10 @@ class Store:
                 log.warning("store %s: checkpoint failed: %s", self.path, exc)
 
     @property
+    def persistent(self) -> bool:
+        return True
+
+    @property
     def count(self) -> int:
         return self._writer.count
 
@@ -175,12 +130,6 @@ class Store:
                 self._probe.add_done_callback(lambda done: done.cancelled() or done.exception())
         return guard.fault
 
-    def ensure_writable(self) -> None:
-        """Raise StoreUnavailable (503) rather than start what could not be recorded (e.g. a send)."""
-        reason = self.check()
-        if reason is not None:
-            raise StoreUnavailable(reason)
-
     def on_count(self, callback: Callable[[int], None] | None) -> None:
         """Called with the event count after every commit (the cache-size gauge)."""
         self._writer.on_count = callback
@@ -188,11 +137,6 @@ class Store:
             callback(self._writer.count)
 
     # -- writes ------------------------------------------------------------
-    async def add_event(
-        self, event: Event, hook_ids: Sequence[str], body: bytes | None = None, dedupe_key: str | None = None,
-    ) -> bool:
-        return bool(await asyncio.shield(self.add_event_soon(event, hook_ids, body, dedupe_key=dedupe_key)))
-
     def add_event_soon(
         self, event: Event, hook_ids: Sequence[str], body: bytes | None = None,
         after: Callable[[], None] | None = None, dedupe_key: str | None = None,
@@ -227,17 +171,13 @@ class Store:
     def mark_delivered_soon(self, event_id: str, hook_id: str) -> None:
         """Queue the write without waiting for its commit (a crash before it means a duplicate, not a loss).
 
-        It may wait a few milliseconds to share a commit with others (store_writer.LAZY_DELAY).
+        It may wait a few milliseconds to share a commit with others (writer.LAZY_DELAY).
         """
         self._writer.hand_over(self._delivered(event_id, hook_id), urgent=False)
 
     @staticmethod
     def _delivered(event_id: str, hook_id: str) -> Write:
         return Write([(DELIVERED, (event_id, hook_id))])
-
-    async def flush(self) -> None:
-        """Wait until every write handed over so far is committed."""
-        await self._writer.submit(Write())
 
     async def delete_event(self, event_id: str) -> bool:
         def run(conn: sqlite3.Connection) -> tuple[bool, int]:
@@ -284,6 +224,7 @@ class Store:
         return await self._deliveries("d.state = 'failed' AND d.retryable = 1 AND d.hook_id = ?", (hook_id,))
 
     async def _deliveries(self, where: str, params: tuple[Any, ...]) -> list[Delivery]:
+        await self._writer.settled()
         rows = await self._db.execute_fetchall(
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id "
             f"WHERE {where} ORDER BY e.seq",
@@ -296,6 +237,7 @@ class Store:
         return out
 
     async def has_delivery(self, event_id: str, hook_id: str) -> bool:
+        await self._writer.settled()
         rows = list(await self._db.execute_fetchall(
             "SELECT 1 FROM deliveries WHERE event_id = ? AND hook_id = ? AND state != 'delivered'",
             (event_id, hook_id),
@@ -303,6 +245,7 @@ class Store:
         return bool(rows)
 
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]:
+        await self._writer.settled()
         sql, params = "SELECT body FROM events", ()  # type: tuple[str, tuple[Any, ...]]
         if event_type:
             sql, params = sql + " WHERE type = ?", (event_type,)
@@ -313,17 +256,15 @@ class Store:
 
     async def events_after(self, seq: int, limit: int) -> list[tuple[int, Event, bytes]]:
         """A page of kept events after position `seq` (0 for the first page), oldest first."""
+        await self._writer.settled()
         rows = await self._db.execute_fetchall(
             "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
         )
         pages = [(int(position), self._plain(blob)) for position, blob in rows]
         return [(position, Event.from_json(body), body) for position, body in pages]
 
-    async def get_event(self, event_id: str) -> Event | None:
-        body = await self.get_body(event_id)
-        return None if body is None else Event.from_json(body)
-
     async def get_body(self, event_id: str) -> bytes | None:
+        await self._writer.settled()
         rows = list(await self._db.execute_fetchall("SELECT body FROM events WHERE id = ?", (event_id,)))
         return self._plain(rows[0][0]) if rows else None
 
@@ -333,6 +274,7 @@ class Store:
         return open_plain(data, self._where) if self._sealer is None else self._sealer.open(data, self._where)
 
     async def deliveries_of(self, event_id: str) -> list[DeliveryRow]:
+        await self._writer.settled()
         rows = await self._db.execute_fetchall(
             "SELECT hook_id, state, attempts, next_attempt_at, last_error FROM deliveries "
             "WHERE event_id = ? ORDER BY hook_id",
@@ -341,6 +283,7 @@ class Store:
         return [DeliveryRow(*row) for row in rows]
 
     async def stats(self) -> tuple[int, dict[str, int]]:
+        await self._writer.settled()
         rows = await self._db.execute_fetchall("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY type")
         by_type = {kind: int(n) for kind, n in rows}
         return sum(by_type.values()), by_type

@@ -27,6 +27,7 @@ from typing import Any
 
 from whatshooked.errors import StoreError
 from whatshooked.store.sqlite.guard import StoreGuard, StoreUnavailable, disk_fault
+from whatshooked.store.sqlite.statements import DELIVERED, INSERT_EVENT, apply_delivered, statements
 
 log = logging.getLogger(__name__)
 
@@ -35,92 +36,6 @@ LAZY_DELAY = 0.01  # writes nobody waits for (delivered marks) may wait this lon
 LAZY_BATCH = 128  # ...unless this many are waiting
 BUSY_TIMEOUT_MS = 5000
 CHECKPOINT_INTERVAL = 1.0  # seconds between WAL checkpoints, run by the store off the commit path
-
-# Mergeable statements, in the order a batch runs them. The hot ones (an event in, an event out)
-# run as one multi-row statement per chunk rather than a step per row: the sqlite3 module lets go of
-# the GIL around every step, and each hand-over to and from the event loop's thread costs more than
-# the row itself.
-INSERT_EVENT = 0  # (id, type, timestamp, created_at, body)
-INSERT_DELIVERY = 1  # (event_id, hook_id)
-UPDATE_ATTEMPT = 2  # (attempts, next_attempt_at, last_error, event_id, hook_id)
-UPDATE_GIVEN_UP = 3  # (last_error, retryable, event_id, hook_id)
-DELIVERED = 4  # (event_id, hook_id): the event goes once every row it has is delivered
-CHUNK = 512  # rows per multi-row statement (well under SQLite's 32766 parameters), a power of two
-
-_PER_ROW = {
-    UPDATE_ATTEMPT: "UPDATE deliveries SET state = 'pending', attempts = ?, next_attempt_at = ?, last_error = ? "
-    "WHERE event_id = ? AND hook_id = ? AND state != 'delivered'",
-    UPDATE_GIVEN_UP: "UPDATE deliveries SET state = 'failed', last_error = ?, retryable = ? "
-    "WHERE event_id = ? AND hook_id = ? AND state != 'delivered'",
-}
-
-
-def _statements(index: int, rows: list[tuple[Any, ...]]) -> list[tuple[str, list[Any]]]:
-    """The SQL and parameters that apply `rows` for one mergeable statement."""
-    if index in _PER_ROW:
-        return [(_PER_ROW[index], list(row)) for row in rows]  # rare (failures): one step each is fine
-    out: list[tuple[str, list[Any]]] = []
-    for chunk in _chunks(rows):
-        part = _padded(chunk)  # repeats are ignored by INSERT OR IGNORE and counted once by rowcount
-        values = [value for row in part for value in row]
-        if index == INSERT_EVENT:
-            sql = "INSERT OR IGNORE INTO events (id, type, timestamp, created_at, body) VALUES " + _marks(5, len(part))
-        else:
-            sql = "INSERT OR IGNORE INTO deliveries (event_id, hook_id) VALUES " + _marks(2, len(part))
-        out.append((sql, values))
-    return out
-
-
-def _delivered(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Apply delivered marks; returns how many events left. Usually one statement per hook and chunk:
-
-    the event is deleted (its rows with it) when no OTHER hook still owes it; only the marks whose
-    event stays need their row updated. Hooks go one after another, so two hooks finishing the same
-    event in one batch still see each other's marks.
-    """
-    left = 0
-    by_hook: dict[str, list[str]] = {}
-    for event_id, hook_id in rows:
-        by_hook.setdefault(hook_id, []).append(event_id)
-    for hook_id, ids in by_hook.items():
-        for part in _chunks(list(dict.fromkeys(ids))):
-            padded = _padded(part)
-            gone = conn.execute(
-                f"DELETE FROM events WHERE id IN ({_list(len(padded))}) AND NOT EXISTS (SELECT 1 FROM deliveries d "
-                "WHERE d.event_id = events.id AND d.hook_id != ? AND d.state != 'delivered')",
-                [*padded, hook_id],
-            ).rowcount
-            left += max(gone, 0)
-            if gone < len(part):  # some events stay (owed elsewhere, or already gone): mark their rows
-                conn.execute(
-                    "UPDATE deliveries SET state = 'delivered', last_error = '' "
-                    f"WHERE hook_id = ? AND event_id IN ({_list(len(padded))})", [hook_id, *padded],
-                )
-    return left
-
-
-def _marks(width: int, count: int) -> str:
-    """`(?,?),(?,?)` for width 2, count 2: the VALUES of a multi-row insert."""
-    return ",".join(["(" + ",".join("?" * width) + ")"] * count)
-
-
-def _list(count: int) -> str:
-    """`?,?,?` for count 3: the inside of an IN (...)."""
-    return ",".join("?" * count)
-
-
-def _padded(items: list[Any]) -> list[Any]:
-    """Repeat the last item up to a power of two, so a handful of statement texts (prepared once,
-    then cached by sqlite3) serve every batch size."""
-    size = 1
-    while size < len(items):
-        size *= 2
-    return items + [items[-1]] * (size - len(items))
-
-
-def _chunks(items: list[Any]) -> list[list[Any]]:
-    return [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
-
 
 # Runs in the writer thread inside the batch's transaction; returns (result, change in event count).
 Custom = Callable[[sqlite3.Connection], tuple[Any, int]]
@@ -155,6 +70,9 @@ class Writer:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whatshooked-store-writer")
         self._conn: sqlite3.Connection | None = None
         self._pending: list[Write] = []  # handed over, not yet in a transaction
+        self._handed = 0  # writes handed over so far...
+        self._settled = 0  # ...and how many of them are settled (committed or failed), in order
+        self._readers: list[tuple[int, asyncio.Future[None]]] = []  # waiting for _settled to reach theirs
         self._wake = asyncio.Event()
         self._lazy_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
@@ -189,10 +107,33 @@ class Writer:
         if self._closed:
             raise StoreError("the store is closed (whatshooked is shutting down)")
         self._pending.append(write)
+        self._handed += 1
         if urgent or len(self._pending) >= LAZY_BATCH:
             self._wake.set()
         elif self._lazy_timer is None:
             self._lazy_timer = asyncio.get_running_loop().call_later(LAZY_DELAY, self._wake.set)
+
+    async def settled(self) -> None:
+        """Return once every write handed over before this call is settled (a read then sees them).
+
+        Free when nothing is pending; otherwise lazy writes are committed now rather than after LAZY_DELAY.
+        """
+        if self._settled >= self._handed or self._task is None or self._task.done():
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._readers.append((self._handed, future))
+        self._wake.set()
+        await asyncio.shield(future)
+
+    def _settle_readers(self, count: int) -> None:
+        self._settled += count
+        waiting = []
+        for target, future in self._readers:
+            if target > self._settled:
+                waiting.append((target, future))
+            elif not future.done():
+                future.set_result(None)
+        self._readers = waiting
 
     async def close(self) -> None:
         """Commit everything already submitted, then stop."""
@@ -210,17 +151,26 @@ class Writer:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._lazy_timer is not None:
-                self._lazy_timer.cancel()
-                self._lazy_timer = None
-            while self._pending:  # writes handed over meanwhile join the next batch
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._commit_batch(batch)
-            if self._closed:
-                return
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._lazy_timer is not None:
+                    self._lazy_timer.cancel()
+                    self._lazy_timer = None
+                while self._pending:  # writes handed over meanwhile join the next batch
+                    batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                    try:
+                        await self._commit_batch(batch)
+                    finally:
+                        self._settle_readers(len(batch))
+                if self._closed:
+                    return
+        finally:  # however the writer stops, no read waits for it any longer
+            for _target, future in self._readers:
+                if not future.done():
+                    future.set_result(None)
+            self._readers = []
 
     async def _commit_batch(self, batch: list[Write]) -> None:
         try:
@@ -287,9 +237,9 @@ class Writer:
         delta = 0
         for index in sorted(grouped):
             if index == DELIVERED:
-                delta -= _delivered(conn, grouped[index])
+                delta -= apply_delivered(conn, grouped[index])
                 continue
-            for sql, params in _statements(index, grouped[index]):
+            for sql, params in statements(index, grouped[index]):
                 changed = max(conn.execute(sql, params).rowcount, 0)
                 if index == INSERT_EVENT:
                     delta += changed

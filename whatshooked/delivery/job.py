@@ -1,0 +1,55 @@
+"""One event owed to one hook (a Job), and what every hook's runner shares to settle one (Lanes)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from whatshooked.config.model import Config
+from whatshooked.events import Event
+from whatshooked.store.base import Store
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    event: Event
+    body: bytes
+    attempts: int = 0  # failed attempts in this round of retries
+    committed_at: float | None = None  # loop time of the commit, for the latency metric
+    single: bool = False  # a manual replay: one attempt, no retries
+    paused: bool = False  # it sat out a pause of its hook: its row may have been deleted meanwhile
+    waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+    def settle(self, delivered: bool) -> None:
+        """Tell whoever waits for this job's next attempt how it went."""
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(delivered)
+        self.waiters.clear()
+
+
+@dataclass(slots=True)
+class Lanes:
+    """Shared by every hook's runner: where attempts go out and fates are recorded. The dispatcher
+    keeps `config` and `timeout` current (reloads) and routes what a runner reports back."""
+
+    config: Config
+    store: Store
+    http: aiohttp.ClientSession
+    wants_replies: bool
+    on_reply: Callable[[Event, Any, str], None]  # a hook answered with a reply body: (event, reply, hook id)
+    on_answering: Callable[[str], None]  # this hook, failing (or unknown) so far, answered 2xx again
+    closing: Callable[[], bool]
+    timeout: aiohttp.ClientTimeout = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.follow(self.config)
+
+    def follow(self, config: Config) -> None:
+        self.config = config
+        self.timeout = aiohttp.ClientTimeout(total=config.delivery.timeout)

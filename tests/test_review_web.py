@@ -1,0 +1,50 @@
+"""Adversarial review of the WhatsApp Web work (issue 9): each test shows one defect still there.
+
+They drive the real neonize library (offline) or real subprocesses; each fails until its defect is fixed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.process import run_to_end
+from whatshooked.config import load_config
+from whatshooked.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+REFUSED = {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+
+
+async def test_a_send_while_other_accounts_start_and_stop_does_not_crash_the_process(tmp_path: Path) -> None:
+    """Go's unlocked client map also aborts the process when one thread *reads* it while another writes:
+    `fatal error: concurrent map read and map write` in `main.SendChatPresence` (exit 134; 2 crashes in
+    2 runs of 8 accounts × 300 start/stop rounds while one account sends typing states). go_gate only
+    serialises the writers (Neonize/Stop/...); sends, uploads, downloads, mark-read, lookups run ungated.
+    Expected: the process survives; every Go call that looks a client up runs under the same exclusion
+    as the calls that add or remove clients (e.g. a readers/writer lock: readers shared, writers alone)."""
+    env = {**os.environ, **REFUSED, "PYTHONPATH": str(ROOT)}
+    code, out, err = await run_to_end(sys.executable, "-m", "tests.support.web_read_churn", str(tmp_path), "8",
+                                      "300", within=240, cwd=ROOT, env=env)
+    assert b"fatal error" not in err, err[:1500]
+    assert code == 0, err[-2000:]
+    assert out.strip() == b"survived"
+
+
+def test_a_hash_in_the_config_folder_is_a_config_error_not_another_session_file(tmp_path: Path) -> None:
+    """The '#', '%', '?' check looks only at the session_path text, but a relative session_path is joined
+    to the config file's folder: a config in `/home/me/C#/` (or `100%/`) with `session_path: ./s.db`
+    passes, and whatsmeow's SQLite URI then opens `/home/me/C` (mode 0644, outside the private
+    folder; reproduced with the real library). Expected: the check runs on the resolved path
+    (config folder, `~` and symlinks included), a config error naming `accounts[0].session_path`."""
+    folder = tmp_path / "my#dir"
+    folder.mkdir()
+    config = folder / "config.yaml"
+    config.write_text("server:\n  api_key: k\naccounts:\n  - id: a\n    session_path: ./s.db\nhooks: []\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(config, env={})
+    assert "accounts[0].session_path" in str(info.value)
+

@@ -48,3 +48,18 @@ def test_a_hash_in_the_config_folder_is_a_config_error_not_another_session_file(
         load_config(config, env={})
     assert "accounts[0].session_path" in str(info.value)
 
+
+
+async def test_what_go_prints_just_before_the_process_exits_is_not_lost() -> None:
+    """Go's stdout goes into a pipe read by a *daemon* thread; when the process exits, lines still in
+    the pipe are dropped: 1 line printed then exit → 0 logged; 200 → 98; 2000 → 1225 (and before
+    the pipe they at least reached stdout). The last words before an exit (a failed stop, an error
+    just before a crash or a shutdown) are the ones an operator needs. Expected: every line Go wrote
+    reaches the log — e.g. at exit restore fd 1 (closing the pipe's last writer) and join the pump."""
+    count = 200
+    code, out, err = await run_to_end(sys.executable, "-m", "tests.support.go_prints_at_exit", str(count),
+                                      within=60, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert code == 0, err.decode()[-2000:]
+    logged = [line for line in err.decode().splitlines() if "whatsmeow.stdout: SendMessage: Error" in line]
+    assert out == b""
+    assert len(logged) == count

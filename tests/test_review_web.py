@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.neonize_standin import P, message_ev, receipt_ev, web_world
 from tests.support.process import run_to_end
+from tests.support.receiver import HookReceiver
+from tests.test_web_inbound import ALICE, connected, events_of
+from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.config import load_config
 from whatshooked.errors import ConfigError
 
@@ -63,3 +67,23 @@ async def test_what_go_prints_just_before_the_process_exits_is_not_lost() -> Non
     logged = [line for line in err.decode().splitlines() if "whatsmeow.stdout: SendMessage: Error" in line]
     assert out == b""
     assert len(logged) == count
+
+
+async def test_status_traffic_stays_out_of_hooks_when_status_broadcasts_is_off(tmp_path: Path,
+                                                                              receiver: HookReceiver) -> None:
+    """Status posts are dropped by default, but only in the message handler: a status post whatsmeow
+    could not decrypt (common for status@broadcast: the sender key is often missing) becomes
+    `message.undecryptable` with chat `status@broadcast`, and every contact viewing the operator's own
+    status raises a `message.read` in chat `status@broadcast`. Expected: with `status_broadcasts` off
+    nothing from status@broadcast reaches hooks (undecryptable, receipts, …), as for the posts."""
+    lost = message_ev(nz.wa.Message(), message_id="3EB0STATUS", chat="status@broadcast", sender=ALICE).Info
+    async with web_world(tmp_path, receiver.url) as world:
+        session = await connected(world)
+        await session.afeed(
+            nz.UndecryptableMessageEv(Info=lost, IsUnavailable=False,
+                                      DecryptFailMode=P.UndecryptableMessage.DECRYPT_FAIL_SHOW),
+            receipt_ev(nz.neonize_proto.Receipt.READ, ["3EB0MYSTATUS"], chat="status@broadcast", sender=ALICE),
+            message_ev(nz.wa.Message(conversation="after"), message_id="after"))
+        await events_of(receiver, "message.received")
+    leaked = [r.headers.get("X-Whatshooked-Event") for r in receiver.requests if b"status@broadcast" in r.body]
+    assert leaked == []

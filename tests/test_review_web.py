@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.harness import until
 from tests.support.neonize_standin import P, message_ev, receipt_ev, web_world
 from tests.support.process import run_to_end
 from tests.support.receiver import HookReceiver
 from tests.test_web_inbound import ALICE, connected, events_of
+from whatshooked.accounts.base import SendKind, SendRequest
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.config import load_config
-from whatshooked.errors import ConfigError
+from whatshooked.errors import ConfigError, RequestError
 
 ROOT = Path(__file__).resolve().parents[1]
 REFUSED = {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
@@ -87,3 +89,24 @@ async def test_status_traffic_stays_out_of_hooks_when_status_broadcasts_is_off(t
         await events_of(receiver, "message.received")
     leaked = [r.headers.get("X-Whatshooked-Event") for r in receiver.requests if b"status@broadcast" in r.body]
     assert leaked == []
+
+
+async def test_editing_or_deleting_someone_elses_message_is_refused_not_sent(tmp_path: Path,
+                                                                            receiver: HookReceiver) -> None:
+    """WhatsApp lets one edit only one's own messages, and delete for everyone someone else's only as a
+    group admin. The adapter knows who sent a message it received, yet an edit of Alice's 1:1 message
+    is sent as if it were ours (key fromMe=true: WhatsApp ignores it) and a revoke of it goes out with
+    fromMe=false in a 1:1 chat (ignored as well); both answer 200 with a message_id, so the caller
+    believes it worked. Expected: a 400 naming `message_id` (it is another person's message in a 1:1
+    chat), nothing sent."""
+    async with web_world(tmp_path, receiver.url) as world:
+        session = await connected(world)
+        await session.afeed(message_ev(nz.wa.Message(conversation="hers"), message_id="3EB0HERS"))
+        await until(lambda: "3EB0HERS" in world.adapter().recent)
+        sent_before = len(session.sent)
+        for kind, body in ((SendKind.EDIT, {"message_id": "3EB0HERS", "text": "mine now"}),
+                           (SendKind.REVOKE, {"message_id": "3EB0HERS"})):
+            with pytest.raises(RequestError) as refused:
+                await world.manager.send("personal", SendRequest(kind, ALICE, body))
+            assert "message_id" in str(refused.value)
+        assert len(session.sent) == sent_before

@@ -18,6 +18,7 @@ from tests.support.receiver import HookReceiver
 from tests.test_web_inbound import ALICE, connected, events_of
 from whatshooked.accounts.base import SendKind, SendRequest
 from whatshooked.accounts.whatsapp_web import bindings as nz
+from whatshooked.accounts.whatsapp_web.poll_votes import seal_vote
 from whatshooked.config import load_config
 from whatshooked.errors import ConfigError, RequestError
 
@@ -110,3 +111,31 @@ async def test_editing_or_deleting_someone_elses_message_is_refused_not_sent(tmp
                 await world.manager.send("personal", SendRequest(kind, ALICE, body))
             assert "message_id" in str(refused.value)
         assert len(session.sent) == sent_before
+
+
+async def test_votes_on_a_poll_sent_through_the_api_are_decrypted(tmp_path: Path, receiver: HookReceiver) -> None:
+    """The point of sending a poll is to learn the votes, but only polls *received* are remembered for
+    decrypting votes (messages.py `_remember_poll`); a poll sent through POST /api/send/poll keeps its
+    message secret nowhere, so every vote on it is raised with `selected: null` and "the vote could not
+    be decrypted (the poll was not seen by this daemon)". Expected: a sent poll's options and secret
+    are remembered (creator = this device's own JID, as `me` reports it; or whatsmeow's own
+    DecryptPollVote, which keeps sent secrets in the session store), so the vote says ["Sushi"]."""
+    own = P.JID(User="15550009999", Server="s.whatsapp.net", RawAgent=0, Device=7, Integrator=0, IsEmpty=False)
+    bob = "15557654321@s.whatsapp.net"
+    group = "120363025246125888@g.us"
+    async with web_world(tmp_path, receiver.url) as world:
+        session = await connected(world)
+        device = nz.aio_events.INT_TO_EVENT[0]  # what Go reports as `me`
+        await session.afeed(device(JID=own, Platform="", BussinessName="", PushName="me", Initialized=True))
+        sent = await world.manager.send("personal", SendRequest(SendKind.POLL, group, {
+            "name": "Lunch?", "options": ["Pizza", "Sushi"], "selectable_count": 1}))
+        (_, poll), = session.sent
+        secret = bytes(poll.messageContextInfo.messageSecret)
+        vote = nz.wa.Message(pollUpdateMessage=nz.wa.PollUpdateMessage(
+            pollCreationMessageKey=nz.MessageKey(remoteJID=group, fromMe=True, ID=sent.message_id),
+            vote=seal_vote(sent.message_id, "15550009999@s.whatsapp.net", bob, secret, ["Sushi"], iv=b"\x07" * 12),
+            senderTimestampMS=1))
+        await session.afeed(message_ev(vote, message_id="3EB0VOTE", chat=group, sender=bob))
+        (voted,) = await events_of(receiver, "message.poll_vote")
+    assert voted["data"]["message_id"] == sent.message_id
+    assert voted["data"]["selected"] == ["Sushi"], voted["data"]

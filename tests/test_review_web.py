@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.support.harness import until
 from tests.support.neonize_standin import P, message_ev, receipt_ev, web_world
 from tests.support.process import run_to_end
 from tests.support.receiver import HookReceiver
+from tests.test_web_group_call_events import history_pb, web_pb
 from tests.test_web_inbound import ALICE, connected, events_of
 from whatshooked.accounts.base import SendKind, SendRequest
 from whatshooked.accounts.whatsapp_web import bindings as nz
@@ -139,3 +141,31 @@ async def test_votes_on_a_poll_sent_through_the_api_are_decrypted(tmp_path: Path
         (voted,) = await events_of(receiver, "message.poll_vote")
     assert voted["data"]["message_id"] == sent.message_id
     assert voted["data"]["selected"] == ["Sushi"], voted["data"]
+
+
+async def test_history_messages_sent_by_this_account_are_not_from_the_other_side(tmp_path: Path,
+                                                                               receiver: HookReceiver) -> None:
+    """History after pairing builds each message's sender from `key.participant`, falling back to the
+    *chat*: a message the operator sent in a 1:1 chat is raised with `from` = the contact ("+1555…1234567",
+    `from_me: true`), and one they sent in a group with `from` = the group's JID. Live messages from
+    this account carry its own number. Expected: `from` is this account's own number (from `me`) for
+    `fromMe` history messages, never the contact or the group."""
+    own = P.JID(User="15550009999", Server="s.whatsapp.net", RawAgent=0, Device=7, Integrator=0, IsEmpty=False)
+    group = "120363025246125888@g.us"
+
+    def mine(chat: str, message_id: str) -> Any:
+        return history_pb.Conversation(ID=chat, messages=[history_pb.HistorySyncMsg(message=web_pb.WebMessageInfo(
+            key=nz.MessageKey(remoteJID=chat, fromMe=True, ID=message_id), messageTimestamp=1_600_000_000,
+            message=nz.wa.Message(conversation="sent by me")))])
+
+    sync = nz.HistorySyncEv(Data=history_pb.HistorySync(syncType=history_pb.HistorySync.INITIAL_BOOTSTRAP,
+                                                         conversations=[mine(ALICE, "H1"), mine(group, "H2")]))
+    accounts = "  - id: personal\n    session_path: ./s/p.db\n    history: true\n"
+    async with web_world(tmp_path, receiver.url, accounts=accounts) as world:
+        session = await connected(world)
+        device = nz.aio_events.INT_TO_EVENT[0]
+        await session.afeed(device(JID=own, Platform="", BussinessName="", PushName="me", Initialized=True))
+        await session.afeed(sync)
+        received = await events_of(receiver, "message.received", 2)
+    senders = {e["data"]["message_id"]: (e["data"]["from_me"], e["data"]["from"]) for e in received}
+    assert senders == {"H1": (True, "+15550009999"), "H2": (True, "+15550009999")}

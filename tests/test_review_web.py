@@ -5,7 +5,9 @@ They drive the real neonize library (offline) or real subprocesses; each fails u
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 
 from tests.support.harness import until
 from tests.support.neonize_standin import P, message_ev, receipt_ev, web_world
-from tests.support.process import run_to_end
+from tests.support.process import ServeProcess, free_port, run_to_end
 from tests.support.receiver import HookReceiver
 from tests.test_web_group_call_events import history_pb, web_pb
 from tests.test_web_inbound import ALICE, connected, events_of
@@ -169,3 +171,41 @@ async def test_history_messages_sent_by_this_account_are_not_from_the_other_side
         received = await events_of(receiver, "message.received", 2)
     senders = {e["data"]["message_id"]: (e["data"]["from_me"], e["data"]["from"]) for e in received}
     assert senders == {"H1": (True, "+15550009999"), "H2": (True, "+15550009999")}
+
+
+async def test_sigterm_while_whatsmeow_dials_a_silent_network_stops_within_10_seconds(tmp_path: Path) -> None:
+    """A network that swallows packets (a firewall dropping them, a proxy that never answers) is what a
+    daemon meets on a bad day. With one WhatsApp Web account dialling through a proxy that accepts and
+    never answers, SIGTERM logs "whatshooked stopped" within 3 s but the process does not exit for
+    more than 20 s (it waits, at interpreter exit, for the thread blocked in Go's dial); systemd then
+    kills it after TimeoutStopSec. Expected (DESIGN §2): exit 0 within 10 s of SIGTERM — the thread
+    running a Go call that cannot be interrupted must not be joined at exit (a daemon thread, or
+    os._exit after the orderly shutdown)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepted, never answered
+
+    proxy = await asyncio.start_server(silent, "127.0.0.1", 0)
+    proxy_port = proxy.sockets[0].getsockname()[1]
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"server:\n  host: 127.0.0.1\n  port: {port}\n  api_key: {'k' * 24}\n"
+                      "storage:\n  path: ./data/e.db\naccounts:\n  - id: a\n    type: whatsmeow\n"
+                      f"    session_path: ./s/a.db\n    proxy: http://127.0.0.1:{proxy_port}\nhooks: []\n")
+    serve = ServeProcess(config, port)
+    try:
+        await serve.start()
+        await serve.healthy(within=30)
+        await until(lambda: bool(held), within=30)  # whatsmeow is dialling through the silent proxy
+        serve.send(signal.SIGTERM)
+        try:
+            code = await serve.wait(within=10)
+        except TimeoutError:
+            code = None
+        assert code == 0, serve.output()[-1500:]
+    finally:
+        await serve.stop()
+        for writer in held:
+            writer.close()
+        proxy.close()

@@ -209,3 +209,30 @@ async def test_sigterm_while_whatsmeow_dials_a_silent_network_stops_within_10_se
         for writer in held:
             writer.close()
         proxy.close()
+
+
+async def test_serve_starts_when_its_stdout_is_closed(tmp_path: Path) -> None:
+    """A daemon is often started with fd 1 closed (`whatshooked serve >&-`, some supervisors); Python
+    then has `sys.stdout = None`. The bot-tag re-exec / Go-output capture call `sys.stdout.flush()`
+    and `os.dup(1)` unguarded, so `serve` exits 1 at once with "whatshooked: error: 'NoneType'
+    object has no attribute 'flush'" (before issue 9's changes it ran; its log is on stderr).
+    Expected: it starts and answers /health (Go's prints then go nowhere, or into the log)."""
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"server:\n  host: 127.0.0.1\n  port: {port}\n  api_key: {'k' * 24}\n"
+                      "storage:\n  path: ./data/e.db\naccounts: []\nhooks: []\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("NEONIZE_BOT_TAG", None)
+    with (tmp_path / "serve.err").open("wb") as err:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "whatshooked", "serve", "-c", str(config), cwd=tmp_path, env=env,
+            stdin=asyncio.subprocess.DEVNULL, stderr=err, preexec_fn=lambda: os.close(1))
+    serve = ServeProcess(config, port)
+    serve.proc = process
+    serve.stderr = tmp_path / "serve.err"
+    try:
+        await serve.healthy(within=30)
+        serve.send(signal.SIGTERM)
+        assert await serve.wait(within=10) == 0
+    finally:
+        await serve.stop()

@@ -27,6 +27,7 @@ from aiohttp import web
 from whatshooked.accounts.manager import DISCONNECT_TIMEOUT, AccountManager, Lent
 from whatshooked.accounts.registry import Registry
 from whatshooked.accounts.seams import Seams
+from whatshooked.accounts.whatsapp_web.go_output import release_go_output
 from whatshooked.api.app import build_app
 from whatshooked.api.connections import CONNECTIONS, GuardedSite, quiet_fd_exhaustion
 from whatshooked.config.model import Config, ServerConfig
@@ -177,9 +178,11 @@ def serve(settings: Settings, registry: Registry | None = None, seams: Seams | N
         log.warning("stopped, but %d thread(s) are still inside calls that never returned (%s; WhatsApp Web "
                     "sessions' Go calls hang like this when the network drops traffic): exiting without them",
                     len(stuck), ", ".join(stuck))
+        release_go_output()  # os._exit skips atexit: log what Go printed last before the log closes
         logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None when started with the descriptor closed (`>&-`)
+                stream.flush()
         os._exit(0)
 
 

@@ -38,8 +38,9 @@ def ensure_go_environment() -> None:
         return
     argv = [sys.executable, *sys.orig_argv[1:]]
     environment = {**os.environ, **needed, REEXECUTED: "1"}
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None when started with the descriptor closed (`>&-`)
+            stream.flush()
     try:
         os.execve(sys.executable, argv, environment)
     except OSError as exc:

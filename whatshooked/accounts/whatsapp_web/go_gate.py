@@ -1,20 +1,31 @@
-"""One owner thread for the Go calls that add, remove or look up neonize's clients.
+"""A readers/writer gate for the Go calls that add, remove or look up neonize's clients.
 
 neonize's Go side keeps every session in plain Go maps (`clients`, `StopSignal`, `eventChannel`) with
-no lock: two accounts starting or stopping at once abort the whole process with `fatal error:
-concurrent map writes` (exit 134), which no Python code can catch. So every Go call that writes
-those maps (`Neonize` registering a client, `Stop`, `StopAll`) or that the lifecycle makes while
-others may write them (`Disconnect`, `Logout`, `IsConnected`, `IsLoggedIn`, `PairPhone`, our probe
-`SetProxyAddress`) runs on one thread, one at a time.
+no lock. Two writers at once abort the whole process (`fatal error: concurrent map writes`, exit
+134), and so does a *read* while another thread writes (`concurrent map read and map write`): no
+Python code can catch either. Every exported call that serves one session starts with
+`clients[C.GoString(id)]` (checked in neonize's goneonize/main.go: sends, uploads, downloads,
+mark-read, presence, lookups), so every one of them is a reader.
+
+The gate: the calls that write the maps (`Neonize` registering a client, `Stop`, `StopAll`) and the
+lifecycle calls made around them (`EXCLUSIVE`) run on one owner thread, one at a time, each holding
+the gate's write side; every other Go call holds the read side for its whole run. Readers share it, so
+long network calls never wait for each other; a writer waits until the readers in flight are done, and
+readers that come while a writer waits queue behind it (else a steady stream of sends would starve a
+stop forever). Provably safe: Python cannot see when Go has passed its map lookup, so the read side
+is held for the whole call, never released early on a guess.
+The cost: a writer waits for the longest read in flight (a two-minute upload holds a start or stop
+of another account, and the sends queued behind it, that long). Callers never wait for it without
+a bound: a session's stop waits `STOP_WAIT` for its Go `Stop` and returns; the queue keeps the order,
+so a later start of the same session still comes after that Stop.
 
 `Neonize` is special: it registers the client in its first milliseconds and then blocks for the
-session's whole life, so it runs on its own thread while the owner thread waits for its
-registration to be over: the first of the call returning, Go calling back for this session (an
-event, a QR code, a login status), or `REGISTRATION_WINDOW` passing (opening a session database
-takes milliseconds). Long network calls (sends, uploads, downloads) only read the map once at their
-start; they are not serialised, so a stop never waits for a two-minute upload.
-A daemon thread (not an executor's) owns the calls, so a Go call that never returns cannot hold up
-the interpreter's exit, and waiting never takes a thread from the loop's default executor.
+session's whole life, so it runs ungated on its own thread while the owner thread holds the write
+side until its registration is over: the first of the call returning, Go calling back for this
+session (an event, a QR code, a login status), or `REGISTRATION_WINDOW` passing.
+The owner is a daemon thread (not an executor's), so a Go call that never returns (a `Stop` waiting
+for a dial into a silent network) cannot hold up the interpreter's exit, and neonize's own `Stop` at
+exit (a cancelled connect task) is queued, never waited for (`_OwnedGocode`).
 """
 
 from __future__ import annotations
@@ -29,6 +40,9 @@ from typing import Any
 
 from whatshooked.accounts.whatsapp_web import bindings as nz
 
+UNGATED = frozenset({"Neonize"})
+"""Go functions that take no part of the gate: `Neonize` is covered by `hold_for_registration`."""
+
 EXCLUSIVE = frozenset({"Stop", "StopAll", "Disconnect", "Logout", "IsConnected", "IsLoggedIn", "PairPhone",
                        "SetProxyAddress"})
 """Go functions (by export name) run by the owner thread; `Neonize` is covered by `hold_for_registration`."""
@@ -42,13 +56,53 @@ _owner: threading.Thread | None = None
 _owner_lock = threading.Lock()
 
 
+class ReadWriteGate:
+    """Readers share, a writer is alone; waiting writers go before new readers."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    def read(self, function: Callable[..., Any], *args: Any) -> Any:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._writing and not self._writers_waiting)
+            self._readers += 1
+        try:
+            return function(*args)
+        finally:
+            with self._changed:
+                self._readers -= 1
+                if not self._readers:
+                    self._changed.notify_all()
+
+    def write(self, function: Callable[..., Any], *args: Any) -> Any:
+        with self._changed:
+            self._writers_waiting += 1
+            try:
+                self._changed.wait_for(lambda: not self._writing and not self._readers)
+            finally:
+                self._writers_waiting -= 1
+            self._writing = True
+        try:
+            return function(*args)
+        finally:
+            with self._changed:
+                self._writing = False
+                self._changed.notify_all()
+
+
+gate = ReadWriteGate()
+
+
 def _serve() -> None:
     while True:
         function, args, future = _jobs.get()
         if not future.set_running_or_notify_cancel():
             continue
         try:
-            future.set_result(function(*args))
+            future.set_result(gate.write(function, *args))
         except BaseException as exc:  # handed to the caller
             future.set_exception(exc)
 
@@ -72,7 +126,7 @@ def owned(function: Callable[..., Any], *args: Any) -> Any:
 
 class GatedGoCode:
     """Stands in for neonize's `async_gocode` on one client: the same calls, awaitable; the lifecycle
-    ones run on the owner thread, the others in the loop's default executor as neonize runs them."""
+    ones run on the owner thread, the others as readers in the loop's default executor."""
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         function = getattr(nz.gocode, name)
@@ -80,7 +134,9 @@ class GatedGoCode:
         def call(*args: Any) -> Any:
             if name in EXCLUSIVE:
                 return asyncio.wrap_future(submit(function, *args))
-            return asyncio.to_thread(function, *args)
+            if name in UNGATED:
+                return asyncio.to_thread(function, *args)
+            return asyncio.to_thread(gate.read, function, *args)
 
         return call
 
@@ -113,18 +169,32 @@ def is_registered(uuid: bytes) -> bool:
     return bool(answer != b"client not found")
 
 
+NOT_WAITED = frozenset({"Stop", "StopAll"})
+"""Lifecycle calls neonize makes itself and ignores the answer of: queued, never waited for."""
+
+
 class _OwnedGocode:
-    """What neonize's client module calls `gocode`: lifecycle calls go through the owner thread.
+    """What neonize's client module calls `gocode`: lifecycle calls go through the owner thread,
+    the others through the read side of the gate.
 
     neonize itself calls `gocode.Stop` directly when a connect task is cancelled (asyncio.run
-    cancelling what is left at exit); ungated, that could race another session's Stop.
+    cancelling what is left at exit); ungated, that could race another session's Stop; waited for,
+    it would hold the exit behind a Stop stuck in a dial (the owner thread may be in one already).
     """
 
     def __getattr__(self, name: str) -> Any:
         function = getattr(nz.gocode, name)
-        if name not in EXCLUSIVE:
+        if name in UNGATED:
             return function
-        return lambda *args: owned(function, *args)
+        if name in NOT_WAITED:
+            return lambda *args: _queue(function, *args)
+        if name in EXCLUSIVE:
+            return lambda *args: owned(function, *args)
+        return lambda *args: gate.read(function, *args)
+
+
+def _queue(function: Callable[..., Any], *args: Any) -> None:
+    submit(function, *args)
 
 
 nz.aio_client.gocode = _OwnedGocode()

@@ -228,7 +228,8 @@ class NeonizeSession(SessionCalls):
         # the run is over, so no zombie client is left behind to connect on its own.
         if task is not None and task.done():
             self._retrieve(task)
-            await asyncio.wrap_future(go_gate.stop_client(self._client.uuid))
+            # queued, not awaited: it may wait for other sessions' long reads (go_gate); a restart queues after it
+            go_gate.stop_client(self._client.uuid)
         elif task is not None:
             task.add_done_callback(self._forget)
 

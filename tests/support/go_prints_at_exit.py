@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 
 from whatshooked.accounts.whatsapp_web import bindings as nz
-from whatshooked.accounts.whatsapp_web.go_output import capture_go_output
 from whatshooked.config.model import LoggingConfig
+from whatshooked.service.go_output import capture_go_output
 from whatshooked.service.logging_setup import setup_logging
 
 

@@ -92,9 +92,9 @@ def serve(path: Path) -> int:
     ensure_go_environment()  # may re-execute this process once; nothing may run before it
     # Until the daemon's event loop watches signals, SIGTERM stops it the way Ctrl-C does (exit 0), not a kill.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    from whatshooked.accounts.whatsapp_web.go_output import capture_go_output
     from whatshooked.config.settings import Settings
     from whatshooked.service.daemon import serve as run
+    from whatshooked.service.go_output import capture_go_output
     from whatshooked.service.logging_setup import configure_from, setup_logging
 
     setup_logging(LoggingConfig())

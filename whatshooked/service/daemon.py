@@ -27,7 +27,6 @@ from aiohttp import web
 from whatshooked.accounts.manager import DISCONNECT_TIMEOUT, AccountManager, Lent
 from whatshooked.accounts.registry import Registry
 from whatshooked.accounts.seams import Seams
-from whatshooked.accounts.whatsapp_web.go_output import release_go_output
 from whatshooked.api.app import build_app
 from whatshooked.api.connections import CONNECTIONS, GuardedSite, quiet_fd_exhaustion
 from whatshooked.config.model import Config, ServerConfig
@@ -36,6 +35,7 @@ from whatshooked.delivery.dispatcher import Dispatcher
 from whatshooked.errors import ConfigError, ListenError
 from whatshooked.events import Event
 from whatshooked.media.store import MediaStore
+from whatshooked.service.go_output import release_go_output
 from whatshooked.service.metrics import Metrics
 from whatshooked.service.systemd_notify import Notifier, status_line
 from whatshooked.store.base import Store, StoreUnreadable

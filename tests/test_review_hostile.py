@@ -6,8 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.cloud_daemon import PHONE_NUMBER_ID, cloud_daemon
+from tests.support.harness import config, running
 from tests.support.receiver import HookReceiver
+from whatshooked.config import load_config
+from whatshooked.errors import ConfigError
 
 
 def text_webhook(message_id: str, timestamp: str = "1700000000", body: str = "hi") -> dict[str, Any]:
@@ -63,3 +68,53 @@ async def test_lone_surrogate_in_signed_webhook_is_not_a_500(tmp_path: Path) -> 
             assert received[0].headers["X-Whatshooked-Event"] in ("message.received", "business.errors")
     finally:
         await receiver.close()
+
+
+BUSINESS = ("  - id: b1\n    type: business-api\n    business_api:\n      phone_number_id: '111'\n"
+            "      access_token: tok1\n      app_secret: s1\n")
+
+
+async def test_token_goes_to_new_graph_url_after_a_type_round_trip(tmp_path: Path) -> None:
+    """Item 8 bypass in two requests: change the account's `type` to whatsmeow (its `business_api`
+    block, token included, stays in the file), then back to business-api with a new `graph_url` and no
+    token: the graph_url rule looks only at the *current* config's business_api (None for a whatsmeow
+    account), so the stored token is now sent to the new host.
+    Expected: 400 naming business_api.access_token, the file's graph_url unchanged; compare against
+    the business_api block in the file, not the running config."""
+    async with running(tmp_path, config(accounts=BUSINESS)) as r:
+        first = await r.client.post("/api/accounts/update", json={"id": "b1", "type": "whatsmeow"})
+        assert first.status == 200
+        second = await r.client.post("/api/accounts/update", json={
+            "id": "b1", "type": "business-api", "business_api": {"graph_url": "http://evil.example"}})
+        assert second.status == 400, await second.text()
+        assert "access_token" in (await second.json())["error"]
+        assert "evil.example" not in r.path.read_text()
+
+
+async def test_masked_proxy_sent_back_keeps_the_stored_password(tmp_path: Path) -> None:
+    """GET /api/accounts shows a proxy as `http://user:***@host`; sending that back in an update (what
+    a dashboard editing another field does) writes the literal password `***`, losing the real one.
+    Expected: a proxy whose password is `***` and whose host is unchanged keeps the stored password
+    (and, as for graph_url, a `***` password with a new host is a 400, so it is never sent there)."""
+    accounts = "  - id: web\n    type: whatsmeow\n    proxy: http://user:pw-SECRET@127.0.0.1:3128\n"
+    async with running(tmp_path, config(accounts=accounts)) as r:
+        listed = await (await r.client.get("/api/accounts")).json()
+        shown = next(a for a in listed if a["id"] == "web")["proxy"]
+        assert shown == "http://user:***@127.0.0.1:3128"
+        response = await r.client.post("/api/accounts/update", json={"id": "web", "proxy": shown})
+        assert response.status == 200
+        assert r.settings.config.account("web").proxy == "http://user:pw-SECRET@127.0.0.1:3128"
+
+
+def test_two_accounts_on_one_webhook_path_are_a_config_error(tmp_path: Path) -> None:
+    """Two business-api accounts may share a `webhook_path`: the first one then takes every webhook on
+    it, so the second account's (signed with its own app secret) are refused or raised under the
+    wrong account, and Meta redelivers them for days. The API accepts it too (accounts/add, 201).
+    Expected: a config error naming the second account's business_api.webhook_path (and 400 from
+    the API)."""
+    accounts = BUSINESS + ("  - id: b2\n    type: business-api\n    business_api:\n      phone_number_id: '222'\n"
+                           "      access_token: tok2\n      webhook_path: /webhooks/whatsapp/b1\n")
+    path = tmp_path / "config.yaml"
+    path.write_text(config(accounts=accounts))
+    with pytest.raises(ConfigError, match=r"accounts\[1\]\.business_api\.webhook_path"):
+        load_config(path, env={})

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.support.cloud_daemon import PHONE_NUMBER_ID, cloud_daemon
-from tests.support.harness import config, running
-from tests.support.receiver import HookReceiver
+from tests.support.graph_standin import GraphStandin
+from tests.support.harness import config, running, until
+from tests.support.process import ServeProcess, free_port
+from tests.support.receiver import HookReceiver, Reply
+from tests.test_crash import config_text as crash_config
+from tests.test_crash import payload
 from whatshooked.config import load_config
 from whatshooked.errors import ConfigError
 
@@ -118,3 +125,49 @@ def test_two_accounts_on_one_webhook_path_are_a_config_error(tmp_path: Path) -> 
     path.write_text(config(accounts=accounts))
     with pytest.raises(ConfigError, match=r"accounts\[1\]\.business_api\.webhook_path"):
         load_config(path, env={})
+
+
+async def test_acknowledged_event_survives_a_kill_after_only_the_wal_was_deleted(tmp_path: Path) -> None:
+    """Item 2 variant: deleting only `storage.path`-wal (a cleanup script, `rm *.db-wal`) leaves the
+    main file's inode as opened, so the guard sees nothing: webhooks still answer 200 while SQLite
+    commits into the unlinked WAL; a kill before the next checkpoint loses those acknowledged events.
+    Expected: a missing/replaced -wal is noticed like a missing store (503, /health 503), or the
+    event is still delivered after the restart."""
+    receiver = HookReceiver()
+    receiver.default = Reply(status=500)  # the hook is down: the events stay owed in the store
+    await receiver.start()
+    graph = GraphStandin("test-token")
+    await graph.start()
+    port = free_port()
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(crash_config(tmp_path, port, graph.url, receiver.url))
+    db = tmp_path / "state.db"
+    try:
+        daemon = ServeProcess(config_file, port)
+        await daemon.start()
+        try:
+            await daemon.healthy()
+            async with aiohttp.ClientSession() as http:
+                async with http.post(daemon.url + "/webhooks/whatsapp/shop", data=payload(1)) as response:
+                    assert response.status == 200
+                os.unlink(f"{db}-wal")
+                async with http.post(daemon.url + "/webhooks/whatsapp/shop", data=payload(2)) as response:
+                    acknowledged = response.status == 200
+            daemon.send(signal.SIGKILL)
+            await daemon.wait(15)
+        finally:
+            await daemon.stop()
+        if not acknowledged:
+            return  # refused, so Meta redelivers: nothing lost
+        receiver.default = Reply(status=200)
+        receiver.requests.clear()  # only what the restarted daemon delivers counts
+        again = ServeProcess(config_file, port, name="again")
+        await again.start()
+        try:
+            await again.healthy()
+            await until(lambda: any(r.body and b"message 2" in r.body for r in receiver.requests), within=20)
+        finally:
+            await again.stop()
+    finally:
+        await graph.close()
+        await receiver.close()

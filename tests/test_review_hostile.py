@@ -171,3 +171,13 @@ async def test_acknowledged_event_survives_a_kill_after_only_the_wal_was_deleted
     finally:
         await graph.close()
         await receiver.close()
+
+
+async def test_media_link_with_a_huge_expires_is_not_a_500(tmp_path: Path) -> None:
+    """Item 11 variant: an unauthenticated `GET /api/media/{id}?expires=<5000 digits>&sig=…` makes
+    `int(expires)` exceed Python's digit limit: 500 and a traceback in the log, from anyone on the
+    internet. Expected: 401 like any other link this daemon did not sign (e.g. cap expires' length)."""
+    async with cloud_daemon(tmp_path) as rig:
+        params = {"expires": "9" * 5000, "sig": "a" * 64}
+        async with rig.http.get(f"{rig.url}/api/media/{'0' * 32}", params=params) as response:
+            assert response.status == 401, await response.text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -18,6 +19,8 @@ from tests.support.process import ServeProcess, free_port
 from tests.support.receiver import HookReceiver, Reply
 from tests.test_crash import config_text as crash_config
 from tests.test_crash import payload
+from tests.test_slow_clients import cut_off
+from tests.test_slow_clients import serving as slow_serving
 from whatshooked.config import load_config
 from whatshooked.errors import ConfigError
 
@@ -181,3 +184,23 @@ async def test_media_link_with_a_huge_expires_is_not_a_500(tmp_path: Path) -> No
         params = {"expires": "9" * 5000, "sig": "a" * 64}
         async with rig.http.get(f"{rig.url}/api/media/{'0' * 32}", params=params) as response:
             assert response.status == 401, await response.text()
+
+
+async def test_a_pipelined_request_that_stalls_in_its_headers_is_cut(tmp_path: Path) -> None:
+    """Item 10 variant: a whole request and the start of a second one sent in one packet, then nothing.
+    The guard disarms when the first request finishes and only re-arms on new data, which never comes,
+    so the half-sent second request holds its connection far past `server.request_timeout` (the same
+    with HTTP/1.0 keep-alive). Expected: cut with a 408 within request_timeout of its first byte
+    (re-arm in `finished()` when the parser holds unfinished bytes, or whenever a request finishes)."""
+    async with slow_serving(tmp_path, "  request_timeout: 1s\n") as serve:
+        host, port = serve.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nX-Slow")
+            await writer.drain()
+            said = await cut_off(reader, within=20)
+        finally:
+            writer.close()
+    answers = said.split(b"HTTP/1.1 ")
+    assert answers[1].startswith(b"200"), said
+    assert len(answers) == 3 and answers[2].startswith(b"408"), said

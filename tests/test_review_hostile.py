@@ -204,3 +204,20 @@ async def test_a_pipelined_request_that_stalls_in_its_headers_is_cut(tmp_path: P
     answers = said.split(b"HTTP/1.1 ")
     assert answers[1].startswith(b"200"), said
     assert len(answers) == 3 and answers[2].startswith(b"408"), said
+
+
+async def test_config_write_back_keeps_a_symlinked_config_file_a_symlink(tmp_path: Path) -> None:
+    """An operator's config.yaml that is a symlink (into a git checkout, /etc/… → /srv/…) is replaced
+    by a regular file on the first API change: the link is gone, the real file never gets the change,
+    and later edits of the real file are silently ignored by the daemon. Expected: the write-back
+    writes through the link (temp file next to the link's target, then rename onto the target)."""
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "config.yaml"
+    real.write_text(config())
+    (tmp_path / "config.yaml").symlink_to(real)
+    async with running(tmp_path, real.read_text()) as r:
+        assert r.path.is_symlink()  # running() writes through the link
+        response = await r.client.post("/api/hooks/add", json={"id": "added", "url": "http://127.0.0.1:9/x"})
+        assert response.status == 201
+        assert r.path.is_symlink()
+        assert "id: added" in real.read_text()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from tests.support.cloud_daemon import PHONE_NUMBER_ID, cloud_daemon
 from tests.support.graph_standin import GraphStandin
 from tests.support.harness import config, running, until
-from tests.support.process import ServeProcess, free_port
+from tests.support.process import ServeProcess, free_port, run_cli
 from tests.support.receiver import HookReceiver, Reply
 from tests.test_crash import config_text as crash_config
 from tests.test_crash import payload
@@ -221,3 +222,27 @@ async def test_config_write_back_keeps_a_symlinked_config_file_a_symlink(tmp_pat
         assert response.status == 201
         assert r.path.is_symlink()
         assert "id: added" in real.read_text()
+
+
+def _other_programs_database(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE events (foo)")  # a database of another program, at a mistyped path
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("spoil", [Path.mkdir, _other_programs_database], ids=["a directory", "another database"])
+def test_a_store_path_that_is_no_whatshooked_store_exits_2_naming_it(tmp_path: Path, spoil: Any) -> None:
+    """Item 3 variants: `storage.path` naming a directory exits 1 with "unable to open database file",
+    and one naming another program's SQLite database exits 1 with "table events
+    already exists": neither names the file, storage.path or what to do.
+    Expected: exit 2, one line naming the path and storage.path, and the other database untouched."""
+    db = tmp_path / "whatshooked.db"
+    spoil(db)
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(f"server: {{host: 127.0.0.1, port: 9, api_key: k}}\nstorage: {{path: {db}}}\n"
+                           f"media: {{dir: {tmp_path / 'media'}}}\n")
+    result = run_cli("serve", "-c", str(config_file), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert any(str(db) in line and "storage.path" in line for line in result.stderr.splitlines()), result.stderr

@@ -246,3 +246,23 @@ def test_a_store_path_that_is_no_whatshooked_store_exits_2_naming_it(tmp_path: P
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert any(str(db) in line and "storage.path" in line for line in result.stderr.splitlines()), result.stderr
+
+
+async def test_an_app_secret_whose_variable_is_unset_does_not_turn_signature_checks_off(tmp_path: Path) -> None:
+    """`app_secret: ${META_APP_SECRET}` with the variable unset (a typo, a unit file missing its
+    EnvironmentFile) reads as empty with only a warning, so the account checks no signature and
+    anyone on the internet can raise events on its public webhook path (items 6 and 11: fail open).
+    Expected: fail closed: a config error naming business_api.app_secret and the variable (as for an
+    unset access_token), or at least unsigned webhooks refused for that account."""
+    receiver = HookReceiver()
+    await receiver.start()
+    try:
+        try:
+            rig_context = cloud_daemon(tmp_path, receiver, api={"app_secret": "${WHATSHOOKED_REVIEW_UNSET}"})
+            async with rig_context as rig:
+                status, _ = await rig.webhook(text_webhook("wamid.FORGED"), signature=None)
+                assert status != 200, "an unsigned webhook was accepted"
+        except ConfigError as exc:
+            assert "app_secret" in str(exc)
+    finally:
+        await receiver.close()

@@ -114,7 +114,8 @@ async def test_masked_proxy_sent_back_keeps_the_stored_password(tmp_path: Path) 
         assert shown == "http://user:***@127.0.0.1:3128"
         response = await r.client.post("/api/accounts/update", json={"id": "web", "proxy": shown})
         assert response.status == 200
-        assert r.settings.config.account("web").proxy == "http://user:pw-SECRET@127.0.0.1:3128"
+        account = r.settings.config.account("web")
+        assert account is not None and account.proxy == "http://user:pw-SECRET@127.0.0.1:3128"
 
 
 def test_two_accounts_on_one_webhook_path_are_a_config_error(tmp_path: Path) -> None:

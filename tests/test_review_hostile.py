@@ -267,3 +267,15 @@ async def test_an_app_secret_whose_variable_is_unset_does_not_turn_signature_che
             assert "app_secret" in str(exc)
     finally:
         await receiver.close()
+
+
+async def test_a_hook_url_password_is_not_shown_by_the_api(tmp_path: Path) -> None:
+    """GET /api/hooks shows a hook URL's user-info password in clear (`http://bob:hunter2@…`), while
+    proxy passwords, hook secrets and credential headers are masked: anyone with read access to the
+    API (or a dashboard's logs) gets the receiver's credentials (DESIGN §6: secrets are never returned).
+    Expected: shown as `http://bob:***@…`, as for an account's proxy."""
+    async with running(tmp_path, config()) as r:
+        added = await r.client.post("/api/hooks/add", json={"id": "u", "url": "http://bob:hunter2-pass@127.0.0.1:9/x"})
+        assert added.status == 201
+        listed = await (await r.client.get("/api/hooks")).text()
+        assert "hunter2-pass" not in listed, listed

@@ -279,3 +279,15 @@ async def test_a_hook_url_password_is_not_shown_by_the_api(tmp_path: Path) -> No
         assert added.status == 201
         listed = await (await r.client.get("/api/hooks")).text()
         assert "hunter2-pass" not in listed, listed
+
+
+async def test_a_public_url_with_a_path_still_names_the_daemons_own_origin(tmp_path: Path) -> None:
+    """Behind a reverse proxy at a sub-path (`server.public_url: https://example.com/whatshooked`, the
+    media links use it as their base), `origin_key(public_url)` is None because the URL has a path, so
+    the daemon's own pages (e.g. /docs "try it out") get 403 for every change, from their own origin.
+    Expected: the origin of public_url is `https://example.com:443` whatever its path."""
+    extra = "  public_url: https://example.com/whatshooked\n"
+    async with running(tmp_path, config(extra=extra)) as r:
+        response = await r.client.post("/api/hooks/add", json={"id": "own", "url": "http://127.0.0.1:9/x"},
+                                       headers={"Origin": "https://example.com", "Sec-Fetch-Site": "same-origin"})
+        assert response.status == 201, await response.text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import aiohttp
 import pytest
 
 from tests.support.cloud_daemon import PHONE_NUMBER_ID, cloud_daemon
-from tests.support.graph_standin import GraphStandin
+from tests.support.graph_standin import GraphStandin, fixture
 from tests.support.harness import config, running, until
 from tests.support.process import ServeProcess, free_port, run_cli
 from tests.support.receiver import HookReceiver, Reply
@@ -291,3 +292,28 @@ async def test_a_public_url_with_a_path_still_names_the_daemons_own_origin(tmp_p
         response = await r.client.post("/api/hooks/add", json={"id": "own", "url": "http://127.0.0.1:9/x"},
                                        headers={"Origin": "https://example.com", "Sec-Fetch-Site": "same-origin"})
         assert response.status == 201, await response.text()
+
+
+async def test_a_cut_media_download_is_not_reported_as_whole(tmp_path: Path) -> None:
+    """Item 1 variant: a download that ends early without an error the client can see (a proxy or a
+    close-delimited answer cut short) is stored and reported as the media, and the event carries
+    Meta's `sha256` of the whole file next to the cut bytes: the receiver cannot tell. Meta gives
+    `sha256` and `file_size` with every media URL. Expected: a download whose size or SHA-256 differs
+    from Meta's is an error in the event (`media.error`), never stored as the media."""
+    payload = fixture("message_image.json")
+    media_id = str(payload["entry"][0]["changes"][0]["value"]["messages"][0]["image"]["id"])
+    whole = os.urandom(300_000)
+    receiver = HookReceiver()
+    await receiver.start()
+    try:
+        async with cloud_daemon(tmp_path, receiver) as rig:
+            rig.graph.answer("GET", media_id, {
+                "messaging_product": "whatsapp", "id": media_id, "url": f"{rig.graph.url}/download/{media_id}",
+                "mime_type": "image/jpeg", "sha256": hashlib.sha256(whole).hexdigest(), "file_size": len(whole)})
+            rig.graph.add_media(media_id, whole[:150_000], "image/jpeg")  # what arrived of it
+            assert await rig.webhook(payload) == (200, "ok")
+            [got] = await receiver.wait_for(1)
+        media = got.json()["data"]["media"]
+        assert "error" in media, media
+    finally:
+        await receiver.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -11,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.cloud_daemon import API_KEY, cloud_daemon
+from tests.support.pipelining import said_to
 from tests.support.receiver import HookReceiver
 from tests.test_review_hostile import text_webhook
-from tests.test_slow_clients import cut_off
-from tests.test_slow_clients import serving as slow_serving
 from whatshooked import strict_json
 from whatshooked.accounts.cloud_api.media_check import MediaMismatch, check_download
 from whatshooked.events import Event
@@ -89,14 +87,7 @@ def test_a_download_is_checked_against_metas_size_and_hash() -> None:
 
 
 async def test_an_http_1_0_keep_alive_request_then_a_stalled_one_is_cut(tmp_path: Path) -> None:
-    async with slow_serving(tmp_path, "  request_timeout: 1s\n") as serve:
-        host, port = serve.url.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            writer.write(b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /health HTTP/1.0\r\nX-Slow")
-            await writer.drain()
-            said = await cut_off(reader, within=20)
-        finally:
-            writer.close()
+    said = await said_to(tmp_path, b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                                   b"GET /health HTTP/1.0\r\nX-Slow")
     assert said.startswith(b"HTTP/1.") and b" 200 " in said.split(b"\r\n", 1)[0], said
     assert b"HTTP/1.1 408" in said, said

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -17,12 +16,11 @@ import pytest
 from tests.support.cloud_daemon import PHONE_NUMBER_ID, cloud_daemon
 from tests.support.graph_standin import GraphStandin, fixture
 from tests.support.harness import config, running, until
+from tests.support.pipelining import said_to
 from tests.support.process import ServeProcess, free_port, run_cli
 from tests.support.receiver import HookReceiver, Reply
 from tests.test_crash import config_text as crash_config
 from tests.test_crash import payload
-from tests.test_slow_clients import cut_off
-from tests.test_slow_clients import serving as slow_serving
 from whatshooked.config.load import load_config
 from whatshooked.errors import ConfigError
 
@@ -195,15 +193,7 @@ async def test_a_pipelined_request_that_stalls_in_its_headers_is_cut(tmp_path: P
     so the half-sent second request holds its connection far past `server.request_timeout` (the same
     with HTTP/1.0 keep-alive). Expected: cut with a 408 within request_timeout of its first byte
     (re-arm in `finished()` when the parser holds unfinished bytes, or whenever a request finishes)."""
-    async with slow_serving(tmp_path, "  request_timeout: 1s\n") as serve:
-        host, port = serve.url.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nX-Slow")
-            await writer.drain()
-            said = await cut_off(reader, within=20)
-        finally:
-            writer.close()
+    said = await said_to(tmp_path, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nX-Slow")
     answers = said.split(b"HTTP/1.1 ")
     assert answers[1].startswith(b"200"), said
     assert len(answers) == 3 and answers[2].startswith(b"408"), said

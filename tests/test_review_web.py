@@ -16,13 +16,13 @@ import pytest
 
 from tests.support.harness import until
 from tests.support.neonize_standin import P, message_ev, receipt_ev, web_world
+from tests.support.poll_votes import seal_vote
 from tests.support.process import ServeProcess, free_port, run_to_end
 from tests.support.receiver import HookReceiver
 from tests.test_web_group_call_events import history_pb, web_pb
 from tests.test_web_inbound import ALICE, connected, events_of
 from whatshooked.accounts.base import SendKind, SendRequest
 from whatshooked.accounts.whatsapp_web import bindings as nz
-from whatshooked.accounts.whatsapp_web.poll_votes import seal_vote
 from whatshooked.config.load import load_config
 from whatshooked.errors import ConfigError, RequestError
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from whatshooked import strict_json
+
 _COUNTER = [0]  # per-process tie-breaker for ids made in the same millisecond
 
 
@@ -40,7 +42,8 @@ class Event:
         return {"id": self.id, "type": self.type, "timestamp": self.timestamp, "data": self.data}
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+        """Standard JSON always (strict_json.dumps): never NaN/Infinity, never a lone surrogate."""
+        return strict_json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Event:

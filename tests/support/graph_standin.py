@@ -8,6 +8,7 @@ at a download URL that, like Meta's, refuses requests without the Bearer token.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -132,7 +133,8 @@ class GraphStandin:
         if record.method == "GET" and len(parts) == 1 and parts[0] in self._media:
             data, mime = self._media[parts[0]]
             answer = fixture("media_get_url.json")
-            answer.update(url=f"{self.url}/download/{parts[0]}", mime_type=mime, file_size=len(data), id=parts[0])
+            answer.update(url=f"{self.url}/download/{parts[0]}", mime_type=mime, file_size=len(data), id=parts[0],
+                          sha256=hashlib.sha256(data).hexdigest())  # as Meta: the hash of what it serves
             return answer
         if record.method == "GET" and len(parts) == 1 and parts[0].isdigit():
             answer = fixture("phone_number_get.json")

@@ -7,18 +7,13 @@ Nested objects pass `prefix` so errors say `business_api.phone_number_id`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from whatshooked import strict_json
 from whatshooked.errors import RequestError
 from whatshooked.json_fields import Fields
-
-
-def _not_json(name: str) -> Any:
-    """NaN and Infinity are not JSON (RFC 8259): passed on, Meta and hooks would get invalid JSON."""
-    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
 
 
 async def read_json(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
@@ -29,8 +24,8 @@ async def read_json(request: web.Request, *, optional: bool = False) -> dict[str
             return {}
         raise RequestError("request body is empty: send a JSON object")
     try:
-        body = json.loads(raw, parse_constant=_not_json)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = strict_json.loads(raw)  # NaN, Infinity, 1e999 refused: Meta and hooks get standard JSON only
+    except ValueError as exc:  # also a number past Python's 4300-digit int limit
         raise RequestError(f"request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise RequestError("request body is not valid JSON: nested too deep") from None

@@ -135,6 +135,7 @@ class GuardedProtocol(asyncio.Protocol):
         self.request: web.BaseRequest | None = None
         self.was_cut = False
         self._deadline: asyncio.TimerHandle | None = None
+        self._idle = False  # armed when the last request finished, no byte of a next one since
 
     @property
     def busy(self) -> bool:
@@ -155,7 +156,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        if self.request is None and self._deadline is None:
+        if self.request is None and (self._deadline is None or self._idle):
             self._arm()  # the next request on a kept-alive connection starts now
         self.handler.data_received(data)
 
@@ -176,6 +177,7 @@ class GuardedProtocol(asyncio.Protocol):
     # -- the deadline ------------------------------------------------------------------
     def _arm(self) -> None:
         self._disarm()
+        self._idle = False
         self._deadline = asyncio.get_running_loop().call_later(self.guard.timeout, self._expired)
 
     def _disarm(self) -> None:
@@ -196,8 +198,14 @@ class GuardedProtocol(asyncio.Protocol):
             self._arm()
 
     def finished(self) -> None:
+        """The next request's deadline starts now: its first bytes may already be buffered in aiohttp's
+        parser (pipelined in the same packet, or an HTTP/1.0 keep-alive client), with nothing more coming,
+        and no later data_received would arm it. An idle kept-alive connection is so closed (408) after
+        request_timeout, before aiohttp's own keep-alive timeout would."""
         self.request = None
-        self._disarm()
+        if self.transport is not None and not self.was_cut:
+            self._arm()
+            self._idle = True  # the first byte that comes in starts the deadline anew
 
     def cut(self, why: str) -> None:
         if self.was_cut or self.transport is None:

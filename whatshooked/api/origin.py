@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from yarl import URL
 
 from whatshooked.api.keys import SETTINGS
 from whatshooked.config.model import ServerConfig
@@ -28,10 +29,23 @@ def _is_api(request: web.Request) -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+def url_origin(url: str) -> str | None:
+    """The origin (`scheme://host:port`) a URL's pages have, whatever its path: `public_url` may be
+    `https://example.com/whatshooked` behind a reverse proxy at a sub-path, its pages still come from
+    `https://example.com:443`."""
+    try:
+        parsed = URL(url.strip())
+    except ValueError:
+        return None
+    if not parsed.absolute:
+        return None
+    return origin_key(str(parsed.origin()))
+
+
 def own_origins(request: web.Request, server: ServerConfig) -> set[str]:
     own = {origin_key(f"{request.scheme}://{request.host}")}
     if server.public_url:
-        own.add(origin_key(server.public_url))
+        own.add(url_origin(server.public_url))
     return {key for key in own if key is not None}
 
 

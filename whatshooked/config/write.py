@@ -60,8 +60,10 @@ def write_starter(path: Path) -> str:
 def write_atomically(path: Path, data: str, backup: bool = True) -> None:
     """Keep the old file as PATH.bak, then replace PATH: temp file in the same folder, fsync, rename.
 
-    Both files are private (0600): a config usually holds the API key and tokens.
+    Both files are private (0600): a config usually holds the API key and tokens. A symlinked PATH
+    (into a git checkout, /etc/… → /srv/…) stays a link: its target is the file replaced.
     """
+    path = _target(path)
     if backup and path.exists():
         _replace(path.with_name(path.name + ".bak"), path.read_bytes())
     _replace(path, data.encode("utf-8"))
@@ -70,6 +72,11 @@ def write_atomically(path: Path, data: str, backup: bool = True) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _target(path: Path) -> Path:
+    """The file a write of `path` changes: the end of its symlinks, so the temp file goes next to it."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def _temp_name(path: Path, pid: int) -> Path:
@@ -82,6 +89,7 @@ def remove_leftovers(path: Path) -> list[Path]:
     Only the names `_temp_name` makes, and only for a PID that is not running or is this process
     (a container's daemon is PID 1 every time): a live writer's file is left alone.
     """
+    path = _target(path)
     pattern = re.compile(rf"\.{re.escape(path.name)}(?:\.bak)?\.(\d+)\.tmp")
     removed: list[Path] = []
     try:

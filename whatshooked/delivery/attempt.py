@@ -8,7 +8,6 @@ i.e. the empty body: HMAC of "id.timestamp.". Redirects are not followed (a 3xx 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from whatshooked import __version__
+from whatshooked import __version__, strict_json
 from whatshooked.config.model import HookConfig
 from whatshooked.delivery.backoff import parse_retry_after
 from whatshooked.delivery.signing import sign
@@ -69,7 +68,7 @@ def query_params(event: Event) -> dict[str, str]:
         "type": event.type,
         "timestamp": event.timestamp,
         "account_id": event.account_id or "",
-        "data": json.dumps(event.data, separators=(",", ":"), ensure_ascii=False),
+        "data": strict_json.dumps(event.data, separators=(",", ":"), ensure_ascii=False),
     }
 
 
@@ -112,6 +111,6 @@ async def _read_reply(response: aiohttp.ClientResponse, hook_id: str, limit: int
     if not data:
         return None
     try:
-        return json.loads(data)
-    except ValueError:
+        return strict_json.loads(data)  # passed on to Meta: standard JSON only
+    except (ValueError, RecursionError):
         return None

@@ -33,6 +33,8 @@ KEY_FILE = ".signing-key"
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 MIN_SWEEP_INTERVAL = 30.0
 MAX_SWEEP_INTERVAL = 3600.0
+MAX_EXPIRES_DIGITS = 20
+"""Longer than any epoch second this daemon signs; int() of thousands of digits raises ValueError."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +117,9 @@ class MediaStore:
     def verify(self, media_id: str, expires: str | None, sig: str | None) -> bool:
         """True when this daemon issued the link (expiry is checked by `open`, which then answers 404)."""
         if (not self._key or not expires or not sig or not ID_PATTERN.match(media_id)
+                or len(expires) > MAX_EXPIRES_DIGITS
                 or not (expires.isascii() and expires.isdigit() and sig.isascii())):
-            return False  # str.isdigit() takes "²" and "١"; compare_digest refuses non-ASCII text
+            return False  # str.isdigit() takes "²" and "١"; compare_digest refuses non-ASCII text; int() > 4300 digits
         return hmac.compare_digest(self.signature(media_id, int(expires)), sig)
 
     def link_expired(self, expires: str) -> bool:

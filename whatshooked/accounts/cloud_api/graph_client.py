@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from whatshooked import strict_json
 from whatshooked.accounts.cloud_api.settings import BusinessApiConfig
 from whatshooked.errors import SendError
 from whatshooked.http_body import BodyTooLarge, read_body
@@ -79,8 +80,8 @@ class GraphClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(f"cannot reach Meta's Graph API ({method} {url}): {exc or type(exc).__name__}") from None
         try:
-            body: Any = json.loads(text) if text else {}
-        except ValueError:
+            body: Any = strict_json.loads(text) if text else {}  # raised in events: standard JSON only
+        except (ValueError, RecursionError):
             body = text
         if status >= 400 or (isinstance(body, dict) and "error" in body):
             error = meta_error(status, body)

@@ -8,8 +8,9 @@ so nothing is dropped silently and nothing answers 500.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from whatshooked import strict_json
 
 MAX_DEPTH = 64
 """Meta's payloads nest about 10 deep; deeper parts are not raised (the JSON encoders' recursion limit)."""
@@ -19,22 +20,25 @@ class NotJson(ValueError):
     """The body is not standard JSON (RFC 8259): not parsed, or NaN/Infinity in it."""
 
 
+class OutOfRange(NotJson):
+    """A number too big for a float (`1e999`): valid JSON, but it cannot be passed on as standard JSON."""
+
+
 class TooDeep(Exception):
     """The body is JSON nested past what the parser can hold."""
 
 
-def _refuse_constant(name: str) -> Any:
-    raise NotJson(f"{name} is not a JSON value")
-
-
 def load_body(body: bytes) -> Any:
-    """Strict JSON: NaN, Infinity and -Infinity are refused (a hook must only ever get standard JSON)."""
+    """Strict JSON: NaN, Infinity and -Infinity are refused (a hook must only ever get standard JSON).
+
+    `1e999` is valid JSON but becomes OutOfRange; lone surrogates (`"\\ud800"`) are read as U+FFFD.
+    """
     try:
-        return json.loads(body, parse_constant=_refuse_constant)
+        return strict_json.loads(body)
     except RecursionError:
         raise TooDeep(f"the body is nested deeper than {MAX_DEPTH} levels") from None
-    except NotJson:
-        raise
+    except strict_json.NotFinite as exc:
+        raise OutOfRange(f"{exc}: a number must fit a double to be passed on as JSON") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise NotJson(str(exc)) from None
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from whatshooked.accounts.cloud_api.inbound import Inbound, Parsed, parse_payload, signature_ok, unreadable
-from whatshooked.accounts.cloud_api.unreadable import TooDeep, load_body
+from whatshooked.accounts.cloud_api.media_check import check_download
+from whatshooked.accounts.cloud_api.unreadable import OutOfRange, TooDeep, load_body
 from whatshooked.accounts.cloud_api.webhook_body import BODIES, MAX_BODY, Busy
 from whatshooked.errors import SendError, StoreError
 
@@ -81,7 +82,7 @@ class CloudWebhook:
             return web.Response(status=401, text=f"{SIGNATURE_HEADER} does not match")
         try:
             parsed = parse_payload(load_body(body), self.adapter.id, self.adapter.api.phone_number_id)
-        except TooDeep as exc:  # JSON all the same: answered 200 (Meta would redeliver it for days), raised as such
+        except (TooDeep, OutOfRange) as exc:  # JSON all the same: answered 200 (Meta would redeliver), raised as such
             parsed = Parsed(items=[unreadable(str(exc), None)])
         except ValueError as exc:
             self._count("bad_request")
@@ -147,6 +148,7 @@ class CloudWebhook:
             if not url:
                 raise SendError(f"Meta gave no URL for media {media_id}")
             data = await graph.download(url)
+            check_download(media_id, data, info)  # a cut download is an error, never the media
             mime = info.get("mime_type") or known.get("mime_type") or "application/octet-stream"
             saved = await self.adapter.ctx.media.save(
                 data, mime, filename=known.get("filename"), sha256=info.get("sha256") or known.get("sha256")

@@ -1,0 +1,79 @@
+"""Standard JSON only (RFC 8259), both ways: what comes in and what a hook or Meta is sent.
+
+Python's json reads `NaN`/`Infinity` and turns `1e999` into `inf`, then writes them back as
+`Infinity`, which no standard parser reads; and it reads the escape `"\\ud800"` into a lone surrogate,
+which cannot be encoded to UTF-8 at all (the store or a hook's body would fail on it). So JSON is
+read here with non-finite numbers refused and lone surrogates replaced by U+FFFD, and written with
+the same two guards as a last line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Any surrogate left in a Python str is a lone one (the parser joins valid pairs into one character)."""
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+class NotFinite(ValueError):
+    """A number in the JSON is too big for a float (`1e999`): valid JSON, but not one to pass on."""
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotFinite(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _walk_strings(value: Any) -> Any:
+    """The value with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_walk_strings(item) for item in value]
+    if isinstance(value, dict):
+        return {_walk_strings(key): _walk_strings(item) for key, item in value.items()}
+    return value
+
+
+def loads(raw: bytes | str) -> Any:
+    """Strict JSON: NotFinite for `1e999`, ValueError for NaN/Infinity and anything else not JSON.
+
+    May raise RecursionError for bodies nested too deep, as json.loads does.
+    """
+    value = json.loads(raw, parse_constant=_constant, parse_float=_float)
+    if isinstance(raw, str):
+        if _SURROGATE.search(raw) or _SURROGATE_ESCAPE.search(raw.encode("utf-8", "surrogatepass")):
+            value = _walk_strings(value)
+    elif _SURROGATE_ESCAPE.search(raw):  # only an escape can make a surrogate: UTF-8 bytes never hold one
+        value = _walk_strings(value)
+    return value
+
+
+def _finite(value: Any) -> Any:
+    """The value with non-finite floats as null (what a browser's JSON.stringify writes)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
+
+
+def dumps(value: Any, **options: Any) -> str:
+    """json.dumps that never writes NaN/Infinity (they become null) nor a lone surrogate (U+FFFD)."""
+    try:
+        text = json.dumps(value, allow_nan=False, **options)
+    except ValueError:  # "Out of range float values are not JSON compliant"
+        text = json.dumps(_finite(value), allow_nan=False, **options)
+    return _SURROGATE.sub("\ufffd", text)

@@ -23,7 +23,7 @@ from tests.test_crash import config_text as crash_config
 from tests.test_crash import payload
 from tests.test_slow_clients import cut_off
 from tests.test_slow_clients import serving as slow_serving
-from whatshooked.config import load_config
+from whatshooked.config.load import load_config
 from whatshooked.errors import ConfigError
 
 

@@ -23,7 +23,7 @@ from tests.test_web_inbound import ALICE, connected, events_of
 from whatshooked.accounts.base import SendKind, SendRequest
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.accounts.whatsapp_web.poll_votes import seal_vote
-from whatshooked.config import load_config
+from whatshooked.config.load import load_config
 from whatshooked.errors import ConfigError, RequestError
 
 ROOT = Path(__file__).resolve().parents[1]

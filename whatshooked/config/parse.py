@@ -296,11 +296,11 @@ class ConfigBuilder:
 
     def session_path(self, session: str, key: str, account_id: str) -> Path:
         """whatsmeow opens the session as a SQLite URI (`file:PATH?…`): `#`, `%` and `?` would name another file."""
-        if any(c in session for c in "#%?"):
-            self.problem(f"{key}.session_path", f"{session!r} contains '#', '%' or '?', which WhatsApp Web's "
-                         "database would read as a different file; choose a path without them")
         path = self.path_of(session or f"data/sessions/{account_id}.db")
         resolved = path.resolve()
+        if any(c in str(resolved) for c in "#%?"):  # the config folder, `~` and symlinks count too
+            self.problem(f"{key}.session_path", f"{str(resolved)!r} contains '#', '%' or '?', which WhatsApp "
+                         "Web's database would read as a different file; choose a path without them")
         if resolved in self.sessions:
             self.problem(f"{key}.session_path", f"{str(path)!r} is also the session_path of "
                          f"{self.sessions[resolved]}; every account needs its own session file")

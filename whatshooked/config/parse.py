@@ -40,6 +40,8 @@ class ConfigBuilder:
         self.warnings: list[str] = []
         self.sessions: dict[Path, str] = {}
         """Resolved session_path → the key of the account that uses it (no two may share one)."""
+        self.webhook_paths: dict[str, str] = {}
+        """webhook_path → the key of the account that uses it (the first would take every webhook on it)."""
 
     # -- reporting -------------------------------------------------------
     def problem(self, key: str, why: str) -> None:
@@ -322,6 +324,10 @@ class ConfigBuilder:
         path = self.get(raw, key, "webhook_path", str, "") or f"/webhooks/whatsapp/{account_id}"
         if (why := webhook_path_problem(path)) is not None:
             self.problem(f"{key}.webhook_path", why)
+        elif path in self.webhook_paths:
+            self.problem(f"{key}.webhook_path", f"{path!r} is also the webhook_path of {self.webhook_paths[path]}; "
+                         "every account needs its own")
+        self.webhook_paths.setdefault(path, key)
         graph_url = self.get(raw, key, "graph_url", str, "https://graph.facebook.com").rstrip("/")
         if not graph_url.startswith(("http://", "https://")):
             self.problem(f"{key}.graph_url", f"must start with http:// or https://, not {graph_url!r}")

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from whatshooked.api import bodies
 from whatshooked.api.keys import SETTINGS
+from whatshooked.api.routes.accounts import masked_proxy
 from whatshooked.config.hook_headers import header_problem
 from whatshooked.config.model import HOOK_METHODS, ID_PATTERN, HookConfig
 from whatshooked.config.values import is_credential_header, literal
@@ -19,9 +20,9 @@ MASK = "***"
 
 
 def hook_json(hook: HookConfig) -> dict[str, Any]:
-    """A hook as the API shows it: the secret, and header values that look like credentials, masked."""
+    """A hook as the API shows it: the secret, the URL's password and credential-like header values masked."""
     shown: dict[str, Any] = {
-        "id": hook.id, "name": hook.name, "url": hook.url, "method": hook.method,
+        "id": hook.id, "name": hook.name, "url": masked_proxy(hook.url), "method": hook.method,
         "headers": {name: (MASK if is_credential_header(name) else value) for name, value in hook.headers.items()},
         "active": hook.active, "events": list(hook.events), "description": hook.description,
         "allow_insecure": hook.allow_insecure,

@@ -99,7 +99,7 @@ async def test_token_goes_to_new_graph_url_after_a_type_round_trip(tmp_path: Pat
         second = await r.client.post("/api/accounts/update", json={
             "id": "b1", "type": "business-api", "business_api": {"graph_url": "http://evil.example"}})
         assert second.status == 400, await second.text()
-        assert "access_token" in (await second.json())["error"]
+        assert "access_token" in await second.text()  # the contract's errors are plain text
         assert "evil.example" not in r.path.read_text()
 
 

@@ -156,10 +156,25 @@ def _token_goes_with_graph_url(stored: Any, business: dict[str, Any]) -> None:
                            "send the token itself, not \"***\" (the stored token is not sent to a new host)")
 
 
+def _keep_masked_proxy(current: AccountConfig | None, fields: dict[str, Any]) -> None:
+    """A proxy sent back as listed (`user:***@host`) keeps the stored password; with another host (or
+    user) "***" is refused, so the stored password is never sent to a new proxy."""
+    sent = fields.get("proxy")
+    if not isinstance(sent, str) or urlsplit(sent).password != MASK:
+        return
+    if current is not None and current.proxy and sent == literal(masked_proxy(current.proxy)):
+        del fields["proxy"]
+        return
+    raise RequestError("field 'proxy' must carry the password itself, not \"***\", when its host or user "
+                       "changes (the stored password is not sent to a new proxy)")
+
+
 async def update_account(request: web.Request) -> web.Response:
     body = await bodies.read_json(request)
     account_id = bodies.text(body, "id", required=True)
     fields = account_fields(body)
+
+    _keep_masked_proxy(request.app[SETTINGS].config.account(account_id), fields)
 
     def mutate(entry: dict[str, Any]) -> None:
         _token_goes_with_graph_url(entry.get("business_api"), fields.get("business_api") or {})

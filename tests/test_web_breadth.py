@@ -15,7 +15,7 @@ from tests.support.receiver import HookReceiver
 from whatshooked.accounts.base import AccountState, SendKind, SendRequest
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.api.errors import error_middleware
-from whatshooked.api.keys import ACCOUNTS
+from whatshooked.api.keys import ACCOUNTS, STORE
 from whatshooked.api.routes import chats
 from whatshooked.api.routes import send as send_routes
 from whatshooked.errors import NotConnected, RequestError, Unsupported
@@ -208,6 +208,7 @@ async def test_the_api_answers_409_for_every_route(tmp_path: Path, receiver: Hoo
     async with web_world(tmp_path, receiver.url) as world:  # the session never says it connected
         app = web.Application(middlewares=[error_middleware])
         app[ACCOUNTS] = world.manager
+        app[STORE] = world.store
         send_routes.setup(app)
         chats.setup(app)
         client = await aiohttp_client(app)

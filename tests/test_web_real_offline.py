@@ -33,7 +33,7 @@ from whatshooked.accounts.whatsapp_web.outbound import (
 )
 from whatshooked.accounts.whatsapp_web.session import NeonizeSession
 from whatshooked.api.errors import error_middleware
-from whatshooked.api.keys import ACCOUNTS
+from whatshooked.api.keys import ACCOUNTS, STORE
 from whatshooked.api.routes import chats, send
 
 wa = nz.wa
@@ -164,6 +164,7 @@ async def test_the_daemon_answers_a_library_failure_plainly(tmp_path: Path, rece
         adapter.set_state(AccountState.CONNECTED)  # as if the phone had been reachable a moment ago
         app = web.Application(middlewares=[error_middleware])
         app[ACCOUNTS] = world.manager
+        app[STORE] = world.store
         send.setup(app)
         chats.setup(app)
         client: TestClient[Any, Any] = await aiohttp_client(app)

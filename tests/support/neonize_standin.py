@@ -235,6 +235,7 @@ class WebWorld:
     sessions: Sessions
     config: Any
     media: Any
+    store: Any
 
     def adapter(self, account_id: str = "personal") -> Any:
         return self.manager.get(account_id)
@@ -282,7 +283,7 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
     holder["manager"] = manager
     try:
         await manager.start(config)
-        yield WebWorld(manager, sessions, config, media)
+        yield WebWorld(manager, sessions, config, media, store)
     finally:
         await manager.close()
         await dispatcher.close(2.0)

@@ -13,7 +13,7 @@ from typing import Any
 
 from whatshooked.config.hook_headers import header_problem
 from whatshooked.config.model import HOOK_METHODS, HookConfig
-from whatshooked.config.values import MASK, is_credential_header, masked_fields
+from whatshooked.config.values import MASK, is_credential_header, masked_fields, masked_url
 
 HOOK_KEYS = frozenset(f.name for f in dataclasses.fields(HookConfig))
 EVENT_NAME = "must be an event name like message.received or message.*"
@@ -46,7 +46,8 @@ def hook_problems(url: str, method: str, headers: Mapping[str, str], events: Seq
 
 
 def hook_json(hook: HookConfig) -> dict[str, Any]:
-    """A hook as the API shows it: the secret, and header values that look like credentials, masked."""
+    """A hook as the API shows it: the secret, the URL's password and credential-like header values masked."""
     shown = masked_fields(hook)
+    shown["url"] = masked_url(hook.url)
     shown["headers"] = {name: (MASK if is_credential_header(name) else v) for name, v in hook.headers.items()}
     return shown

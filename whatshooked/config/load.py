@@ -89,4 +89,20 @@ def parse_config(text: str, path: Path, env: dict[str, str] | None = None, stric
     builder = ConfigBuilder(path, strict)
     for name in dict.fromkeys(missing):
         builder.warnings.append(f"{path}: ${{{name}}} is not set in the environment and reads as empty")
+    for index, written in _app_secrets_read_as_empty(raw, env):
+        builder.problem(f"accounts[{index}].business_api.app_secret", f"{written!r} reads as empty (is its "
+                        "environment variable set?); an empty app_secret would turn signature checks off")
     return builder.build(tree)
+
+
+def _app_secrets_read_as_empty(raw: Any, env: dict[str, str] | None) -> list[tuple[int, str]]:
+    """app_secrets written as an unset `${VAR}` (no default) that read as empty: fail closed, not open."""
+    found = []
+    accounts = raw.get("accounts") if isinstance(raw, dict) else None
+    for index, account in enumerate(accounts if isinstance(accounts, list) else []):
+        block = account.get("business_api") if isinstance(account, dict) else None
+        written = block.get("app_secret") if isinstance(block, dict) else None
+        unset: list[str] = []
+        if isinstance(written, str) and not interpolate(written, env, unset) and unset:
+            found.append((index, written))
+    return found

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 # `$${` is an escaped, literal `${` (how values that came in through the API are written);
 # `${NAME}` / `${NAME:-default}` read the environment.
@@ -49,6 +50,15 @@ class Secret(str):
 
 MASK = "***"
 """How the API shows a set secret; an update that sends it back keeps the stored value."""
+
+
+def masked_url(url: str) -> str:
+    """A URL with its password (if any) shown as `***`: hook URLs and proxies alike."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:{MASK}@{host}"))
 
 
 def masked_fields(obj: Any) -> dict[str, Any]:

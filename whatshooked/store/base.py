@@ -25,7 +25,7 @@ class StoreUnavailable(StoreError):
 class StoreUnreadable(StoreError):
     """At start: what storage.path names is not a usable store (a damaged one, or not one). Never touched."""
 
-    def __init__(self, path: Path | str, exc: BaseException) -> None:
+    def __init__(self, path: Path | str, exc: BaseException | str) -> None:
         super().__init__(
             f"{path} is not a usable whatshooked store ({exc}): move it aside (or restore it from a backup) and "
             "start again; whatshooked creates an empty store where none is"

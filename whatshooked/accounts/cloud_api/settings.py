@@ -8,7 +8,7 @@ from typing import Any
 from whatshooked.accounts.spec import assign_changed, secret_fields, settings_json
 from whatshooked.config.reader import SectionReader
 from whatshooked.config.rules import webhook_path_problem
-from whatshooked.config.values import MASK, Secret, literal
+from whatshooked.config.values import MASK, Secret
 from whatshooked.errors import RequestError
 from whatshooked.json_fields import Fields
 
@@ -47,6 +47,9 @@ def parse(item: dict[str, Any], key: str, account_id: str, reader: SectionReader
     path = reader.get(raw, key, "webhook_path", str, "") or f"/webhooks/whatsapp/{account_id}"
     if (why := webhook_path_problem(path)) is not None:
         reader.problem(f"{key}.webhook_path", why)
+    elif (first := reader.claim("cloud_api.webhook_path", path, key)) is not None:
+        reader.problem(f"{key}.webhook_path", f"{path!r} is also the webhook_path of {first}; every account "
+                       "needs its own (the first would take every webhook sent to it)")
     graph_url = reader.get(raw, key, "graph_url", str, "https://graph.facebook.com").rstrip("/")
     if not graph_url.startswith(("http://", "https://")):
         reader.problem(f"{key}.graph_url", f"must start with http:// or https://, not {graph_url!r}")
@@ -86,17 +89,20 @@ def merge_update(entry: dict[str, Any], fields: dict[str, Any], current: Busines
     business = fields.get(SECTION)
     if business is None:
         return
-    _token_goes_with_graph_url(current, business)
+    _token_goes_with_graph_url(entry.get(SECTION), business)
     if not isinstance(entry.get(SECTION), dict):
         entry[SECTION] = {}
     assign_changed(entry[SECTION], {k: v for k, v in business.items() if not (k in SECRETS and v == MASK)})
 
 
-def _token_goes_with_graph_url(current: BusinessApiConfig | None, business: dict[str, Any]) -> None:
-    """A new `graph_url` must come with the token itself: "***" would send the stored one to that host."""
-    if "graph_url" not in business or current is None:
+def _token_goes_with_graph_url(stored: Any, business: dict[str, Any]) -> None:
+    """A new `graph_url` must come with the token itself: "***" would send the stored one to that host.
+
+    `stored` is the account's business_api block as written in the file (kept there even while the
+    account's type is whatsmeow), so a type round trip does not get around this."""
+    if "graph_url" not in business or not isinstance(stored, dict):
         return
-    if business["graph_url"].rstrip("/") == literal(current.graph_url):
+    if business["graph_url"].rstrip("/") == str(stored.get("graph_url", "https://graph.facebook.com")).rstrip("/"):
         return
     if business.get("access_token", MASK) == MASK:
         raise RequestError("field 'business_api.access_token' is required when 'business_api.graph_url' changes: "

@@ -7,5 +7,6 @@ SPEC = BackendSpec(
     type_name="whatsmeow", label="whatsmeow (WhatsApp Web)",
     adapter="whatshooked.accounts.whatsapp_web.adapter:WhatsAppWebAdapter",
     keys=settings.KEYS, parse=settings.parse, to_api=settings.to_api, api_fields=settings.api_fields,
+    merge_update=settings.merge_update,
     default=True, refuse_elsewhere=frozenset({"proxy"}),
 )

@@ -267,6 +267,8 @@ class WhatsAppWebAdapter(WebLookups):
         if request.kind in (SendKind.EDIT, SendKind.REVOKE):
             return SendResult(message_id=str(request.body["message_id"]), to=public_address(user, server))
         self.remember(response.ID, request.to, "", True, message)
+        if request.kind is SendKind.POLL:
+            self.router.messages.remember_sent_poll(response.ID, message)
         return SendResult(message_id=response.ID, to=public_address(user, server),
                           raw={"timestamp": response.Timestamp, "server_id": response.ServerID})
 

@@ -42,6 +42,10 @@ def special_message(request: SendRequest, known: Known | None) -> Any:
     if request.kind is SendKind.POLL:
         return poll_message(str(body["name"]), [str(o) for o in body["options"]], int(body.get("selectable_count", 1)))
     message_id = str(body["message_id"])
+    if known is not None and not known.from_me and (request.kind is SendKind.EDIT or "@g.us" not in known.chat):
+        # WhatsApp edits only one's own messages, and deletes another's only in a group where we may be admin
+        raise RequestError(f"'message_id' {message_id!r} was sent by someone else: it can only be "
+                           + ("edited by them" if request.kind is SendKind.EDIT else "deleted for everyone in a group"))
     if request.kind is SendKind.EDIT:
         return edit_message(request.to, message_id, nz.Message(conversation=str(body["text"])))
     sender = known.sender if known is not None and not known.from_me else ""

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from whatshooked.accounts.base import AccountState
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.accounts.whatsapp_web.host import Outcome
+from whatshooked.accounts.whatsapp_web.inbound import jid_text
 from whatshooked.accounts.whatsapp_web.jid import public_address
-from whatshooked.accounts.whatsapp_web.messages import MessageHandler
+from whatshooked.accounts.whatsapp_web.messages import STATUS_CHAT, MessageHandler
 from whatshooked.accounts.whatsapp_web.notifications import Notifications
 from whatshooked.accounts.whatsapp_web.pairing import QR_EXPIRED
 
@@ -63,9 +64,15 @@ class EventRouter:
     # -- entry points (called by the session on the adapter's loop) ----------
     async def on_event(self, message: Any) -> None:
         handler = self._handlers.get(type(message))
-        if handler is None:
+        if handler is None or self._hidden_status(message):
             return
         await self._tracked(handler(message), type(message).__name__)
+
+    def _hidden_status(self, message: Any) -> bool:
+        """Anything in `status@broadcast` (posts, undecryptable posts, receipts) stays out unless opted in."""
+        source = getattr(getattr(message, "Info", message), "MessageSource", None)
+        return (source is not None and jid_text(source.Chat) == STATUS_CHAT
+                and not self.adapter.web.status_broadcasts)
 
     async def on_qr(self, code: str) -> None:
         await self._tracked(self._qr(code), "QR")

@@ -140,6 +140,14 @@ class MessageHandler:
         creators = jids_of(source.Sender, source.SenderAlt)
         self.polls.remember(ev.Info.ID, Poll(tuple(options), bytes(secret), tuple(creators)))
 
+    def remember_sent_poll(self, message_id: str, message: Any) -> None:
+        """A poll sent through the API: its creator is this device (`me`), so votes on it decrypt too."""
+        me = getattr(self.adapter.session, "me", None)
+        secret = message.messageContextInfo.messageSecret
+        if me is not None and secret:
+            options = tuple(o.optionName for o in message.pollCreationMessage.options)
+            self.polls.remember(message_id, Poll(options, bytes(secret), tuple(jids_of(me.JID, me.LID))))
+
     async def _vote(self, ev: Any, update: Any) -> dict[str, Any]:
         source = ev.Info.MessageSource
         poll_id = update.pollCreationMessageKey.ID

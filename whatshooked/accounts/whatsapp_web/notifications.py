@@ -61,8 +61,9 @@ def is_video_call(ev: Any) -> bool:
     return any(node.Tag == "video" for node in ev.data.Nodes)
 
 
-def history_events(ev: Any) -> list[Any]:
-    """The messages of a history sync as neonize `MessageEv`s, so they parse like live ones."""
+def history_events(ev: Any, me: Any = None) -> list[Any]:
+    """The messages of a history sync as neonize `MessageEv`s, so they parse like live ones; ours (fromMe)
+    are from `me` (this device, as Go reported it), not from the chat."""
     found = []
     for conversation in ev.Data.conversations:
         for item in conversation.messages:
@@ -70,6 +71,8 @@ def history_events(ev: Any) -> list[Any]:
             chat, _, server = (web.key.remoteJID or conversation.ID).partition("@")
             participant = web.key.participant or web.participant
             sender_user, _, sender_server = participant.partition("@") if participant else (chat, "", server)
+            if web.key.fromMe and me is not None and me.JID.User:
+                sender_user, sender_server = me.JID.User, me.JID.Server
             source = P.MessageSource(
                 Chat=P.JID(User=chat, Server=server), IsFromMe=web.key.fromMe, IsGroup=server == "g.us",
                 Sender=P.JID(User=sender_user.split(":", 1)[0], Server=sender_server))
@@ -148,7 +151,7 @@ class Notifications:
         adapter = self.adapter
         if not adapter.web.history:
             return
-        for message in history_events(ev):
+        for message in history_events(ev, getattr(adapter.session, "me", None)):
             inbound = parse_message(message)
             if inbound is None or jid_text(message.Info.MessageSource.Chat) == "status@broadcast":
                 continue

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from whatshooked.accounts.spec import assign_changed
 from whatshooked.config.reader import SectionReader
-from whatshooked.config.values import MASK
+from whatshooked.config.values import MASK, literal, masked_url
+from whatshooked.errors import RequestError
 from whatshooked.json_fields import Fields
 
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
@@ -67,11 +69,12 @@ def proxy(item: dict[str, Any], key: str, reader: SectionReader) -> str:
 
 def session_path(session: str, key: str, account_id: str, reader: SectionReader) -> Path:
     """whatsmeow opens the session as a SQLite URI (`file:PATH?…`): `#`, `%` and `?` would name another file."""
-    if any(c in session for c in "#%?"):
-        reader.problem(f"{key}.session_path", f"{session!r} contains '#', '%' or '?', which WhatsApp Web's "
-                       "database would read as a different file; choose a path without them")
     path = reader.path_of(session or f"data/sessions/{account_id}.db")
-    first = reader.claim("whatsapp_web.session_path", path.resolve(), key)
+    resolved = path.resolve()
+    if any(c in str(resolved) for c in "#%?"):  # the config folder, `~` and symlinks count too
+        reader.problem(f"{key}.session_path", f"{str(resolved)!r} contains '#', '%' or '?', which WhatsApp "
+                       "Web's database would read as a different file; choose a path without them")
+    first = reader.claim("whatsapp_web.session_path", resolved, key)
     if first is not None:
         reader.problem(f"{key}.session_path", f"{str(path)!r} is also the session_path of "
                        f"{first}; every account needs its own session file")
@@ -83,17 +86,20 @@ def to_api(settings: WebSettings) -> dict[str, Any]:
     if settings.session_path is not None:
         shown["session_path"] = str(settings.session_path)
     if settings.proxy:
-        shown["proxy"] = masked_proxy(settings.proxy)
+        shown["proxy"] = masked_url(settings.proxy)
     return shown
 
 
-def masked_proxy(url: str) -> str:
-    """A proxy URL with its password shown as `***`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:{MASK}@{host}"))
+def merge_update(entry: dict[str, Any], fields: dict[str, Any], current: WebSettings | None) -> None:
+    """A proxy sent back as listed (`user:***@host`) keeps the stored password; with another host (or
+    user) "***" is refused, so the stored password is never sent to a new proxy."""
+    sent = fields.get("proxy")
+    if isinstance(sent, str) and urlsplit(sent).password == MASK:
+        if current is None or not current.proxy or sent != literal(masked_url(current.proxy)):
+            raise RequestError("field 'proxy' must carry the password itself, not \"***\", when its host or "
+                               "user changes (the stored password is not sent to a new proxy)")
+        fields = {k: v for k, v in fields.items() if k != "proxy"}
+    assign_changed(entry, fields)
 
 
 def api_fields(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Whether the store can take writes, so nothing is acknowledged that is not on disk at storage.path.
 
 Two ways it cannot (DESIGN §8.3: `/health` answers 503 naming the reason):
-- the file at storage.path is no longer the one we opened (deleted, or replaced by another file):
-  SQLite would go on committing into the unlinked file, and a restart would find none of it. The
-  writer compares (st_dev, st_ino) after each batch's commit, one stat per batch. This one sticks
+- the file at storage.path, or its `-wal`, is no longer the one we opened (deleted, or replaced by
+  another file): SQLite would go on committing into the unlinked file, and a restart would find none
+  of it (a `rm *.db-wal` loses every commit since the last checkpoint). The writer compares
+  (st_dev, st_ino) of both after each batch's commit, two stats per batch. This one sticks
   until a restart: the events still owed are in the file we hold, not in the one at the path.
 - a write fails for a reason of the disk (full, read-only, I/O error, permissions, locked): this one
   clears by itself with the next commit that works (`/health` tries a small write while it lasts).
@@ -57,6 +58,9 @@ class StoreGuard:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._identity = _identity(path)
+        self._wal = Path(f"{path}-wal")
+        self._wal_identity: tuple[int, int] | None = None
+        """Taken at the first check that finds the WAL: SQLite keeps it while any connection is open."""
         self.fault: str | None = None
         self.gone = False
         self._lock = threading.Lock()  # the writer's thread and the event loop's both check
@@ -65,17 +69,19 @@ class StoreGuard:
         """Raise StoreUnavailable when the file at the path is not the one opened (or was not, before)."""
         if not self.gone:
             try:
-                now = _identity(self.path)
+                now, wal = _identity(self.path), _identity(self._wal)
             except OSError as exc:  # e.g. its folder lost its permissions: cannot tell, so cannot acknowledge
                 raise self.write_failed(exc) from None
-            if now == self._identity:
+            if self._wal_identity is None:
+                self._wal_identity = wal
+            if now == self._identity and wal == self._wal_identity:
                 return
         with self._lock:
             if not self.gone:
                 self.gone = True
                 self._fail(
-                    f"the store file {self.path} (storage.path) was deleted or replaced while whatshooked was "
-                    "running: nothing more is acknowledged (webhooks answer 503 so Meta redelivers, sends are "
+                    f"the store file {self.path} (storage.path) or its -wal was deleted or replaced while whatshooked "
+                    "was running: nothing more is acknowledged (webhooks answer 503 so Meta redelivers, sends are "
                     "refused). Put the file back if it was removed by mistake, then restart whatshooked"
                 )
         raise StoreUnavailable(self.fault)

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiosqlite
 
 from whatshooked.errors import StoreError
+from whatshooked.store.base import StoreUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,19 @@ def _v1(scheme: str) -> str:
 MIGRATIONS: tuple[tuple[int, Step], ...] = ((1, _v1),)
 
 LATEST = MIGRATIONS[-1][0]
+
+
+def refuse_non_file(path: Path) -> None:
+    if path.exists() and not path.is_file():
+        raise StoreUnreadable(path, "it is a directory or a device, not a file")
+
+
+async def refuse_foreign(db: aiosqlite.Connection, path: Path) -> None:
+    """A database with tables but no `schema_version` belongs to another program: never migrate into it."""
+    names = {row[0] for row in await db.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if names and "schema_version" not in names:
+        shown = ", ".join(sorted(names)[:5])
+        raise StoreUnreadable(path, f"it is another program's database (tables: {shown})")
 
 
 async def schema_version(db: aiosqlite.Connection) -> int:

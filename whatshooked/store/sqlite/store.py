@@ -28,7 +28,7 @@ from whatshooked.private_files import create_private_file, make_private_dir
 from whatshooked.store.base import Delivery, DeliveryRow, Store, StoreUnavailable, StoreUnreadable
 from whatshooked.store.seal import Sealer, open_plain, reseal_all
 from whatshooked.store.sqlite.guard import probe, unreadable
-from whatshooked.store.sqlite.migrations import migrate
+from whatshooked.store.sqlite.migrations import migrate, refuse_foreign, refuse_non_file
 from whatshooked.store.sqlite.statements import (
     DELIVERED,
     INSERT_DELIVERY,
@@ -63,9 +63,11 @@ class SQLiteStore(Store):
         # Events carry message contents: a new file is 0600 (SQLite gives its -wal and -shm the same mode)
         # in a folder that, when we make it, is 0700.
         make_private_dir(path.parent)
+        refuse_non_file(path)
         create_private_file(path)
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
+            await refuse_foreign(db, path)  # before WAL, which would rewrite another program's file header
             await db.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL: a commit survives a crash of the process (SIGKILL), fsync at checkpoints.
             await db.execute("PRAGMA synchronous = NORMAL")

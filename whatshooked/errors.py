@@ -50,9 +50,12 @@ class NotConnected(RequestError):
 class SendError(WhatshookedError):
     """WhatsApp (or Meta's Graph API) refused an operation; `code` is theirs when known."""
 
-    def __init__(self, message: str, code: int | str | None = None, details: object = None) -> None:
+    def __init__(self, message: str, code: int | str | None = None, details: object = None,
+                 http_status: int | None = None) -> None:
         self.code = code
         self.details = details
+        self.http_status = http_status
+        """The HTTP status Meta answered with, when the refusal came over HTTP."""
         super().__init__(message)
 
 

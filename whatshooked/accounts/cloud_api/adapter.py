@@ -32,6 +32,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RETRY_FIRST, RETRY_CAP = 1.0, 300.0
+"""Seconds between checks of a number that failed for a reason that may pass (doubling up to the cap)."""
+# Meta's codes for "try again later": unknown/temporary errors, call-rate limits, service unavailable.
+_TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131016, 133004})
+
+
+def transient(exc: SendError) -> bool:
+    """Meta not reached, a 5xx or 429, or an error Meta marks transient: worth another try later."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    if exc.code is None or details.get("is_transient") is True:
+        return True
+    if exc.http_status is not None and (exc.http_status == 429 or exc.http_status >= 500):
+        return True
+    try:
+        code = int(exc.code)
+    except (TypeError, ValueError):
+        return False
+    return code in _TRANSIENT_CODES or code == 429 or 500 <= code < 600
+
 
 class CloudApiAdapter(AccountAdapter):
     type_name = "business-api"
@@ -49,6 +68,7 @@ class CloudApiAdapter(AccountAdapter):
         self.display_phone_number: str | None = None
         self._webhook = CloudWebhook(self)
         self._check: asyncio.Task[None] | None = None
+        self._answered = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------
     async def connect(self) -> None:
@@ -63,13 +83,43 @@ class CloudApiAdapter(AccountAdapter):
         self._check = asyncio.create_task(self._check_number(), name=f"cloud-api-connect-{self.id}")
 
     async def until_checked(self) -> AccountState:
-        """Wait for the check `connect` started; returns the resulting state."""
+        """Wait for the first answer of the check `connect` started; returns the resulting state.
+
+        A transient failure (Meta unreachable, 5xx, rate limited) is retried in the same task with a
+        growing pause; this returns after the first attempt all the same, with the account in `error`."""
         if self._check is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._check)
+            answered = asyncio.ensure_future(self._answered.wait())
+            try:
+                await asyncio.wait({answered, self._check}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                answered.cancel()
         return self.state
 
     async def _check_number(self) -> None:
+        """GET the number (and find its WABA); retry what may pass by itself, stay in `error` for the rest."""
+        self._answered.clear()
+        pause = RETRY_FIRST
+        while True:
+            try:
+                await self._check_once()
+            except SendError as exc:
+                if not transient(exc):
+                    self.set_state(AccountState.ERROR, str(exc))  # Meta's refusal: retrying would not change it
+                    self._answered.set()
+                    return
+                self.set_state(AccountState.ERROR, f"{exc}; retrying in {pause:g} s")
+                self._answered.set()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RETRY_CAP)
+                continue
+            log.info("account %s: Cloud API number %s ready (waba %s); webhook path %s", self.id,
+                     self.display_phone_number or self.api.phone_number_id, self.waba_id or "unknown",
+                     self.webhook_path)
+            self.set_state(AccountState.CONNECTED)
+            self._answered.set()
+            return
+
+    async def _check_once(self) -> None:
         step = f"checking phone_number_id {self.api.phone_number_id}"
         try:
             info = await self.graph.call("GET", self.api.phone_number_id)
@@ -78,12 +128,9 @@ class CloudApiAdapter(AccountAdapter):
             if not self.waba_id and self.api.business_account_id:
                 step = f"finding the WhatsApp Business Account of business {self.api.business_account_id}"
                 self.waba_id = await self._resolve_waba()
-        except SendError as exc:
-            self.set_state(AccountState.ERROR, f"{step} failed: {exc}")  # Meta's refusal, or why Meta was not reached
-            return
-        log.info("account %s: Cloud API number %s ready (waba %s); webhook path %s", self.id,
-                 self.display_phone_number or self.api.phone_number_id, self.waba_id or "unknown", self.webhook_path)
-        self.set_state(AccountState.CONNECTED)
+        except SendError as exc:  # Meta's refusal, or why Meta was not reached
+            raise SendError(f"{step} failed: {exc}", code=exc.code, details=exc.details,
+                            http_status=exc.http_status) from None
 
     async def _resolve_waba(self) -> str:
         """`GET /{business_account_id}/owned_whatsapp_business_accounts`; with several, the one holding our number."""
@@ -91,7 +138,7 @@ class CloudApiAdapter(AccountAdapter):
         wabas = [str(w["id"]) for w in (answer.get("data") or []) if isinstance(w, dict) and w.get("id")]
         if not wabas:
             raise SendError(f"business {self.api.business_account_id} owns no WhatsApp Business Account; "
-                            "set business_api.waba_id")
+                            "set business_api.waba_id", code="no_waba")
         if len(wabas) == 1:
             return wabas[0]
         for waba in wabas:
@@ -99,7 +146,7 @@ class CloudApiAdapter(AccountAdapter):
             if any(str(n.get("id")) == self.api.phone_number_id for n in numbers.get("data") or []):
                 return waba
         raise SendError(f"none of the WhatsApp Business Accounts of business {self.api.business_account_id} "
-                        f"holds phone_number_id {self.api.phone_number_id}; set business_api.waba_id")
+                        f"holds phone_number_id {self.api.phone_number_id}; set business_api.waba_id", code="no_waba")
 
     def learn_waba(self, waba_ids: set[str]) -> None:
         """A webhook's `entry[].id` is the WABA id: use it when none was configured or resolved."""

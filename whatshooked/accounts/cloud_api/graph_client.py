@@ -40,12 +40,13 @@ def meta_error(status: int, body: Any) -> SendError:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         text = body if isinstance(body, str) else json.dumps(body)
-        return SendError(f"Meta's Graph API answered {status}: {text[:500]}", code=status, details=body)
+        return SendError(f"Meta's Graph API answered {status}: {text[:500]}", code=status, details=body,
+                         http_status=status)
     message = str(error.get("message") or error.get("error_user_msg") or f"Meta's Graph API answered {status}")
     details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else None
     if details and details not in message:
         message = f"{message}: {details}"
-    return SendError(message, code=error.get("code", status), details=error)
+    return SendError(message, code=error.get("code", status), details=error, http_status=status)
 
 
 class GraphClient:

@@ -46,6 +46,8 @@ EXTRA_ROUTES = {
     ("POST", "/api/accounts/logout"),
     ("GET", "/docs"),
     ("GET", "/docs/{name}"),
+    ("GET", "/"),
+    ("GET", "/dashboard/{name}"),
 }
 CONFIG = """
 server:

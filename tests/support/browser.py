@@ -8,6 +8,7 @@ is there for the next, as in the operator's own browser.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,6 +33,12 @@ class Browser:
     async def measure(self, url: str, expression: str, width: int, height: int = 844) -> Any:
         """Open `url` in a new tab emulating a phone `width` CSS pixels wide (DevTools protocol), wait for it
         to load, and give back what `expression` evaluates to in the page."""
+        value, _ = await self.render(url, expression, width, height, screenshot=False)
+        return value
+
+    async def render(self, url: str, expression: str, width: int, height: int = 844,
+                     screenshot: bool = True) -> tuple[Any, bytes]:
+        """Like `measure`, and also a PNG screenshot of the page as it is after `expression`."""
         async with aiohttp.ClientSession() as http:
             async with http.put(f"{self.devtools}/json/new?about:blank") as response:
                 tab = await response.json()
@@ -54,7 +61,11 @@ class Browser:
                 await until(lambda: self._loaded(call), within=30)
                 result = await call("Runtime.evaluate", expression=expression, returnByValue=True,
                                     awaitPromise=True)
-                return result["result"].get("value")
+                png = b""
+                if screenshot:
+                    shot = await call("Page.captureScreenshot", format="png")
+                    png = base64.b64decode(shot["data"])
+                return result["result"].get("value"), png
 
     @staticmethod
     async def _loaded(call: Any) -> bool:

@@ -63,13 +63,13 @@ def unauthorized(server: ServerConfig) -> web.Response:
     return web.Response(status=401, text=text, headers=headers)
 
 
-PROTECTED = ("/api", "/docs")
-"""Path roots behind the API's credentials (the docs page too: the browser asks once for both)."""
+PROTECTED = ("/api", "/docs", "/dashboard")
+"""Path roots behind the API's credentials (the docs and the dashboard too: the browser asks once)."""
 
 
 def needs_auth(request: web.Request) -> bool:
     path = request.path
-    if not any(path == root or path.startswith(root + "/") for root in PROTECTED):
+    if path != "/" and not any(path == root or path.startswith(root + "/") for root in PROTECTED):
         return False
     handler = request.match_info.handler
     return not getattr(handler, _PUBLIC_ATTR, False)

@@ -55,28 +55,25 @@ RENDERED = """window.dashboardReady.then(() => new Promise((resolve) => {
   if (!qr || qr.complete) { done(); } else { qr.onload = done; qr.onerror = done; }
 }))"""
 
-DISABLE_SHOP = """window.dashboardReady.then(() => {
+MESSAGE = """const shownMessage = () => new Promise((resolve) => {
+  const look = () => {
+    const text = document.querySelector('#message').textContent;
+    if (text) { resolve(text); } else { setTimeout(look, 50); }
+  };
+  look();
+});
+"""
+
+DISABLE_SHOP = MESSAGE + """window.dashboardReady.then(() => {
   [...document.querySelectorAll('#account-shop button')].find(b => b.textContent === 'Disable').click();
-  return new Promise((resolve) => {
-    const look = () => {
-      const text = document.querySelector('#message').textContent;
-      if (text) { resolve(text); } else { setTimeout(look, 50); }
-    };
-    look();
-  });
+  return shownMessage();
 })"""
 
-PAIR = """window.dashboardReady.then(() => {
+PAIR = MESSAGE + """window.dashboardReady.then(() => {
   const form = document.querySelector('#account-web form.pair');
   form.querySelector('input').value = '+15557654321';
   form.requestSubmit();
-  return new Promise((resolve) => {
-    const look = () => {
-      const text = document.querySelector('#message').textContent;
-      if (text) { resolve(text); } else { setTimeout(look, 50); }
-    };
-    look();
-  });
+  return shownMessage();
 })"""
 
 

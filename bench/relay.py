@@ -1,0 +1,194 @@
+"""The whole hot path against a bare relay (issue 14, goal 1).
+
+    .venv/bin/python bench/relay.py [--n 10000] [--concurrency 32] [--rounds 3] [--paced 1000]
+
+A signed Cloud API webhook goes in, the event is committed, a signed POST goes out to the hook. The
+sink (the hook) lives in this process, beside the load, and notes when each message id arrives.
+- relay: a bare aiohttp app in its own process that reads each webhook, forwards the body to the
+  sink with one ClientSession and answers when the sink answered (no signature, no storage);
+- daemon: `python -m whatshooked serve` with one business-api account (app_secret checked; graph_url
+  at a stand-in in another process) and one hook with a `whsec_` secret (every delivery signed).
+events/s is N / time until the sink has all N; the runs alternate for --rounds rounds and the best
+round of each is compared (the ratio daemon/relay), as the issue asks. Then a paced run at --paced
+events/s against the daemon gives POST->200 p50/p99. CPU per event is the server process's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import signal
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inbound import ROOT, Result, _listen, _until_told, cpu_seconds, serve_rig, signed_posts  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+from tests.support.cloud_daemon import WEBHOOK_PATH, config_text  # noqa: E402
+from tests.support.process import ServeProcess, free_port  # noqa: E402
+
+HOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def serve_relay(conn: Connection, sink: str) -> None:
+    asyncio.run(_serve_relay(conn, sink))
+
+
+async def _serve_relay(conn: Connection, sink: str) -> None:
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.read()
+        async with http.post(sink, data=body, headers={"Content-Type": "application/json"}) as response:
+            await response.read()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post(WEBHOOK_PATH, webhook)
+    runner, port = await _listen(app)
+    conn.send(f"http://127.0.0.1:{port}")
+    await _until_told(conn, runner)
+    await http.close()
+
+
+class Sink:
+    """The hook: counts message ids as they arrive (relay bodies are Meta's, daemon bodies are events)."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.wanted = 0
+        self.done = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        if "entry" in body:
+            message_id = body["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+        else:
+            message_id = (body.get("data") or {}).get("message_id")
+        if isinstance(message_id, str) and message_id.startswith("wamid.bench"):
+            self.arrived[message_id] = time.monotonic()
+            if len(self.arrived) >= self.wanted:
+                self.done.set()
+        return web.Response(status=204)
+
+    def expect(self, n: int) -> None:
+        self.arrived, self.wanted = {}, n
+        self.done.clear()
+
+
+async def run(name: str, http: aiohttp.ClientSession, url: str, pid: int, sink: Sink, n: int,
+              concurrency: int, rate: float = 0.0) -> Result:
+    posts = signed_posts(n)
+    sink.expect(n)
+    sent: dict[str, float] = {}
+    answers: list[float] = []
+    pending = iter(enumerate(posts))
+    cpu = cpu_seconds(pid)
+    started = time.monotonic()
+
+    async def worker() -> None:
+        for index, (wamid, body, headers) in pending:
+            if rate:
+                await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+            began = sent[wamid] = time.monotonic()
+            async with http.post(url, data=body, headers=headers) as response:
+                await response.read()
+                assert response.status == 200, f"{url} answered {response.status}"
+            answers.append(time.monotonic() - began)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.wait_for(sink.done.wait(), 120)
+    return Result(name, n, max(sink.arrived.values()) - started, answers,
+                  [sink.arrived[w] - at for w, at in sent.items()], cpu_seconds(pid) - cpu)
+
+
+async def main(args: argparse.Namespace) -> int:
+    sink = Sink()
+    app = web.Application()
+    app.router.add_post("/hook", sink.handle)
+    sink_runner, sink_port = await _listen(app)
+    sink_url = f"http://127.0.0.1:{sink_port}/hook"
+    spawn = multiprocessing.get_context("spawn")
+    rig_conn, rig_child = spawn.Pipe()
+    relay_conn, relay_child = spawn.Pipe()
+    helpers = [spawn.Process(target=serve_rig, args=(rig_child,), daemon=True),
+               spawn.Process(target=serve_relay, args=(relay_child, sink_url), daemon=True)]
+    for process in helpers:
+        process.start()
+    graph_url, _ = rig_conn.recv()
+    relay_url = relay_conn.recv() + WEBHOOK_PATH
+    rounds: list[tuple[Result, Result]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        port = free_port()
+        config = folder / "config.yaml"
+        text = config_text(folder, port, graph_url, sink_url, business={})
+        config.write_text(text.replace(f"    url: {sink_url}\n", f"    url: {sink_url}\n    secret: {HOOK_SECRET}\n"))
+        daemon = ServeProcess(config, port)
+        try:
+            await daemon.start()
+            await daemon.healthy()
+            assert daemon.proc is not None and helpers[1].pid is not None
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
+                url = daemon.url + WEBHOOK_PATH
+                await run("relay", http, relay_url, helpers[1].pid, sink, 500, args.concurrency)  # warm-up
+                await run("daemon", http, url, daemon.proc.pid, sink, 500, args.concurrency)
+                for _ in range(args.rounds):
+                    rounds.append((await run("relay (bare aiohttp)", http, relay_url, helpers[1].pid, sink, args.n,
+                                             args.concurrency),
+                                   await run("daemon (serve, signed)", http, url, daemon.proc.pid, sink, args.n,
+                                             args.concurrency)))
+                paced = await run(f"daemon paced {args.paced}/s", http, url, daemon.proc.pid, sink,
+                                  args.paced * 5, args.concurrency, rate=args.paced)
+            daemon.send(signal.SIGTERM)
+            await daemon.wait(15)
+        except BaseException:
+            print(daemon.output(), file=sys.stderr)
+            raise
+        finally:
+            await daemon.stop()
+            for conn in (rig_conn, relay_conn):
+                conn.send("stop")
+            for process in helpers:
+                process.join(5)
+            await sink_runner.cleanup()
+    return report(rounds, paced)
+
+
+def report(rounds: list[tuple[Result, Result]], paced: Result) -> int:
+    print(f"{'round':<6} {'run':<24} {'events':>7} {'events/s':>9} {'200 p50':>8} {'200 p99':>8} "
+          f"{'hook p99':>9} {'CPU us/ev':>9}")
+    for number, pair in enumerate(rounds, 1):
+        for r in pair:
+            print(f"{number:<6} {r.name:<24} {r.events:>7} {r.rate:>9.0f} {r.percentile(r.answers, 50):>8.2f} "
+                  f"{r.percentile(r.answers, 99):>8.2f} {r.percentile(r.arrivals, 99):>9.2f} {r.cpu_per_event:>9.0f}")
+    best_relay = max(r.rate for r, _ in rounds)
+    best_daemon = max(d.rate for _, d in rounds)
+    print(f"best of {len(rounds)}: relay {best_relay:.0f}/s, daemon {best_daemon:.0f}/s = "
+          f"{best_daemon / best_relay:.2f} x the relay (goal >= 0.75)")
+    print(f"{paced.name}: POST->200 p50 {paced.percentile(paced.answers, 50):.2f} ms, "
+          f"p99 {paced.percentile(paced.answers, 99):.2f} ms (goal < 25), POST->hook p99 "
+          f"{paced.percentile(paced.arrivals, 99):.2f} ms, CPU {paced.cpu_per_event:.0f} us/event")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=10000, help="webhook POSTs per run (default 10000)")
+    parser.add_argument("--concurrency", type=int, default=32, help="POSTs in flight (default 32)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each compared")
+    parser.add_argument("--paced", type=int, default=1000, help="events/s of the paced run (default 1000)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))

@@ -1,8 +1,8 @@
 """The aiohttp application: middlewares, every routes module, and inbound Cloud API webhooks.
 
-Webhook paths are configured per account (and change with the config), so they are not routes:
-a middleware hands a request whose path is an account's `webhook_path` to that adapter, before
-API authentication (Meta's signature protects those).
+Webhook paths are configured per account (and change with the config): one resource, registered
+last, matches a path while an account listens on it (`webhook_route`); the API's credentials do not
+apply there (Meta's signature protects those).
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from whatshooked.api import openapi
+from whatshooked.api import openapi, webhook_route
 from whatshooked.api.auth import auth_middleware
 from whatshooked.api.connections import CONNECTIONS, ConnectionGuard, guard_middleware
 from whatshooked.api.errors import error_middleware
@@ -61,20 +60,12 @@ class Parts(Protocol):
     def metrics(self) -> Metrics: ...
 
 
-@web.middleware
-async def webhook_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    adapter = request.app[ACCOUNTS].webhook_adapter(request.path)
-    if adapter is not None:
-        return await adapter.handle_webhook(request)
-    return await handler(request)
-
-
 def build_app(parts: Parts) -> web.Application:
     """An app over opened parts; the caller closes them after the app's cleanup."""
     config = parts.settings.config
     app = web.Application(
         client_max_size=config.server.max_body,
-        middlewares=[error_middleware, guard_middleware, webhook_middleware, origin_middleware, auth_middleware],
+        middlewares=[error_middleware, guard_middleware, origin_middleware, auth_middleware],
     )
     app[CONNECTIONS] = ConnectionGuard(config.server.request_timeout, config.server.max_connections)
     app[SETTINGS] = parts.settings
@@ -85,4 +76,5 @@ def build_app(parts: Parts) -> web.Application:
     app[METRICS] = parts.metrics
     for module in ROUTE_MODULES:
         module.setup(app)
+    webhook_route.setup(app, parts.accounts.webhook_adapter)
     return app

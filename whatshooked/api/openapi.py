@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
+from whatshooked.api.webhook_route import WEBHOOK_TEMPLATE, WebhookResource
+
 PATH = "/api/openapi.json"
 CONTRACT = "openapi_contract.json"
 EXTRA = "openapi_extra.json"
@@ -47,6 +49,9 @@ def registered_routes(app: web.Application) -> set[tuple[str, str]]:
     routes = set()
     for route in app.router.routes():
         if route.method == hdrs.METH_HEAD or route.resource is None:
+            continue
+        if isinstance(route.resource, WebhookResource):  # every account's webhook_path, by its default
+            routes |= {("GET", WEBHOOK_TEMPLATE), ("POST", WEBHOOK_TEMPLATE)}
             continue
         routes.add((route.method, route.resource.canonical))
     return routes

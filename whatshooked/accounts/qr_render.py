@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import segno
+if TYPE_CHECKING:
+    import segno
 
 PNG_SCALE = 8
 """Pixels per module: a WhatsApp pairing code (version ~10) comes out at ~500 px, easy to scan."""
@@ -13,6 +15,8 @@ BORDER = 4
 
 
 def make(data: str) -> segno.QRCode:
+    import segno  # only when a code is shown: a daemon without WhatsApp Web accounts never needs it
+
     return segno.make_qr(data, error="L")
 
 

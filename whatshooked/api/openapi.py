@@ -58,9 +58,11 @@ def registered_routes(app: web.Application) -> set[tuple[str, str]]:
 
 
 def setup(app: web.Application) -> None:
-    body = json.dumps(build_document(), ensure_ascii=False, indent=1).encode()
+    built: list[bytes] = []  # made on the first request: most daemons never serve it, and it costs ~1 MB
 
     async def openapi_json(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json", charset="utf-8")
+        if not built:
+            built.append(json.dumps(build_document(), ensure_ascii=False, indent=1).encode())
+        return web.Response(body=built[0], content_type="application/json", charset="utf-8")
 
     app.router.add_get(PATH, openapi_json)

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from whatshooked.config.edit import Document
 from whatshooked.config.load import load_config, parse_config
 from whatshooked.config.model import Config
 from whatshooked.config.write import write_atomically
@@ -72,6 +71,8 @@ class Settings:
 
     def _write_back(self, edit: Edit) -> tuple[Any, Config | None]:
         """In a worker thread: edit the document, validate it and replace the file; None when nothing changed."""
+        from whatshooked.config.edit import Document  # ruamel.yaml: only once something is changed
+
         try:
             document = Document.read(self.path)
         except ConfigError as exc:  # the file was broken by hand since it was loaded

@@ -17,9 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from whatshooked.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -65,7 +62,12 @@ class Sealer:
     def __init__(self, key: bytes, old_keys: Sequence[bytes] = ()) -> None:
         self.key_id = key_id(key)
         self._header = MAGIC + self.key_id
+        # Imported here: cryptography adds ~6 MB to a daemon that seals nothing (issue 14's idle RSS).
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._current = AESGCM(key)
+        self._invalid: type[Exception] = InvalidTag
         self._readers = {key_id(k): AESGCM(k) for k in old_keys}
         self._readers[self.key_id] = self._current
 
@@ -87,7 +89,7 @@ class Sealer:
         nonce = blob[HEADER_SIZE:HEADER_SIZE + NONCE_SIZE]
         try:
             return reader.decrypt(nonce, blob[HEADER_SIZE + NONCE_SIZE:], blob[:HEADER_SIZE])
-        except InvalidTag:
+        except self._invalid:
             raise SealError(where, "a sealed event does not open (damaged, or not written by this key)") from None
 
     def needs_reseal(self, blob: bytes) -> bool:

@@ -1,8 +1,8 @@
 """`whatshooked status | send | hooks | accounts | cache`: a client of the running daemon's API.
 
 URL and credentials come from the daemon's own config file, so on the server no flags are needed.
-Standard library HTTP (a CLI makes one request at a time). Every failure is one line on stderr and
-exit 1; argparse's usage errors are exit 2.
+Standard library HTTP (a CLI makes one request at a time). Every failure is one line on stderr with an
+exit code scripts can rely on (cli/exit_codes.py; argparse's usage errors are 2).
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from typing import Any, TextIO
 
 import yaml
 
+from whatshooked.cli import exit_codes
+from whatshooked.cli.secrets import new_secret
 from whatshooked.config.load import parse_config, read_raw
 from whatshooked.config.model import Config, ServerConfig
-from whatshooked.errors import ConfigError, WhatshookedError
+from whatshooked.errors import ConfigError
 
 COMMANDS = ("status", "send", "hooks", "accounts", "cache")
 TIMEOUT = 60.0
@@ -33,8 +35,8 @@ DEFAULT_MIME = {"image": "image/jpeg", "video": "video/mp4", "document": "applic
                 "audio": "audio/mpeg"}
 
 
-class ClientError(WhatshookedError):
-    """Printed as the one line `whatshooked: <message>`."""
+class ClientError(exit_codes.CommandError):
+    """A client command failed: one line on stderr, exit `code`."""
 
 
 def add_client_commands(commands: argparse._SubParsersAction) -> None:
@@ -69,7 +71,10 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--name")
     add.add_argument("--method", choices=("GET", "POST", "PUT", "PATCH"), type=str.upper)
     add.add_argument("--events", help="comma-separated event names or patterns, e.g. message.received,message.*")
-    add.add_argument("--secret", help="whsec_… signing secret")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--secret", help="whsec_… signing secret")
+    secret.add_argument("--generate-secret", action="store_true",
+                        help="sign with a fresh random whsec_ secret, printed once (give it to the receiver)")
     remove = command(hooks, "remove", "remove a hook")
     remove.add_argument("id")
 
@@ -104,13 +109,18 @@ def run_client_command(args: argparse.Namespace, config: Config, out: TextIO | N
             print(json.dumps(answer, indent=2, ensure_ascii=False), file=out)
     except ClientError as exc:
         print(f"whatshooked: {exc}", file=sys.stderr)
-        return 1
+        return exc.code
     if args.command == "status" and not_connected(answer):
         return EXIT_NOT_CONNECTED
-    return 0
+    return exit_codes.OK
 
 
-EXIT_NOT_CONNECTED = 3
+def register(handlers: dict[tuple[str, str | None], Any]) -> None:
+    """Commands defined in other modules (cli/accounts_cmd.py, …) add their handlers here."""
+    _HANDLERS.update(handlers)
+
+
+EXIT_NOT_CONNECTED = exit_codes.NOT_CONNECTED
 """`status`: an enabled account is not connected (scripts and health checks can tell)."""
 FINE_STATES = frozenset({"connected", "disabled", "standby"})
 
@@ -137,6 +147,14 @@ class Api:
         return cls(server.local_url, headers)
 
     def call(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
+        raw = self.fetch(method, path, body, query)
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw.decode("utf-8", "replace")
+
+    def fetch(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> bytes:
+        """The answer's bytes as sent (an image, say); an error status is a ClientError."""
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         data = None if body is None else json.dumps(body).encode()
         headers = dict(self.headers, **({"Content-Type": "application/json"} if data is not None else {}))
@@ -146,18 +164,18 @@ class Api:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             text = " ".join(exc.read().decode("utf-8", "replace").split()) or exc.reason
-            raise ClientError(f"{method} {path}: {exc.code} {text}") from None
+            raise ClientError(f"{method} {path}: {exc.code} {text}", exit_codes.for_status(exc.code)) from None
         except (urllib.error.URLError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError):
-                raise ClientError(f"the daemon at {self.base_url} did not answer within {TIMEOUT:.0f}s") from None
-            raise ClientError(f"cannot reach the daemon at {self.base_url} (is it running?)") from None
+                raise ClientError(f"the daemon at {self.base_url} did not answer within {TIMEOUT:.0f}s",
+                                  exit_codes.UNREACHABLE) from None
+            raise ClientError(f"cannot reach the daemon at {self.base_url} (is it running?)",
+                              exit_codes.UNREACHABLE) from None
         except TimeoutError:
-            raise ClientError(f"the daemon at {self.base_url} did not answer within {TIMEOUT:.0f}s") from None
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return raw.decode("utf-8", "replace")
+            raise ClientError(f"the daemon at {self.base_url} did not answer within {TIMEOUT:.0f}s",
+                              exit_codes.UNREACHABLE) from None
+        return raw
 
 
 # -- commands -----------------------------------------------------------------
@@ -222,11 +240,15 @@ def hooks_add(api: Api, args: argparse.Namespace, out: TextIO) -> Any:
         body["method"] = args.method
     if args.events:
         body["events"] = [event.strip() for event in args.events.split(",") if event.strip()]
-    if args.secret:
-        body["secret"] = args.secret
+    if args.secret or args.generate_secret:
+        body["secret"] = args.secret or new_secret()
     answer = api.call("POST", "/api/hooks/add", body)
+    if args.generate_secret and isinstance(answer, dict):
+        answer = dict(answer, secret=body["secret"])  # shown once: the API never lists it again
     if not args.json:
         print(f"added hook {answer.get('hook_id', args.id) if isinstance(answer, dict) else args.id}", file=out)
+        if args.generate_secret:
+            print(f"signing secret (shown once; give it to the receiver): {body['secret']}", file=out)
     return answer
 
 

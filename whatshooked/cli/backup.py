@@ -57,12 +57,13 @@ def store_path(config_path: Path) -> Path:
     location = storage.get("path") if isinstance(storage, dict) else None
     text = yaml.safe_dump({"storage": {"path": location}} if isinstance(location, str) else {})
     path = parse_config(text, config_path).storage.path
-    scheme = scheme_of(str(path))
+    scheme = scheme_of(location if isinstance(location, str) else str(path))
     if scheme != "sqlite":
-        raise BackupError(f"storage.path is a {scheme}:// database: back it up with that database's own tool "
-                          f"(for PostgreSQL: pg_dump), and copy {config_path} by hand", exit_codes.USAGE)
-    if str(path).startswith("sqlite:"):
-        path = Path("/" + str(path).removeprefix("sqlite:").lstrip("/"))
+        raise BackupError(f"{config_path}: storage.path is a {scheme}:// database: back it up with that "
+                          f"database's own tool (for PostgreSQL: pg_dump) and copy the config by hand",
+                          exit_codes.USAGE)
+    if isinstance(location, str) and location.startswith("sqlite:/"):
+        path = Path("/" + location.removeprefix("sqlite:").lstrip("/"))
     if not path.is_file():
         raise BackupError(f"{config_path}: storage.path: no store at {path} (has serve run with this config?)",
                           exit_codes.USAGE)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cloud_serve import serve_config
 from tests.support.graph_standin import GraphStandin
 from tests.support.harness import until
 from tests.support.process import ServeProcess, child_env, free_port, run_cli
@@ -21,18 +22,7 @@ ACKED_BEFORE_BACKUP = 60
 
 def config_text(tmp_path: Path, port: int, graph: str) -> str:
     # No hooks: every event stays in the store, so the copy must hold each one that was acked.
-    return f"""server: {{host: 127.0.0.1, port: {port}, api_key: backup-test-key}}
-storage: {{path: {tmp_path / "state" / "whatshooked.db"}}}
-media: {{dir: {tmp_path / "media"}}}
-accounts:
-  - id: shop
-    type: business-api
-    business_api:
-      phone_number_id: "106540352242922"
-      access_token: test-token
-      waba_id: "102290129340398"
-      graph_url: {graph}
-"""
+    return serve_config(tmp_path, port, graph, store="state/whatshooked.db")
 
 
 async def stream(url: str, acked: list[str], stop: asyncio.Event) -> None:

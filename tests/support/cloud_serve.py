@@ -12,7 +12,7 @@ def serve_config(tmp_path: Path, port: int, graph: str, hook: str | None = None,
     """`extra` is more top-level YAML (delivery:, logging:, …); with `hook`, one hook `rx` gets every event."""
     hooks = f'hooks:\n  - {{id: rx, url: "{hook}"}}\n' if hook else ""
     return f"""
-server: {{host: 127.0.0.1, port: {port}, api_key: serve-test-api-key}}
+server: {{host: 127.0.0.1, port: {port}, api_key: crash-test-api-key}}
 storage: {{path: {tmp_path / store}}}
 media: {{dir: {tmp_path / "media"}}}
 {extra}{hooks}accounts:

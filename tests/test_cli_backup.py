@@ -111,3 +111,13 @@ def test_backup_of_a_database_url_says_what_to_use(tmp_path: Path, url: str) -> 
     assert done.returncode == 2 and "pg_dump" in done.stderr and "\n" not in done.stderr.rstrip("\n")
     assert not (tmp_path / "b").exists()
     assert os.listdir(tmp_path) == ["config.yaml"]
+
+
+def test_a_store_that_is_not_a_database_leaves_no_half_backup(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("storage:\n  path: ./garbage.db\n")
+    (tmp_path / "garbage.db").write_bytes(b"not a database, " * 512)
+    done = run_cli("backup", "-c", str(path), str(tmp_path / "b"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == f"whatshooked: backup of {tmp_path / 'garbage.db'} failed: file is not a database\n"
+    assert list((tmp_path / "b").iterdir()) == []

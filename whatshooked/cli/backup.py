@@ -80,15 +80,20 @@ def backup(config_path: Path, store: Path, target: Path) -> list[Path]:
     for copy in (store_copy, config_copy):
         if copy.exists():
             raise BackupError(f"{copy} exists already: back up into a new or empty folder", exit_codes.USAGE)
+    made: list[Path] = []
     try:
         write_private(store_copy, b"")  # created 0600 first: SQLite then writes into it
+        made.append(store_copy)
         _copy_store(store, store_copy)
         write_private(config_copy, config_path.read_bytes())
-    except OSError as exc:
+        made.append(config_copy)
+    except (OSError, sqlite3.Error) as exc:
+        for copy in made:  # no half backup left to be mistaken for a whole one
+            copy.unlink(missing_ok=True)
+        if isinstance(exc, sqlite3.Error):
+            raise BackupError(f"backup of {store} failed: {exc}") from None
         where = f" ({exc.filename})" if exc.filename else ""
         raise BackupError(f"backup failed: {exc.strerror or exc}{where}") from None
-    except sqlite3.Error as exc:
-        raise BackupError(f"backup of {store} failed: {exc}") from None
     return [store_copy, config_copy]
 
 

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 import yaml
 
 from whatshooked.cli import exit_codes
+from whatshooked.cli.commands import command
 from whatshooked.cli.secrets import new_secret
 from whatshooked.config.load import parse_config, read_raw
 from whatshooked.config.model import Config, ServerConfig
@@ -41,14 +42,6 @@ class ClientError(exit_codes.CommandError):
 
 def add_client_commands(commands: argparse._SubParsersAction) -> None:
     """Register the client commands on cli.py's subparsers (dest="command")."""
-    config_help = "config file of the daemon to talk to (default: $WHATSHOOKED_CONFIG, else ./config.yaml)"
-
-    def command(parent: Any, name: str, text: str) -> argparse.ArgumentParser:
-        sub: argparse.ArgumentParser = parent.add_parser(name, help=text, description=text)
-        sub.add_argument("-c", "--config", default=argparse.SUPPRESS, help=config_help)
-        sub.add_argument("--json", action="store_true", help="print the API's JSON answer as is")
-        return sub
-
     command(commands, "status", "health, account states and cache size of the running daemon")
 
     send = command(commands, "send", "send a message through the running daemon")

@@ -31,7 +31,10 @@ def clear(api: Api, args: argparse.Namespace, out: TextIO) -> Any:
     if not args.yes:
         if not sys.stdin.isatty():
             raise ClientError("cache clear deletes every undelivered event: add --yes to confirm", exit_codes.USAGE)
-        reply = input("Delete every undelivered event from the cache? This cannot be undone. [y/N] ")
+        try:
+            reply = input("Delete every undelivered event from the cache? This cannot be undone. [y/N] ")
+        except EOFError:  # Ctrl-D: no
+            reply = ""
         if reply.strip().lower() not in ("y", "yes"):
             raise ClientError("nothing deleted")
     answer = api.call("DELETE", "/api/cache", query={"confirm": "true"})

@@ -71,11 +71,11 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     remove = command(hooks, "remove", "remove a hook")
     remove.add_argument("id")
 
-    accounts = commands.add_parser("accounts", help="list accounts").add_subparsers(
+    accounts = commands.add_parser("accounts", help="list, enable, disable, pair or log out accounts").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     command(accounts, "list", "list accounts with their state")
 
-    cache = commands.add_parser("cache", help="inspect and replay undelivered events").add_subparsers(
+    cache = commands.add_parser("cache", help="inspect, replay or clear undelivered events").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     command(cache, "stats", "how many undelivered events, by type")
     listing = command(cache, "list", "list undelivered events")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sqlite3
 import stat
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from tests.support.cloud_serve import serve_config
 from tests.support.graph_standin import GraphStandin
 from tests.support.harness import until
+from tests.support.paired_session import OWN_JID, make_paired_session
 from tests.support.process import ServeProcess, child_env, free_port, run_cli
 from tests.test_crash import payload
 from whatshooked.store.sqlite.store import SQLiteStore
@@ -121,3 +124,26 @@ def test_a_store_that_is_not_a_database_leaves_no_half_backup(tmp_path: Path) ->
     assert done.returncode == 1
     assert done.stderr == f"whatshooked: backup of {tmp_path / 'garbage.db'} failed: file is not a database\n"
     assert list((tmp_path / "b").iterdir()) == []
+
+
+async def test_whatsapp_web_sessions_are_copied_per_account(tmp_path: Path) -> None:
+    """A real whatsmeow session file (made by neonize) is copied whole; an account never paired is skipped."""
+    session = tmp_path / "sessions" / "personal.db"
+    session.parent.mkdir()
+    await make_paired_session(session)
+    path = tmp_path / "config.yaml"
+    path.write_text("storage:\n  path: ./state.db\naccounts:\n"
+                    "  - id: personal\n    session_path: ./sessions/personal.db\n"
+                    "  - id: fresh\n    type: whatsmeow\n"
+                    "  - id: shop\n    type: business-api\n    business_api:\n"
+                    "      phone_number_id: '1'\n      access_token: ${UNSET_IN_THIS_TEST_TOKEN}\n")
+    sqlite3.connect(tmp_path / "state.db").close()
+    done = await asyncio.to_thread(run_cli, "backup", "-c", str(path), str(tmp_path / "b"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    copy = tmp_path / "b" / "sessions" / "personal.db"
+    assert done.stdout.splitlines() == [f"wrote {tmp_path / 'b' / 'state.db'}", f"wrote {copy}",
+                                        f"wrote {tmp_path / 'b' / 'config.yaml'}"]
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600 and stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
+    with contextlib.closing(sqlite3.connect(copy)) as db:
+        assert db.execute("SELECT jid FROM whatsmeow_device").fetchall() == [(OWN_JID,)]
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["personal.db"]

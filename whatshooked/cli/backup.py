@@ -1,9 +1,10 @@
-"""`whatshooked backup PATH`: a consistent copy of the store and the config, safe while serve runs.
+"""`whatshooked backup PATH`: a consistent copy of the store, the config and the WhatsApp Web sessions.
 
 The store is copied with SQLite's online backup API (one read transaction over the whole file, so
 the copy is the store as of one moment, every committed event in it; the daemon keeps writing
-meanwhile, WAL readers do not block it). The config is copied byte for byte. Both copies are 0600
-in a folder made 0700: they hold message contents, API keys and tokens.
+meanwhile, WAL readers do not block it); each WhatsApp Web account's session file (SQLite too) the
+same way, to `sessions/<account id>.db`. The config is copied byte for byte. Every copy is 0600 in
+folders made 0700: they hold message contents, API keys, tokens and device keys.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from pathlib import Path
 
 import yaml
 
+from whatshooked.accounts.backends import default_type
 from whatshooked.cli import exit_codes
 from whatshooked.config.load import parse_config, read_raw
 from whatshooked.errors import ConfigError
 from whatshooked.private_files import make_private_dir, write_private
 from whatshooked.store.open import scheme_of
 
+WEB_TYPE = "whatsmeow"
+"""The account type whose session is a file of its own (WhatsApp Web)."""
 BUSY_TIMEOUT_S = 30.0
 """How long to wait for the daemon's writer when the backup needs a lock (a checkpoint, say)."""
 
@@ -40,7 +44,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 def run(config_path: Path, target: Path) -> int:
     try:
         store = store_path(config_path)
-        copies = backup(config_path, store, target)
+        copies = backup(config_path, store, target, session_files(config_path))
     except BackupError as exc:
         print(f"whatshooked: {exc}", file=sys.stderr)
         return exc.code
@@ -70,31 +74,48 @@ def store_path(config_path: Path) -> Path:
     return path
 
 
-def backup(config_path: Path, store: Path, target: Path) -> list[Path]:
-    """Write `target/<store name>` and `target/<config name>`; never overwrites anything."""
+def session_files(config_path: Path) -> dict[str, Path]:
+    """{account id: session file} of the WhatsApp Web accounts whose session exists (only their
+    id, type and session_path are read, so other accounts' secrets need not be in the environment)."""
+    accounts = read_raw(config_path).get("accounts")
+    kept = [{key: entry[key] for key in ("id", "type", "session_path") if key in entry}
+            for entry in accounts if isinstance(entry, dict)] if isinstance(accounts, list) else []
+    web = [entry for entry in kept if entry.get("type", default_type()) == WEB_TYPE]
+    config = parse_config(yaml.safe_dump({"accounts": web}), config_path)
+    found = {account.id: getattr(account.settings, "session_path", None) for account in config.accounts}
+    return {account_id: path for account_id, path in found.items() if path is not None and path.is_file()}
+
+
+def backup(config_path: Path, store: Path, target: Path, sessions: dict[str, Path] | None = None) -> list[Path]:
+    """Write `target/<store name>`, `target/<config name>` and `target/sessions/<id>.db`; never overwrites."""
     try:
         make_private_dir(target)
     except OSError as exc:
         raise BackupError(f"cannot make the folder {target}: {exc.strerror or exc}") from None
     store_copy, config_copy = target / store.name, target / config_path.name
-    for copy in (store_copy, config_copy):
+    databases = {store: store_copy, **{path: target / "sessions" / f"{account_id}.db"
+                                       for account_id, path in (sessions or {}).items()}}
+    for copy in (*databases.values(), config_copy):
         if copy.exists():
             raise BackupError(f"{copy} exists already: back up into a new or empty folder", exit_codes.USAGE)
     made: list[Path] = []
     try:
-        write_private(store_copy, b"")  # created 0600 first: SQLite then writes into it
-        made.append(store_copy)
-        _copy_store(store, store_copy)
+        for source, copy in databases.items():
+            make_private_dir(copy.parent)
+            write_private(copy, b"")  # created 0600 first: SQLite then writes into it
+            made.append(copy)
+            _copy_store(source, copy)
         write_private(config_copy, config_path.read_bytes())
         made.append(config_copy)
     except (OSError, sqlite3.Error) as exc:
         for copy in made:  # no half backup left to be mistaken for a whole one
             copy.unlink(missing_ok=True)
         if isinstance(exc, sqlite3.Error):
-            raise BackupError(f"backup of {store} failed: {exc}") from None
+            source = next(source for source, copy in databases.items() if copy == made[-1])
+            raise BackupError(f"backup of {source} failed: {exc}") from None
         where = f" ({exc.filename})" if exc.filename else ""
         raise BackupError(f"backup failed: {exc.strerror or exc}{where}") from None
-    return [store_copy, config_copy]
+    return [store_copy, *made[1:-1], config_copy]
 
 
 def _copy_store(store: Path, copy: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from whatshooked import __version__
 from whatshooked.cli import accounts_cmd, backup, cache_cmd, completion
 from whatshooked.cli import client as client_cli
+from whatshooked.cli.storage_check import storage_problem
 from whatshooked.config.load import load_config, resolve_config_path
 from whatshooked.config.model import LoggingConfig
 from whatshooked.config.write import remove_leftovers, write_starter
@@ -93,6 +94,9 @@ def init(path: Path) -> int:
 
 def check_config(path: Path) -> int:
     config = load_config(path, strict=True)
+    problem = storage_problem(config)
+    if problem is not None:
+        raise ConfigError([problem])
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not (config.server.api_key or config.server.username):

@@ -194,7 +194,7 @@ async def test_api_error_is_one_line(receiver: HookReceiver, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     receiver.reply(Reply(status=404, body="hook 'nope' not found\n"))
     code, out = await run(["hooks", "remove", "nope"], config_for(receiver, tmp_path))
-    assert (code, out) == (1, "")
+    assert (code, out) == (2, "")  # the API refused the request as wrong: a usage error (cli/exit_codes.py)
     assert capsys.readouterr().err == "whatshooked: POST /api/hooks/remove: 404 hook 'nope' not found\n"
 
 
@@ -204,7 +204,7 @@ async def test_unreachable_daemon_is_one_line(tmp_path: Path, capsys: pytest.Cap
         port = probe.getsockname()[1]
     config = parse_config(f"server:\n  port: {port}\n  api_key: k\n", tmp_path / "config.yaml")
     code, _ = await run(["status"], config)
-    assert code == 1
+    assert code == 4  # cannot reach the daemon (cli/exit_codes.py)
     assert capsys.readouterr().err == (
         f"whatshooked: cannot reach the daemon at http://127.0.0.1:{port} (is it running?)\n"
     )

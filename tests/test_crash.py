@@ -17,32 +17,18 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.cloud_serve import serve_config
 from tests.support.graph_standin import GraphStandin, fixture
 from tests.support.harness import until
 from tests.support.process import ServeProcess, free_port
 from tests.support.receiver import HookReceiver, Reply
 
-PHONE_NUMBER_ID = "106540352242922"
 ACKED_BEFORE_KILL = 40
 
 
 def config_text(tmp_path: Path, port: int, graph: str, hook: str) -> str:
-    return f"""
-server: {{host: 127.0.0.1, port: {port}, api_key: crash-test-api-key}}
-storage: {{path: {tmp_path / "state.db"}}}
-media: {{dir: {tmp_path / "media"}}}
-delivery: {{timeout: 5s, concurrency: 4, retry: [100ms, 200ms, 500ms, 1s, 1s, 1s, 1s]}}
-hooks:
-  - {{id: rx, url: "{hook}"}}
-accounts:
-  - id: shop
-    type: business-api
-    business_api:
-      phone_number_id: "{PHONE_NUMBER_ID}"
-      access_token: test-token
-      waba_id: "102290129340398"
-      graph_url: {graph}
-"""
+    return serve_config(tmp_path, port, graph, hook,
+                        "delivery: {timeout: 5s, concurrency: 4, retry: [100ms, 200ms, 500ms, 1s, 1s, 1s, 1s]}\n")
 
 
 def payload(number: int) -> bytes:

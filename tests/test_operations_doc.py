@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -12,6 +13,7 @@ from email.message import Message
 from http.server import HTTPServer
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -29,7 +31,8 @@ def example() -> dict[str, Any]:
     assert MARKER in text, f"{DOC} lost its {MARKER!r} marker"
     block = text.split(MARKER, 1)[1].split("```python\n", 1)[1].split("\n```", 1)[0]
     namespace: dict[str, Any] = {"__name__": "receiver_example"}
-    exec(compile(block, f"{DOC}:receiver-example", "exec"), namespace)
+    with mock.patch.dict(os.environ, {"HOOK_SECRET": SECRET}):  # as the README has the reader export it
+        exec(compile(block, f"{DOC}:receiver-example", "exec"), namespace)
     return namespace
 
 

@@ -22,11 +22,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.cloud_serve import PHONE_NUMBER_ID
 from tests.support.graph_standin import GraphStandin
 from tests.support.harness import until
 from tests.support.process import ServeProcess, child_env, free_port
 from tests.support.receiver import HookReceiver
-from tests.test_crash import PHONE_NUMBER_ID, config_text, payload
+from tests.test_crash import config_text, payload
 
 AUTH = {"x-api-key": "crash-test-api-key"}
 WEBHOOK = "/webhooks/whatsapp/shop"

@@ -159,9 +159,9 @@ class AccountAdapter(abc.ABC):
         if error is not None or state in (AccountState.CONNECTED, AccountState.QR):
             self._last_error = error
         if error:
-            log.warning("account %s: %s -> %s (%s)", self.id, previous, state, error)
+            log.warning("account %s: %s -> %s (%s)", self.id, previous, state, error, extra={"account_id": self.id})
         else:
-            log.info("account %s: %s -> %s", self.id, previous, state)
+            log.info("account %s: %s -> %s", self.id, previous, state, extra={"account_id": self.id})
         if self.ctx.on_state is not None:
             self.ctx.on_state(self, state, error)
 
@@ -173,7 +173,8 @@ class AccountAdapter(abc.ABC):
         """
         event = Event(type=event_type, data={"account_id": self.id, **data})
         if not await self.ctx.emit(event, dedupe_key):
-            log.debug("account %s: %s already raised (%s)", self.id, event_type, dedupe_key)
+            log.debug("account %s: %s already raised (%s)", self.id, event_type, dedupe_key,
+                      extra={"account_id": self.id})
             return None
         return event
 

@@ -99,7 +99,7 @@ class AccountManager:
         async with self._lock:
             wanted = {account.id: account for account in config.accounts}
             for account_id in [i for i in self._adapters if i not in wanted]:
-                log.info("account %s removed", account_id)
+                log.info("account %s removed", account_id, extra={"account_id": account_id})
                 await self._stop(self._adapters.pop(account_id))
             started = []
             for account_id, account in wanted.items():
@@ -107,7 +107,7 @@ class AccountManager:
                 if current is not None and current.config == account:
                     continue
                 if current is not None:
-                    log.info("account %s changed: reconnecting", account_id)
+                    log.info("account %s changed: reconnecting", account_id, extra={"account_id": account_id})
                     await self._stop(current)
                 adapter = self._build(account, config)
                 self._adapters[account_id] = adapter
@@ -139,12 +139,12 @@ class AccountManager:
         try:
             cls = self._registry.adapter_class(account.type)
         except BackendUnavailable as exc:
-            log.error("account %s: %s", account.id, exc)
+            log.error("account %s: %s", account.id, exc, extra={"account_id": account.id})
             return UnavailableAdapter(account, ctx, reason=str(exc))
         try:
             return cls(account, ctx)
         except Exception as exc:  # a backend bug must not stop the daemon
-            log.exception("account %s: could not be set up", account.id)
+            log.exception("account %s: could not be set up", account.id, extra={"account_id": account.id})
             return UnavailableAdapter(account, ctx, reason=f"could not be set up: {exc}")
 
     async def _connect(self, adapter: AccountAdapter) -> None:
@@ -152,7 +152,7 @@ class AccountManager:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await adapter.connect()
         except Exception as exc:  # adapters should end in a state, but never let one take the daemon down
-            log.exception("account %s: connect failed", adapter.id)
+            log.exception("account %s: connect failed", adapter.id, extra={"account_id": adapter.id})
             adapter.set_state(AccountState.ERROR, f"connect failed: {exc or type(exc).__name__}")
 
     async def _stop(self, adapter: AccountAdapter) -> None:
@@ -160,9 +160,10 @@ class AccountManager:
             async with asyncio.timeout(DISCONNECT_TIMEOUT):
                 await adapter.disconnect()
         except TimeoutError:
-            log.warning("account %s: did not disconnect within %ss; left behind", adapter.id, DISCONNECT_TIMEOUT)
+            log.warning("account %s: did not disconnect within %ss; left behind", adapter.id, DISCONNECT_TIMEOUT,
+                        extra={"account_id": adapter.id})
         except Exception:
-            log.exception("account %s: disconnect failed", adapter.id)
+            log.exception("account %s: disconnect failed", adapter.id, extra={"account_id": adapter.id})
 
     # -- events and sends -------------------------------------------------
     async def emit(self, event: Event, dedupe_key: str | None = None) -> bool:
@@ -220,7 +221,8 @@ class AccountManager:
                 account_id, request = self._reply_request(event, item)
                 await self.send(account_id, request)
             except (RequestError, SendError) as exc:
-                log.warning("two-way reply %d to event %s not sent: %s", index, event.id, exc)
+                log.warning("two-way reply %d to event %s not sent: %s", index, event.id, exc,
+                            extra={"event_id": event.id})
 
     def _reply_request(self, event: Event, item: Any) -> tuple[str, SendRequest]:
         if not isinstance(item, dict):

@@ -1,8 +1,8 @@
 """`whatshooked status | send | hooks | accounts | cache`: a client of the running daemon's API.
 
 URL and credentials come from the daemon's own config file, so on the server no flags are needed.
-Standard library HTTP (a CLI makes one request at a time). Every failure is one line on stderr and
-exit 1; argparse's usage errors are exit 2.
+Standard library HTTP (a CLI makes one request at a time). Every failure is one line on stderr with an
+exit code scripts can rely on (cli/exit_codes.py; argparse's usage errors are 2).
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from typing import Any, TextIO
 
 import yaml
 
+from whatshooked.cli import exit_codes
+from whatshooked.cli.commands import command
+from whatshooked.cli.secrets import new_secret
 from whatshooked.config.load import parse_config, read_raw
 from whatshooked.config.model import Config, ServerConfig
-from whatshooked.errors import ConfigError, WhatshookedError
+from whatshooked.errors import ConfigError
 
 COMMANDS = ("status", "send", "hooks", "accounts", "cache")
 TIMEOUT = 60.0
@@ -33,20 +36,12 @@ DEFAULT_MIME = {"image": "image/jpeg", "video": "video/mp4", "document": "applic
                 "audio": "audio/mpeg"}
 
 
-class ClientError(WhatshookedError):
-    """Printed as the one line `whatshooked: <message>`."""
+class ClientError(exit_codes.CommandError):
+    """A client command failed: one line on stderr, exit `code`."""
 
 
 def add_client_commands(commands: argparse._SubParsersAction) -> None:
     """Register the client commands on cli.py's subparsers (dest="command")."""
-    config_help = "config file of the daemon to talk to (default: $WHATSHOOKED_CONFIG, else ./config.yaml)"
-
-    def command(parent: Any, name: str, text: str) -> argparse.ArgumentParser:
-        sub: argparse.ArgumentParser = parent.add_parser(name, help=text, description=text)
-        sub.add_argument("-c", "--config", default=argparse.SUPPRESS, help=config_help)
-        sub.add_argument("--json", action="store_true", help="print the API's JSON answer as is")
-        return sub
-
     command(commands, "status", "health, account states and cache size of the running daemon")
 
     send = command(commands, "send", "send a message through the running daemon")
@@ -69,15 +64,18 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--name")
     add.add_argument("--method", choices=("GET", "POST", "PUT", "PATCH"), type=str.upper)
     add.add_argument("--events", help="comma-separated event names or patterns, e.g. message.received,message.*")
-    add.add_argument("--secret", help="whsec_… signing secret")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--secret", help="whsec_… signing secret")
+    secret.add_argument("--generate-secret", action="store_true",
+                        help="sign with a fresh random whsec_ secret, printed once (give it to the receiver)")
     remove = command(hooks, "remove", "remove a hook")
     remove.add_argument("id")
 
-    accounts = commands.add_parser("accounts", help="list accounts").add_subparsers(
+    accounts = commands.add_parser("accounts", help="list, enable, disable, pair or log out accounts").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     command(accounts, "list", "list accounts with their state")
 
-    cache = commands.add_parser("cache", help="inspect and replay undelivered events").add_subparsers(
+    cache = commands.add_parser("cache", help="inspect, replay or clear undelivered events").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     command(cache, "stats", "how many undelivered events, by type")
     listing = command(cache, "list", "list undelivered events")
@@ -104,13 +102,18 @@ def run_client_command(args: argparse.Namespace, config: Config, out: TextIO | N
             print(json.dumps(answer, indent=2, ensure_ascii=False), file=out)
     except ClientError as exc:
         print(f"whatshooked: {exc}", file=sys.stderr)
-        return 1
+        return exc.code
     if args.command == "status" and not_connected(answer):
         return EXIT_NOT_CONNECTED
-    return 0
+    return exit_codes.OK
 
 
-EXIT_NOT_CONNECTED = 3
+def register(handlers: dict[tuple[str, str | None], Any]) -> None:
+    """Commands defined in other modules (cli/accounts_cmd.py, …) add their handlers here."""
+    _HANDLERS.update(handlers)
+
+
+EXIT_NOT_CONNECTED = exit_codes.NOT_CONNECTED
 """`status`: an enabled account is not connected (scripts and health checks can tell)."""
 FINE_STATES = frozenset({"connected", "disabled", "standby"})
 
@@ -137,6 +140,14 @@ class Api:
         return cls(server.local_url, headers)
 
     def call(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
+        raw = self.fetch(method, path, body, query)
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw.decode("utf-8", "replace")
+
+    def fetch(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> bytes:
+        """The answer's bytes as sent (an image, say); an error status is a ClientError."""
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         data = None if body is None else json.dumps(body).encode()
         headers = dict(self.headers, **({"Content-Type": "application/json"} if data is not None else {}))
@@ -146,18 +157,18 @@ class Api:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             text = " ".join(exc.read().decode("utf-8", "replace").split()) or exc.reason
-            raise ClientError(f"{method} {path}: {exc.code} {text}") from None
+            raise ClientError(f"{method} {path}: {exc.code} {text}", exit_codes.for_status(exc.code)) from None
         except (urllib.error.URLError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError):
-                raise ClientError(f"the daemon at {self.base_url} did not answer within {TIMEOUT:.0f}s") from None
-            raise ClientError(f"cannot reach the daemon at {self.base_url} (is it running?)") from None
+                raise ClientError(f"the daemon at {self.base_url} did not answer within {TIMEOUT:.0f}s",
+                                  exit_codes.UNREACHABLE) from None
+            raise ClientError(f"cannot reach the daemon at {self.base_url} (is it running?)",
+                              exit_codes.UNREACHABLE) from None
         except TimeoutError:
-            raise ClientError(f"the daemon at {self.base_url} did not answer within {TIMEOUT:.0f}s") from None
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return raw.decode("utf-8", "replace")
+            raise ClientError(f"the daemon at {self.base_url} did not answer within {TIMEOUT:.0f}s",
+                              exit_codes.UNREACHABLE) from None
+        return raw
 
 
 # -- commands -----------------------------------------------------------------
@@ -222,11 +233,15 @@ def hooks_add(api: Api, args: argparse.Namespace, out: TextIO) -> Any:
         body["method"] = args.method
     if args.events:
         body["events"] = [event.strip() for event in args.events.split(",") if event.strip()]
-    if args.secret:
-        body["secret"] = args.secret
+    if args.secret or args.generate_secret:
+        body["secret"] = args.secret or new_secret()
     answer = api.call("POST", "/api/hooks/add", body)
+    if args.generate_secret and isinstance(answer, dict):
+        answer = dict(answer, secret=body["secret"])  # shown once: the API never lists it again
     if not args.json:
         print(f"added hook {answer.get('hook_id', args.id) if isinstance(answer, dict) else args.id}", file=out)
+        if args.generate_secret:
+            print(f"signing secret (shown once; give it to the receiver): {body['secret']}", file=out)
     return answer
 
 

@@ -1,6 +1,7 @@
-"""`whatshooked serve | init | check-config | version`: parse, load, hand over.
+"""`whatshooked serve | init | check-config | version | backup | completion`: parse, load, hand over.
 
-Exit codes: 0 clean stop, 2 bad config or usage, 1 anything else. Never a traceback.
+Exit codes (cli/exit_codes.py): 0 clean stop, 2 bad config or usage, 1 anything else; the client
+commands add 3-5. Never a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import sys
 from pathlib import Path
 
 from whatshooked import __version__
+from whatshooked.cli import accounts_cmd, backup, cache_cmd, completion
 from whatshooked.cli import client as client_cli
+from whatshooked.cli.storage_check import storage_problem
 from whatshooked.config.load import load_config, resolve_config_path
 from whatshooked.config.model import LoggingConfig
 from whatshooked.config.write import remove_leftovers, write_starter
@@ -39,16 +42,27 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("-c", "--config", default=argparse.SUPPRESS, help=config_help)
     commands.add_parser("version", help="print the version")
     client_cli.add_client_commands(commands)
+    for module in (accounts_cmd, cache_cmd):
+        module.add_commands(commands)
+        client_cli.register(module.HANDLERS)
+    backup.add_command(commands)
+    completion.add_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)  # usage errors exit 2 here
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors exit 2 here
     try:
         if args.command == "version":
             print(f"whatshooked {__version__}")
             return EXIT_OK
+        if args.command == "completion":
+            print(completion.script(parser, args.shell), end="")
+            return EXIT_OK
         path = resolve_config_path(args.config)
+        if args.command == "backup":
+            return backup.run(path, args.path)
         if args.command in client_cli.COMMANDS:
             return client_cli.run_client_command(args, client_cli.load_client_config(path))
         if args.command == "init":
@@ -80,6 +94,9 @@ def init(path: Path) -> int:
 
 def check_config(path: Path) -> int:
     config = load_config(path, strict=True)
+    problem = storage_problem(config)
+    if problem is not None:
+        raise ConfigError([problem])
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not (config.server.api_key or config.server.username):

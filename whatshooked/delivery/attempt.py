@@ -106,7 +106,8 @@ async def _read_reply(response: aiohttp.ClientResponse, hook_id: str, limit: int
     try:
         data = await read_body(response, limit)
     except BodyTooLarge as exc:
-        log.warning("hook %s: its reply is ignored, nothing of it is sent: %s (server.max_body)", hook_id, exc)
+        log.warning("hook %s: its reply is ignored, nothing of it is sent: %s (server.max_body)", hook_id, exc,
+                    extra={"hook_id": hook_id})
         return None
     if not data:
         return None

@@ -202,7 +202,8 @@ class Dispatcher:
         except StoreError:
             if not self._closing:
                 raise
-            log.warning("event %s (%s) arrived after shutdown began and was not kept", event.id, event.type)
+            log.warning("event %s (%s) arrived after shutdown began and was not kept", event.id, event.type,
+                        extra={"event_id": event.id})
             return True  # not a duplicate: lost to the shutdown, as logged
         # The hand-off to hooks runs from the commit (`after`), so a caller cancelled here loses nothing.
         return await committed
@@ -240,7 +241,8 @@ class Dispatcher:
         items = send if isinstance(send, list) else [send]
         good = [item for item in items if isinstance(item, dict)]
         if len(good) != len(items):
-            log.warning("hook %s: ignored %d reply items that are not objects", hook_id, len(items) - len(good))
+            log.warning("hook %s: ignored %d reply items that are not objects", hook_id, len(items) - len(good),
+                        extra={"hook_id": hook_id})
         if good and self._reply_handler is not None:
             self._replies.spawn(self._reply(event, good, hook_id), "whatshooked-reply")
 
@@ -249,7 +251,8 @@ class Dispatcher:
         try:
             await self._reply_handler(event, items)
         except Exception:
-            log.exception("hook %s: sending its reply to event %s failed", hook_id, event.id)
+            log.exception("hook %s: sending its reply to event %s failed", hook_id, event.id,
+                          extra={"hook_id": hook_id, "event_id": event.id})
 
     # -- resume, replay, prune ---------------------------------------------
     async def _resume(self, hook_ids: list[str]) -> None:

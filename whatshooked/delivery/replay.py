@@ -49,12 +49,14 @@ class Replayer:
             event = row.event
             if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
                 runner.meters.replays.inc()
-                log.info("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type)
+                log.info("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type,
+                         extra={"hook_id": hook_id, "event_id": event.id})
         waiting = sorted(runner.waiting(), key=lambda job: job.event.id)  # ids are time-ordered
         for job in waiting:
             runner.hurry(job)
         if waiting:
-            log.info("hook %s answers again: %d waiting retries sent now", hook_id, len(waiting))
+            log.info("hook %s answers again: %d waiting retries sent now", hook_id, len(waiting),
+                     extra={"hook_id": hook_id})
 
     async def replay_event(self, event_id: str) -> bool:
         """True when every target hook took the event (it left the cache); False otherwise or if unknown."""
@@ -93,7 +95,8 @@ class Replayer:
             await store.add_deliveries(event.id, missing)
         for runner in targets:
             runner.meters.replays.inc()
-            log.debug("replaying event %s (%s) to hook %s", event.id, event.type, runner.hook.id)
+            log.debug("replaying event %s (%s) to hook %s", event.id, event.type, runner.hook.id,
+                      extra={"event_id": event.id, "hook_id": runner.hook.id})
         results = await asyncio.gather(*(runner.replay(event, body) for runner in targets))
         if all(results):
             await store.delete_event(event.id)

@@ -69,13 +69,15 @@ class HookRunner:
         self.hook = hook
         self._limit = concurrency
         if was_active and not hook.active:
-            log.info("hook %s is inactive: %d deliveries wait until it is active again", hook.id, len(self.jobs))
+            log.info("hook %s is inactive: %d deliveries wait until it is active again", hook.id, len(self.jobs),
+                     extra={"hook_id": hook.id})
         elif hook.active and not was_active:
             for job in self.jobs.values():
                 job.paused = True
-            log.info("hook %s is active again: %d deliveries resume", hook.id, len(self.jobs))
+            log.info("hook %s is active again: %d deliveries resume", hook.id, len(self.jobs),
+                     extra={"hook_id": hook.id})
         if concurrency != was_limit:
-            log.info("hook %s: concurrency %d -> %d", hook.id, was_limit, concurrency)
+            log.info("hook %s: concurrency %d -> %d", hook.id, was_limit, concurrency, extra={"hook_id": hook.id})
         self._fit()
 
     def submit(self, job: Job) -> bool:
@@ -175,11 +177,13 @@ class HookRunner:
                 try:
                     await self._run(job)
                 except StoreError as exc:  # the store cannot take writes: logged once, naming storage.path
-                    log.warning("hook %s: event %s not recorded: %s", self._hook.id, job.event.id, type(exc).__name__)
+                    log.warning("hook %s: event %s not recorded: %s", self._hook.id, job.event.id, type(exc).__name__,
+                                extra={"hook_id": self._hook.id, "event_id": job.event.id})
                     self.finish(job)
                     job.settle(False)
                 except Exception:  # a worker must survive anything one delivery does
-                    log.exception("hook %s: delivering event %s failed unexpectedly", self._hook.id, job.event.id)
+                    log.exception("hook %s: delivering event %s failed unexpectedly", self._hook.id, job.event.id,
+                                  extra={"hook_id": self._hook.id, "event_id": job.event.id})
                     self.finish(job)
                     job.settle(False)
                 finally:
@@ -231,7 +235,8 @@ class HookRunner:
         self.meters.retry.inc()
         self.meters.retries.inc()
         log.warning("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
-                    hook_id, event.id, job.attempts, outcome.error, wait)
+                    hook_id, event.id, job.attempts, outcome.error, wait,
+                    extra={"hook_id": hook_id, "event_id": event.id})
         await self._lanes.store.mark_attempt(event.id, hook_id, job.attempts, time.time() + wait, outcome.error)
         job.settle(False)
         self.later(job, wait)
@@ -244,12 +249,15 @@ class HookRunner:
         self.meters.failed.inc()
         kept = "kept in the cache" if store.persistent else "dropped (message_cache is disabled)"
         if job.single:
-            log.warning("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept)
+            log.warning("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept,
+                        extra={"hook_id": hook_id, "event_id": event.id})
         elif outcome.retryable:
             log.warning("hook %s: gave up on event %s after %d attempts (%s); %s",
-                        hook_id, event.id, job.attempts + 1, outcome.error, kept)
+                        hook_id, event.id, job.attempts + 1, outcome.error, kept,
+                        extra={"hook_id": hook_id, "event_id": event.id})
         else:
-            log.warning("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept)
+            log.warning("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept,
+                        extra={"hook_id": hook_id, "event_id": event.id})
         await store.mark_given_up(event.id, hook_id, outcome.error, outcome.retryable)
         self._done(job, False)
 

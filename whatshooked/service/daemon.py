@@ -82,6 +82,10 @@ class Daemon:
                 self.store = await open_store(config.storage, config.message_cache.enabled)
             except StoreUnreadable as exc:  # exit 2 with one line, like any other config problem
                 raise ConfigError([f"{config.path}: storage.path: {exc}"]) from None
+            except OSError as exc:  # its folder cannot be made (under a file, a read-only place, …)
+                why = f"{exc.strerror} ({exc.filename})" if exc.strerror and exc.filename else str(exc)
+                raise ConfigError([f"{config.path}: storage.path: cannot create the store {config.storage.path}: "
+                                   f"{why}"]) from None
             stack.push_async_callback(self.store.close)
             self.http = aiohttp.ClientSession()
             stack.push_async_callback(self.http.close)

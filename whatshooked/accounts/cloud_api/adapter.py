@@ -78,7 +78,7 @@ class CloudApiAdapter(AccountAdapter):
         if not self.api.app_secret:
             log.warning("account %s: business_api.app_secret is not set, so webhook POSTs at %s are NOT "
                         "checked against X-Hub-Signature-256; anyone who knows the URL can inject events",
-                        self.id, self.webhook_path)
+                        self.id, self.webhook_path, extra={"account_id": self.id})
         self.set_state(AccountState.CONNECTING)
         self._check = asyncio.create_task(self._check_number(), name=f"cloud-api-connect-{self.id}")
 
@@ -114,7 +114,7 @@ class CloudApiAdapter(AccountAdapter):
                 continue
             log.info("account %s: Cloud API number %s ready (waba %s); webhook path %s", self.id,
                      self.display_phone_number or self.api.phone_number_id, self.waba_id or "unknown",
-                     self.webhook_path)
+                     self.webhook_path, extra={"account_id": self.id})
             self.set_state(AccountState.CONNECTED)
             self._answered.set()
             return
@@ -152,7 +152,8 @@ class CloudApiAdapter(AccountAdapter):
         """A webhook's `entry[].id` is the WABA id: use it when none was configured or resolved."""
         if not self.waba_id and len(waba_ids) == 1:
             self.waba_id = next(iter(waba_ids))
-            log.info("account %s: WhatsApp Business Account id %s learnt from a webhook", self.id, self.waba_id)
+            log.info("account %s: WhatsApp Business Account id %s learnt from a webhook", self.id, self.waba_id,
+                     extra={"account_id": self.id})
 
     def sibling(self, phone_number_id: str) -> CloudApiAdapter | None:
         """The running Cloud API account for that number, when the daemon lends its account manager."""

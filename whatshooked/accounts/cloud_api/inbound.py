@@ -250,7 +250,8 @@ def status_item(status: dict[str, Any], account_id: str) -> Inbound | None:
     name = str(status.get("status") or "")
     event_type = STATUS_EVENTS.get(name)
     if event_type is None:
-        log.info("cloud account %s: ignoring status %r of %s", account_id, name, status.get("id"))
+        log.info("cloud account %s: ignoring status %r of %s", account_id, name, status.get("id"),
+                 extra={"account_id": account_id})
         return None
     recipient = international(str(status.get("recipient_id") or "")) or None
     data: dict[str, Any] = {

@@ -51,15 +51,16 @@ class CloudWebhook:
         challenge = request.query.get("hub.challenge")
         if not expected:
             log.warning("account %s: Meta's verify request refused: business_api.verify_token is not set",
-                        self.adapter.id)
+                        self.adapter.id, extra={"account_id": self.adapter.id})
         elif (request.query.get("hub.mode") == "subscribe" and challenge is not None
                 and hmac.compare_digest(token.encode(), expected.encode())):
             self._count("verified")
-            log.info("account %s: webhook verified by Meta", self.adapter.id)
+            log.info("account %s: webhook verified by Meta", self.adapter.id, extra={"account_id": self.adapter.id})
             return web.Response(text=challenge, content_type="text/plain")
         else:
             log.warning("account %s: Meta's verify request from %s refused: hub.verify_token differs from "
-                        "business_api.verify_token (or hub.mode is not subscribe)", self.adapter.id, request.remote)
+                        "business_api.verify_token (or hub.mode is not subscribe)", self.adapter.id, request.remote,
+                        extra={"account_id": self.adapter.id})
         self._count("verify_refused")
         return web.Response(status=403, text="verify token does not match")
 
@@ -69,7 +70,8 @@ class CloudWebhook:
                 return await self._receive(request, body)
         except Busy as exc:
             self._count("busy")
-            log.debug("account %s: webhook POST from %s answered 503: %s", self.adapter.id, request.remote, exc)
+            log.debug("account %s: webhook POST from %s answered 503: %s", self.adapter.id, request.remote, exc,
+                      extra={"account_id": self.adapter.id})
             return web.Response(status=503, headers={"Retry-After": "5"},
                                 text="too many webhook bodies being received at once; retry later")
 
@@ -78,7 +80,7 @@ class CloudWebhook:
         if secret and not signature_ok(secret, body, request.headers.get(SIGNATURE_HEADER)):
             self._count("bad_signature")
             log.warning("account %s: webhook POST from %s refused: %s missing or wrong (is app_secret right?)",
-                        self.adapter.id, request.remote, SIGNATURE_HEADER)
+                        self.adapter.id, request.remote, SIGNATURE_HEADER, extra={"account_id": self.adapter.id})
             return web.Response(status=401, text=f"{SIGNATURE_HEADER} does not match")
         try:
             parsed = parse_payload(load_body(body), self.adapter.id, self.adapter.api.phone_number_id)
@@ -96,11 +98,12 @@ class CloudWebhook:
         except StoreError as exc:  # the store cannot take writes (logged once, naming storage.path)
             self._count("error")
             log.warning("account %s: webhook answered 503, Meta will redeliver: %s", self.adapter.id,
-                        type(exc).__name__)
+                        type(exc).__name__, extra={"account_id": self.adapter.id})
             return web.Response(status=503, text="events cannot be stored now; retry later")
         except Exception:
             self._count("error")
-            log.exception("account %s: webhook events not committed; Meta will redeliver", self.adapter.id)
+            log.exception("account %s: webhook events not committed; Meta will redeliver", self.adapter.id,
+                          extra={"account_id": self.adapter.id})
             return web.Response(status=500, text="events could not be stored; retry later")
         self._count("ok")
         return web.Response(text="ok")
@@ -116,14 +119,16 @@ class CloudWebhook:
         sibling = self.adapter.sibling(phone_number_id)
         if sibling is None:
             log.warning("account %s: ignored webhook changes for phone_number_id %s: no business-api account has "
-                        "it (this one is %s)", self.adapter.id, phone_number_id, self.adapter.api.phone_number_id)
+                        "it (this one is %s)", self.adapter.id, phone_number_id, self.adapter.api.phone_number_id,
+                        extra={"account_id": self.adapter.id})
             return
         secret = sibling.api.app_secret.reveal()
         if secret and not signature_ok(secret, body, signature):
             self._count("bad_signature")
             log.warning("account %s: ignored webhook changes for account %s (phone_number_id %s): the POST is not "
                         "signed with %s's app_secret (one Meta app shares one secret: is it the same app?)",
-                        self.adapter.id, sibling.id, phone_number_id, sibling.id)
+                        self.adapter.id, sibling.id, phone_number_id, sibling.id,
+                        extra={"account_id": self.adapter.id})
             return
         payload = {"object": "whatsapp_business_account", "entry": entries}
         for item in parse_payload(payload, sibling.id, phone_number_id).items:
@@ -154,6 +159,7 @@ class CloudWebhook:
                 data, mime, filename=known.get("filename"), sha256=info.get("sha256") or known.get("sha256")
             )
         except (SendError, OSError) as exc:
-            log.warning("account %s: could not fetch media %s: %s", self.adapter.id, media_id, exc)
+            log.warning("account %s: could not fetch media %s: %s", self.adapter.id, media_id, exc,
+                        extra={"account_id": self.adapter.id})
             return {**known, "error": f"could not download media {media_id} from Meta: {exc}"}
         return {**known, **saved}

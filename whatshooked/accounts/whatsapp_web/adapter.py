@@ -110,7 +110,7 @@ class WhatsAppWebAdapter(WebLookups):
                 except asyncio.CancelledError:
                     pass
                 except Exception:
-                    log.exception("account %s: session task failed", self.id)
+                    log.exception("account %s: session task failed", self.id, extra={"account_id": self.id})
         self._watchdog = self._supervisor = None
         await self._stop_session()
         await self.router.drain(self.timing.drain_wait)
@@ -171,7 +171,7 @@ class WhatsAppWebAdapter(WebLookups):
             try:
                 await self.session.stop()
             except Exception:
-                log.exception("account %s: stopping the session failed", self.id)
+                log.exception("account %s: stopping the session failed", self.id, extra={"account_id": self.id})
 
     async def _watch(self) -> None:
         """Restart a session that says it is connected but is not, or a QR window that ran out, or a
@@ -188,7 +188,7 @@ class WhatsAppWebAdapter(WebLookups):
                         connected = await self.session.is_connected()
                 except Exception as exc:
                     connected = False
-                    log.debug("account %s: is_connected failed: %s", self.id, exc)
+                    log.debug("account %s: is_connected failed: %s", self.id, exc, extra={"account_id": self.id})
                 if not connected and self.unhealthy_since is None:
                     self.unhealthy_since = time.monotonic()
             since = self.unhealthy_since
@@ -197,14 +197,15 @@ class WhatsAppWebAdapter(WebLookups):
                 if self.state is AccountState.CONNECTED:
                     await self.emit("whatsapp.disconnected", reason="unresponsive")
                 log.warning("account %s: session unresponsive for %.0fs; restarting it", self.id,
-                            time.monotonic() - since)
+                            time.monotonic() - since, extra={"account_id": self.id})
                 self.end_run(Outcome(f"session unresponsive for {self.timing.unhealthy_grace:.0f}s"))
 
     def _revive_supervisor(self) -> None:
         task = self._supervisor
         if task is None or not task.done() or task.cancelled() or task.exception() is None:
             return  # running, or ended on purpose (logged out, QR expired, …)
-        log.error("account %s: the session supervisor died (%r); restarting it", self.id, task.exception())
+        log.error("account %s: the session supervisor died (%r); restarting it", self.id, task.exception(),
+                  extra={"account_id": self.id})
         self.set_state(AccountState.CONNECTING, f"restarted after an internal error: {task.exception()!r}")
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise(fresh=False),
                                                                   name=f"whatsapp-web:{self.id}")

@@ -78,7 +78,7 @@ class EventRouter:
         await self._tracked(self._qr(code), "QR")
 
     def on_login_status(self, status: str) -> None:
-        log.info("account %s: pairing status %s", self.adapter.id, status)
+        log.info("account %s: pairing status %s", self.adapter.id, status, extra={"account_id": self.adapter.id})
         if status == "timeout":
             self.qr_expired()
         elif status == "err-client-outdated":
@@ -110,7 +110,8 @@ class EventRouter:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("account %s: handling %s failed", self.adapter.id, what)
+            log.exception("account %s: handling %s failed", self.adapter.id, what,
+                          extra={"account_id": self.adapter.id})
         finally:
             if task is not None:
                 self._inflight.discard(task)
@@ -138,7 +139,7 @@ class EventRouter:
                                jid=public_address(ev.ID.User, ev.ID.Server), platform=ev.Platform or None,
                                business_name=ev.BusinessName or None)
         else:
-            log.warning("account %s: pairing failed: %s", adapter.id, ev.Error)
+            log.warning("account %s: pairing failed: %s", adapter.id, ev.Error, extra={"account_id": adapter.id})
             adapter.set_state(adapter.state, f"pairing failed: {ev.Error}")
 
     async def _connected(self, ev: Any) -> None:
@@ -214,7 +215,8 @@ class EventRouter:
             adapter.set_state(AccountState.CONNECTED)
 
     async def _stream_error(self, ev: Any) -> None:
-        log.warning("account %s: WhatsApp stream error %s", self.adapter.id, ev.Code)
+        log.warning("account %s: WhatsApp stream error %s", self.adapter.id, ev.Code,
+                    extra={"account_id": self.adapter.id})
 
     # -- messages and receipts ------------------------------------------------
     async def _message(self, ev: Any) -> None:

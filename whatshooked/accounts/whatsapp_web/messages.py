@@ -178,7 +178,8 @@ class MessageHandler:
             media = await adapter.ctx.media.save(data, fields["mime_type"], filename=fields["filename"],
                                                  sha256=fields["sha256"])
         except Exception as exc:
-            log.warning("account %s: media of message %s not downloaded: %s", adapter.id, ev.Info.ID, exc)
+            log.warning("account %s: media of message %s not downloaded: %s", adapter.id, ev.Info.ID, exc,
+                        extra={"account_id": adapter.id})
             return {**fields, **extra, "error": f"download failed: {exc}"}
         return {**media, **extra}
 

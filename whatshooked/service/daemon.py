@@ -81,7 +81,7 @@ class Daemon:
             try:
                 self.store = await open_store(config.storage, config.message_cache.enabled)
             except StoreUnreadable as exc:  # exit 2 with one line, like any other config problem
-                raise ConfigError([f"{config.path}: storage.path: {exc}"]) from None
+                raise ConfigError([f"{config.path}: {config.storage.key}: {exc}"]) from None
             stack.push_async_callback(self.store.close)
             self.http = aiohttp.ClientSession()
             stack.push_async_callback(self.http.close)

@@ -1,0 +1,87 @@
+"""The PostgreSQL schema, its numbered migrations, and the statements the hot path runs.
+
+Migrations run under a session advisory lock, so daemons started at once on an empty database take
+turns: the first migrates, the others find the schema current. A database that has our tables but no
+`schema_version` (or a newer version) is refused, never migrated into. Leases use the database's
+clock (`_now()`), so daemons on machines whose clocks differ still agree on when one has expired.
+"""
+
+from __future__ import annotations
+
+MIGRATE_LOCK = 0x7768_6B31  # "whk1": pg_advisory_lock key of the migrations
+
+_V1 = """
+CREATE TABLE events (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    body BYTEA NOT NULL
+);
+CREATE TABLE deliveries (
+    event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    hook_id TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    retryable BOOLEAN NOT NULL DEFAULT TRUE,
+    claimed_by TEXT NOT NULL DEFAULT '',
+    lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+    PRIMARY KEY (event_id, hook_id)
+);
+CREATE INDEX deliveries_pending ON deliveries (lease_until) WHERE state = 'pending';
+CREATE INDEX deliveries_claimed ON deliveries (claimed_by) WHERE state = 'pending';
+CREATE TABLE dedupe (
+    key TEXT PRIMARY KEY,
+    seen_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX dedupe_seen ON dedupe (seen_at);
+CREATE INDEX events_created ON events (created_at);
+
+CREATE FUNCTION wh_now() RETURNS DOUBLE PRECISION LANGUAGE sql VOLATILE AS
+$$ SELECT extract(epoch FROM clock_timestamp())::double precision $$;
+
+-- Delivered marks, many at once: an event goes (its rows with it) when no other hook still owes it.
+-- The events are locked first, so two daemons finishing the two hooks of one event at the same time
+-- see each other's mark (each statement of a plpgsql function takes a fresh snapshot).
+CREATE FUNCTION wh_delivered(ids TEXT[], hooks TEXT[]) RETURNS INTEGER LANGUAGE plpgsql AS $$
+DECLARE gone INTEGER;
+BEGIN
+    PERFORM 1 FROM events WHERE id = ANY(ids) ORDER BY id FOR UPDATE;
+    UPDATE deliveries d SET state = 'delivered', last_error = '', claimed_by = ''
+        FROM unnest(ids, hooks) AS m(event_id, hook_id)
+        WHERE d.event_id = m.event_id AND d.hook_id = m.hook_id;
+    DELETE FROM events e WHERE e.id = ANY(ids) AND NOT EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'delivered');
+    GET DIAGNOSTICS gone = ROW_COUNT;
+    RETURN gone;
+END $$;
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+LATEST = MIGRATIONS[-1][0]
+OUR_TABLES = ("events", "deliveries", "dedupe")
+
+# $1 id, $2 type, $3 timestamp, $4 created_at, $5 body, $6 hook ids, $7 dedupe key (or NULL), $8 node,
+# $9 lease seconds. One statement, so one round trip and one transaction: the key, the event and its
+# rows go in together or not at all. A key already there (another daemon's, too) stores nothing; a key
+# being stored by another transaction right now makes this one wait for it, then find it.
+ADD_EVENT = """
+WITH k AS (
+    INSERT INTO dedupe (key, seen_at) SELECT $7::text, $4 WHERE $7::text IS NOT NULL
+    ON CONFLICT DO NOTHING RETURNING 1
+), e AS (
+    INSERT INTO events (id, type, timestamp, created_at, body)
+    SELECT $1, $2, $3, $4, $5 WHERE $7::text IS NULL OR EXISTS (SELECT 1 FROM k)
+    ON CONFLICT (id) DO NOTHING RETURNING id
+), d AS (
+    INSERT INTO deliveries (event_id, hook_id, claimed_by, lease_until)
+    SELECT e.id, h, $8, wh_now() + $9 FROM e, unnest($6::text[]) AS h
+    ON CONFLICT DO NOTHING
+)
+SELECT EXISTS (SELECT 1 FROM e)
+"""
+
+DELIVERED = "SELECT wh_delivered($1::text[], $2::text[])"

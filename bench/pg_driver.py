@@ -6,8 +6,10 @@
 Starts a throwaway PostgreSQL cluster (Debian's binaries, as the tests do), migrates a fresh database
 per driver and round with the store's schema, then runs with each driver, --concurrency callers
 sharing a pool of 10 connections:
-  add       the store's ADD_EVENT statement (an event of ~0.5 kB, two delivery rows, a dedupe key): one
-            round trip and one transaction per event, as Store.add_event does
+  add       the store's ADD_EVENTS statement for one event (~0.5 kB, two delivery rows, a dedupe key): one
+            round trip and one transaction per event (the store batches what arrives meanwhile; one
+            event per call is its worst case)
+  add x32   the same statement with 32 events per call (a burst)
   delivered the store's wh_delivered() for both hooks of every event (batches of 1: the worst case)
 Prints events/s and p50/p99 per call for both, and the ratio asyncpg / psycopg (medians of the rounds).
 """
@@ -27,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.postgres import Cluster, binaries  # noqa: E402
-from whatshooked.store.postgres.schema import ADD_EVENT, DELIVERED, LATEST, MIGRATIONS  # noqa: E402
+from whatshooked.store.postgres.schema import ADD_EVENTS, DELIVERED, LATEST, MIGRATIONS  # noqa: E402
 
 BODY = b'{"type":"message.received","data":{"text":"' + b"x" * 420 + b'"}}'
 POOL = 10
@@ -100,16 +102,29 @@ async def timed(calls: Sequence[Callable[[], Awaitable[None]]], concurrency: int
     return len(calls) / elapsed, cuts[49] * 1000, cuts[98] * 1000
 
 
+def chunks(ids: list[str], size: int) -> list[list[str]]:
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+def add_args(ids: list[str]) -> tuple[Any, ...]:
+    """ADD_EVENTS's parameters for these events, each with two hooks and a dedupe key."""
+    now = time.time()
+    hooks = [(i, h) for i in ids for h in ("crm", "log")]
+    return (ADD_EVENTS, ids, ["message.received"] * len(ids), ["2026-12-03T00:00:00Z"] * len(ids), [now] * len(ids),
+            [BODY] * len(ids), ["key-" + i for i in ids], [h[0] for h in hooks], [h[1] for h in hooks], "bench", 30.0)
+
+
 async def one(driver: Any, url: str, n: int, concurrency: int) -> dict[str, tuple[float, float, float]]:
     await driver.open(url)
     try:
         await driver.script(dict(MIGRATIONS)[LATEST])
         ids = [f"evt_{uuid.uuid4().hex}" for _ in range(n)]
-        now = time.time()
-        adds = [lambda i=i: driver.run(ADD_EVENT, i, "message.received", "2026-12-03T00:00:00Z", now, BODY,
-                                       ["crm", "log"], "key-" + i, "bench", 30.0) for i in ids]
+        ids2 = [f"evt_{uuid.uuid4().hex}" for _ in range(n)]
+        adds = [lambda part=part: driver.run(*add_args(part)) for part in chunks(ids, 1)]
+        bursts = [lambda part=part: driver.run(*add_args(part)) for part in chunks(ids2, 32)]
         marks = [lambda i=i, h=h: driver.run(DELIVERED, [i], [h]) for i in ids for h in ("crm", "log")]
-        return {"add": await timed(adds, concurrency), "delivered": await timed(marks, concurrency)}
+        return {"add": await timed(adds, concurrency), "add x32": await timed(bursts, max(1, concurrency // 8)),
+                "delivered": await timed(marks, concurrency)}
     finally:
         await driver.close()
 
@@ -139,8 +154,9 @@ async def main() -> None:
                       for op, runs in ops.items()} for name, ops in results.items()}
     for name, ops in medians.items():
         for op, (rate, p50, p99) in ops.items():
-            print(f"  {name:8} {op:10} {rate:8.0f}/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
-    for op in ("add", "delivered"):
+            events = rate * (32 if op == "add x32" else 1)
+            print(f"  {name:8} {op:10} {events:8.0f} events/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
+    for op in ("add", "add x32", "delivered"):
         ratio = medians["asyncpg"][op][0] / medians["psycopg"][op][0]
         print(f"  asyncpg / psycopg, {op}: {ratio:.2f} x")
 

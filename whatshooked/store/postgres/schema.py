@@ -64,24 +64,34 @@ MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
 LATEST = MIGRATIONS[-1][0]
 OUR_TABLES = ("events", "deliveries", "dedupe")
 
-# $1 id, $2 type, $3 timestamp, $4 created_at, $5 body, $6 hook ids, $7 dedupe key (or NULL), $8 node,
-# $9 lease seconds. One statement, so one round trip and one transaction: the key, the event and its
-# rows go in together or not at all. A key already there (another daemon's, too) stores nothing; a key
-# being stored by another transaction right now makes this one wait for it, then find it.
-ADD_EVENT = """
-WITH k AS (
-    INSERT INTO dedupe (key, seen_at) SELECT $7::text, $4 WHERE $7::text IS NOT NULL
-    ON CONFLICT DO NOTHING RETURNING 1
+# Events in, many at once, in the order given (seq follows it): $1..$6 arrays of id, type, timestamp,
+# created_at, body, dedupe key (NULL: none); $7, $8 arrays of (event id, hook id) rows; $9 node; $10 lease
+# seconds. One statement, so one round trip and one transaction. A key already stored (by any daemon)
+# stores nothing; one being stored by another transaction right now makes this one wait, then find it;
+# a key repeated in the batch goes with its first event. Keys are inserted in key order, so two batches
+# racing on the same keys queue up instead of deadlocking. Returns the ids stored.
+ADD_EVENTS = """
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bytea[], $6::text[])
+    WITH ORDINALITY AS t(id, type, timestamp, created_at, body, key, n)
+), firsts AS (
+    SELECT DISTINCT ON (key) key, n, created_at FROM input WHERE key IS NOT NULL ORDER BY key, n
+), k AS (
+    INSERT INTO dedupe (key, seen_at) SELECT key, created_at FROM firsts ORDER BY key
+    ON CONFLICT DO NOTHING RETURNING key
 ), e AS (
     INSERT INTO events (id, type, timestamp, created_at, body)
-    SELECT $1, $2, $3, $4, $5 WHERE $7::text IS NULL OR EXISTS (SELECT 1 FROM k)
+    SELECT i.id, i.type, i.timestamp, i.created_at, i.body FROM input i
+    WHERE i.key IS NULL OR EXISTS (SELECT 1 FROM k JOIN firsts f ON f.key = k.key WHERE f.n = i.n)
+    ORDER BY i.n
     ON CONFLICT (id) DO NOTHING RETURNING id
 ), d AS (
     INSERT INTO deliveries (event_id, hook_id, claimed_by, lease_until)
-    SELECT e.id, h, $8, wh_now() + $9 FROM e, unnest($6::text[]) AS h
+    SELECT r.event_id, r.hook_id, $9, wh_now() + $10
+    FROM unnest($7::text[], $8::text[]) AS r(event_id, hook_id) JOIN e ON e.id = r.event_id
     ON CONFLICT DO NOTHING
 )
-SELECT EXISTS (SELECT 1 FROM e)
+SELECT COALESCE(array_agg(id), '{}') FROM e
 """
 
 DELIVERED = "SELECT wh_delivered($1::text[], $2::text[])"

@@ -27,8 +27,9 @@ from whatshooked.errors import StoreError
 from whatshooked.events import Event
 from whatshooked.store.base import Delivery, DeliveryRow, Store, StoreUnavailable
 from whatshooked.store.postgres import claims
+from whatshooked.store.postgres.adds import Add, AddQueue
 from whatshooked.store.postgres.migrate import prepare
-from whatshooked.store.postgres.schema import ADD_EVENT, DELIVERED
+from whatshooked.store.postgres.schema import ADD_EVENTS, DELIVERED
 from whatshooked.store.seal import Sealer, open_plain
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class PostgresStore(Store):
         self._mark_timer: asyncio.TimerHandle | None = None
         self._fault: str | None = None
         self._closed = False
+        self._adds = AddQueue(self._add_batch)
         self._renewer = asyncio.get_running_loop().create_task(self._renew(), name="whatshooked-store-leases")
 
     @classmethod
@@ -145,8 +147,9 @@ class PostgresStore(Store):
     async def _settled(self) -> None:
         """Every write handed over before this call has finished (a read then sees them)."""
         self._flush_marks()
-        if self._inflight:
-            await asyncio.shield(asyncio.gather(*self._inflight, return_exceptions=True))
+        waiting = [*self._inflight, *filter(None, [self._adds.busy])]
+        if waiting:
+            await asyncio.shield(asyncio.gather(*waiting, return_exceptions=True))
 
     # -- writes ------------------------------------------------------------
     def add_event_soon(
@@ -155,17 +158,38 @@ class PostgresStore(Store):
     ) -> asyncio.Future[bool]:
         """Hand the event over; the future completes, and `after` runs, once it is committed (not for a
         dedupe key stored before, by this daemon or another: the future gives False)."""
+        if self._closed:
+            raise StoreError("the store is closed (whatshooked is shutting down)")
         plain = body if body is not None else event.to_json()
         blob = plain if self._sealer is None else self._sealer.seal(plain)
+        future = self._adds.submit(Add((event.id, event.type, event.timestamp, time.time(), blob),
+                                       list(hook_ids), dedupe_key))
 
-        def stored(inserted: int) -> None:
-            self._counted(inserted)
-            if inserted and after is not None:
-                after()
+        def stored(done: asyncio.Future[bool]) -> None:
+            if done.cancelled() or done.exception() is not None or not done.result():
+                return
+            self._counted(1)
+            if after is not None:
+                try:
+                    after()
+                except Exception:
+                    log.exception("after a store write")
 
-        return self._write(ADD_EVENT, event.id, event.type, event.timestamp, time.time(), blob,
-                           list(hook_ids), dedupe_key, self.node, self._lease,
-                           after=lambda inserted: stored(int(bool(inserted))))
+        future.add_done_callback(stored)
+        return future
+
+    async def _add_batch(self, batch: list[Add]) -> set[str]:
+        rows = [add.row for add in batch]
+        pairs = [(add.row[0], hook_id) for add in batch for hook_id in add.hook_ids]
+        try:
+            stored = await self._pool.fetchval(
+                ADD_EVENTS, *(list(column) for column in zip(*rows, strict=True)), [a.dedupe_key for a in batch],
+                [p[0] for p in pairs], [p[1] for p in pairs], self.node, self._lease)
+        except _UNREACHABLE as exc:
+            self._fault = f"PostgreSQL at {self.where} cannot be reached: {exc}"
+            raise StoreUnavailable(self._fault) from None
+        self._fault = None
+        return set(stored)
 
     async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
         await asyncio.shield(self._write(claims.ADD_ROWS, event_id, list(hook_ids), self.node, self._lease))

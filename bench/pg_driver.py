@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import time
@@ -37,9 +38,7 @@ POOL = 10
 
 def psycopg_sql(sql: str) -> str:
     """$1 placeholders as psycopg's %s (it sends server-side parameters the same way)."""
-    for n in range(9, 0, -1):
-        sql = sql.replace(f"${n}", f"%(p{n})s")
-    return sql
+    return re.sub(r"\$(\d+)", r"%(p\1)s", sql)
 
 
 class AsyncpgDriver:

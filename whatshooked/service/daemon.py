@@ -38,6 +38,7 @@ from whatshooked.media.store import MediaStore
 from whatshooked.service.go_output import release_go_output
 from whatshooked.service.metrics import Metrics
 from whatshooked.service.systemd_notify import Notifier, status_line
+from whatshooked.service.takeover import take_over_forever
 from whatshooked.store.base import Store, StoreUnreadable
 from whatshooked.store.open import open_store
 
@@ -91,6 +92,8 @@ class Daemon:
             self.dispatcher = Dispatcher(config, self.store, self.http, self.metrics, reply_handler=self._reply)
             await self.dispatcher.start()
             stack.push_async_callback(self._close_dispatcher)
+            if self.store.lease is not None:  # a database shared with other daemons
+                self._spawn(take_over_forever(self.store, self.dispatcher, self.store.lease), "takeover")
             lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media,
                         metrics=self.metrics, seams=self.seams)
             self.accounts = AccountManager(lent, self.registry)

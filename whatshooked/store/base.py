@@ -144,6 +144,11 @@ class Store(ABC):
 
         A shared store returns (and claims for this daemon) only the rows no live daemon holds."""
 
+    async def take_over(self, hook_ids: Sequence[str]) -> list[Delivery]:
+        """Shared store: claim the pending rows for these hooks that no live daemon holds (their daemon
+        died or stopped), oldest first, for this daemon to resume. Not shared: none."""
+        return []
+
     @abstractmethod
     async def given_up_for(self, hook_id: str) -> list[Delivery]:
         """Rows whose retries ran out on retryable errors (not refusals), oldest first."""

@@ -8,11 +8,12 @@ the same moment split the rows between them instead of both taking, or waiting o
 
 from __future__ import annotations
 
-# $1 hook ids, $2 this node, $3 lease seconds.
+# $1 hook ids, $2 this node, $3 lease seconds, $4 this node's own rows too (at start) or only others'.
 CLAIM = """
 WITH c AS (
     SELECT event_id, hook_id FROM deliveries
-    WHERE state = 'pending' AND hook_id = ANY($1::text[]) AND (claimed_by = $2 OR lease_until < wh_now())
+    WHERE state = 'pending' AND hook_id = ANY($1::text[])
+        AND (($4 AND claimed_by = $2) OR (claimed_by != $2 AND lease_until < wh_now()))
     FOR UPDATE SKIP LOCKED
 ), u AS (
     UPDATE deliveries d SET claimed_by = $2, lease_until = wh_now() + $3

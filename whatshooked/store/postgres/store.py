@@ -263,10 +263,17 @@ class PostgresStore(Store):
     async def pending(self, hook_ids: Sequence[str]) -> list[Delivery]:
         """Claims, then returns, the rows in their retry schedule for these hooks that are free, this
         daemon's own, or whose claim ran out (their daemon died), oldest first."""
+        return await self._claim(hook_ids, True)
+
+    async def take_over(self, hook_ids: Sequence[str]) -> list[Delivery]:
+        """Claims, then returns, the rows free or left by a daemon whose lease ran out, oldest first."""
+        return await self._claim(hook_ids, False)
+
+    async def _claim(self, hook_ids: Sequence[str], own_too: bool) -> list[Delivery]:
         if not hook_ids:
             return []
         await self._settled()
-        rows = await self._pool.fetch(claims.CLAIM, list(hook_ids), self.node, self._lease)
+        rows = await self._pool.fetch(claims.CLAIM, list(hook_ids), self.node, self._lease, own_too)
         return [self._delivery(row) for row in rows]
 
     async def given_up_for(self, hook_id: str) -> list[Delivery]:

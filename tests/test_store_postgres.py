@@ -60,7 +60,7 @@ def test_a_url_under_path_is_kept_as_written(tmp_path: Path) -> None:
                       "  lease: 10s\n")
     storage = load_config(config).storage
     assert storage.location == "postgresql://wh:pw@db:5432/wh?sslmode=disable"
-    assert (storage.key, storage.node_id, storage.lease) == ("storage.path", "a1", 10.0)
+    assert (storage.key, storage.node_id, storage.lease) == ("storage.url", "a1", 10.0)
 
 
 def test_the_url_password_is_a_secret_and_bad_urls_and_leases_are_named(tmp_path: Path) -> None:

@@ -55,8 +55,6 @@ class StorageConfig:
     """Read, never written: what older keys sealed stays readable and is resealed with the current one."""
     url: str = ""
     """A database URL (`postgresql://…`) instead of the SQLite file at `path`, as written (never a Path)."""
-    url_key: str = "storage.url"
-    """The key the URL was written under (`storage.path` also takes one), for messages."""
     node_id: str = ""
     """This daemon's name among those sharing the database (empty: host:pid)."""
     lease: float = 30.0
@@ -69,8 +67,8 @@ class StorageConfig:
 
     @property
     def key(self) -> str:
-        """The config key naming the store, for messages."""
-        return self.url_key if self.url else "storage.path"
+        """The config key naming the store, for messages (a URL written under `path` is read as `url`)."""
+        return "storage.url" if self.url else "storage.path"
 
     def url_password(self) -> str:
         return (urlsplit(self.url).password or "") if self.url else ""

@@ -80,7 +80,7 @@ class ConfigBuilder(SectionReader):
         if old_keys and not key:
             self.problem("storage.old_encryption_keys", "needs storage.encryption_key (old keys are only read)")
         path = self.get(sto, "storage", "path", str, "")
-        url, url_key = self.get(sto, "storage", "url", str, ""), "storage.url"
+        url, url_key = self.get(sto, "storage", "url", str, "").strip(), "storage.url"
         if url and path:
             self.problem("storage.url", "and storage.path are both set: give one (url for a database server, "
                          "path for the SQLite file)")
@@ -94,7 +94,7 @@ class ConfigBuilder(SectionReader):
             self.problem("storage.lease", f"must be at least 1s (a claim renewed every third of it), not {lease}s")
             lease = 30.0
         return StorageConfig(path=self.path_of(path or "data/whatshooked.db"), encryption_key=key,
-                             old_encryption_keys=old_keys, url=url, url_key=url_key, node_id=node_id,
+                             old_encryption_keys=old_keys, url=url, node_id=node_id,
                              lease=lease)
 
     def sealing_key(self, value: str, where: str) -> Secret:

@@ -106,3 +106,32 @@ async def test_a_killed_daemons_deliveries_are_resumed_by_another_under_the_same
         await graph.close()
     assert_one_id_per_message(receiver)
     assert "took over" in b.stderr.read_text() + b.stdout.read_text(), b.output()
+
+
+async def test_a_hook_added_through_one_daemon_reaches_the_other(tmp_path: Path, receiver: HookReceiver,
+                                                                  pg_url: str) -> None:
+    """One config file for both (what differs comes from ${VAR}s); the change is announced over the database."""
+    graph = GraphStandin("test-token")
+    await graph.start()
+    shared = tmp_path / "config.yaml"
+    text = config_text(0, pg_url, "'${WH_NODE}'", graph.url, receiver.url, tmp_path, "[1s]")
+    shared.write_text(text.replace("port: 0", "port: '${WH_PORT}'"))
+    running = [ServeProcess(shared, port, env={"WH_PORT": str(port), "WH_NODE": node}, name=node)
+               for node, port in (("a", free_port()), ("b", free_port()))]
+    a, b = running
+    try:
+        await asyncio.gather(*(d.start() for d in running))
+        await asyncio.gather(*(d.healthy(within=30) for d in running))
+        async with aiohttp.ClientSession(headers={"x-api-key": "crash-test-api-key"}) as http:
+            async with http.post(f"{a.url}/api/hooks/add", json={"id": "crm", "url": "http://127.0.0.1:9/crm"}) as r:
+                assert r.status == 201, await r.text()
+
+            async def b_has_it() -> bool:
+                async with http.get(f"{b.url}/api/hooks") as response:
+                    return "crm" in {hook["id"] for hook in await response.json()}
+
+            await until(b_has_it, within=20)
+    finally:
+        await asyncio.gather(*(d.stop() for d in running))
+        await graph.close()
+    assert "config changed on another daemon" in b.stderr.read_text() + b.stdout.read_text()

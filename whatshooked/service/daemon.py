@@ -35,6 +35,7 @@ from whatshooked.delivery.dispatcher import Dispatcher
 from whatshooked.errors import ConfigError, ListenError
 from whatshooked.events import Event
 from whatshooked.media.store import MediaStore
+from whatshooked.service.config_sync import ConfigSync
 from whatshooked.service.go_output import release_go_output
 from whatshooked.service.metrics import Metrics
 from whatshooked.service.systemd_notify import Notifier, status_line
@@ -94,6 +95,9 @@ class Daemon:
             stack.push_async_callback(self._close_dispatcher)
             if self.store.lease is not None:  # a database shared with other daemons
                 self._spawn(take_over_forever(self.store, self.dispatcher, self.store.lease), "takeover")
+                sync = ConfigSync(self.store, self.settings.path, self.settings.reload, self._spawn)
+                self.settings.listen(sync.applied)
+                self.store.on_announcement(sync.heard)
             lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media,
                         metrics=self.metrics, seams=self.seams)
             self.accounts = AccountManager(lent, self.registry)

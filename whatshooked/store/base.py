@@ -76,6 +76,14 @@ class Store(ABC):
         claims, and should be asked again every third of it to take over a dead daemon's rows); None: not shared."""
         return None
 
+    async def announce(self, message: str) -> None:
+        """Shared store: tell every other daemon on it (PostgreSQL NOTIFY); not shared: nobody to tell."""
+        return None
+
+    def on_announcement(self, callback: Callable[[str], None] | None) -> None:
+        """Shared store: called with what other daemons announce (not this one's own messages)."""
+        return None
+
     def check(self) -> str | None:
         """Why the store cannot take writes now, or None."""
         return None

@@ -29,6 +29,7 @@ from whatshooked.store.base import Delivery, DeliveryRow, Store, StoreUnavailabl
 from whatshooked.store.postgres import claims
 from whatshooked.store.postgres.adds import Add, AddQueue
 from whatshooked.store.postgres.migrate import prepare
+from whatshooked.store.postgres.notices import Notices
 from whatshooked.store.postgres.schema import ADD_EVENTS, DELIVERED
 from whatshooked.store.seal import Sealer, open_plain
 
@@ -43,8 +44,9 @@ _UNREACHABLE = (OSError, asyncpg.InterfaceError, asyncpg.ConnectionFailureError,
 
 class PostgresStore(Store):
     def __init__(self, pool: asyncpg.Pool, where: str, sealer: Sealer | None, node: str, lease: float,
-                 count: int) -> None:
+                 count: int, notices: Notices) -> None:
         self.where = where
+        self._notices = notices
         self.node = node
         self._pool = pool
         self._sealer = sealer
@@ -77,7 +79,7 @@ class PostgresStore(Store):
             await pool.close()
             raise
         log.info("store %s open as node %s, %d undelivered events", where, node, count)
-        return cls(pool, where, sealer, node, lease, count)
+        return cls(pool, where, sealer, node, lease, count, Notices(url, where, node))
 
     async def close(self) -> None:
         if self._closed:
@@ -87,6 +89,7 @@ class PostgresStore(Store):
         await self._settled()
         self._renewer.cancel()
         await asyncio.gather(self._renewer, return_exceptions=True)
+        await self._notices.close()
         with contextlib.suppress(*_UNREACHABLE, asyncpg.PostgresError):
             await self._pool.execute(claims.RELEASE, self.node)  # another daemon may take them at once
         await self._pool.close()
@@ -105,6 +108,12 @@ class PostgresStore(Store):
 
     def check(self) -> str | None:
         return self._fault
+
+    async def announce(self, message: str) -> None:
+        await self._notices.send(self._pool, message)
+
+    def on_announcement(self, callback: Callable[[str], None] | None) -> None:
+        self._notices.listen(callback)
 
     def on_count(self, callback: Callable[[int], None] | None) -> None:
         self._on_count = callback

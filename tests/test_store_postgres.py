@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from tests.support.postgres import Cluster
+from tests.support.process import run_cli
 from whatshooked.config.load import load_config
 from whatshooked.config.model import StorageConfig
 from whatshooked.config.values import Secret
@@ -76,9 +77,19 @@ def test_the_url_password_is_a_secret_and_bad_urls_and_leases_are_named(tmp_path
 
 
 async def test_an_unreachable_server_is_a_store_error_without_the_password(pg_cluster: Cluster) -> None:
-    with pytest.raises(StoreError, match=r"cannot connect to postgresql://wh:\*\*\*@127\.0\.0\.1:1/wh") as raised:
+    with pytest.raises(StoreError, match=r"storage\.url: cannot connect to postgresql://wh:\*\*\*@127\.0\.0\.1:1/wh"
+                       ) as raised:
         await opened("postgresql://wh:hidden-pw@127.0.0.1:1/wh")
     assert "hidden-pw" not in str(raised.value)
+
+
+def test_serve_without_its_database_exits_naming_storage_url(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        'server: {port: 1, api_key: k}\nstorage: {url: "postgresql://wh:hidden-pw@127.0.0.1:1/wh"}\n')
+    done = run_cli("serve", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "storage.url: cannot connect to postgresql://wh:***@127.0.0.1:1/wh" in done.stderr
+    assert "hidden-pw" not in done.stderr + done.stdout and "Traceback" not in done.stderr
 
 
 # -- one daemon: what a reopen keeps, what is refused --------------------------

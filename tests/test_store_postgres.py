@@ -21,7 +21,7 @@ from whatshooked.errors import ConfigError, StoreError
 from whatshooked.events import Event
 from whatshooked.store.base import Store, StoreUnreadable
 from whatshooked.store.open import open_store
-from whatshooked.store.postgres.schema import LATEST
+from whatshooked.store.postgres.schema import LATEST, SEQ_LOCK
 from whatshooked.store.postgres.store import PostgresStore
 from whatshooked.store.seal import SealError
 
@@ -169,6 +169,29 @@ async def test_dedupe_is_shared_one_after_the_other_and_at_once(pg_url: str) -> 
     finally:
         await one.close()
         await two.close()
+
+
+async def test_batches_of_all_daemons_commit_one_after_another_in_seq_order(pg_url: str) -> None:
+    """A batch waits for the one before it to commit, so the feed never sees seq n+1 before seq n."""
+    store = await opened(pg_url)
+    other = await asyncpg.connect(pg_url)
+    try:
+        holder = other.transaction()
+        await holder.start()
+        await other.execute("SELECT pg_advisory_xact_lock($1)", SEQ_LOCK)  # another daemon's batch, uncommitted
+        adding = asyncio.ensure_future(store.add_event(event(), ["crm"]))
+
+        async def waiting() -> bool:
+            return bool(await other.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                             "AND NOT granted"))
+
+        await until(waiting)
+        assert not adding.done()
+        await holder.commit()
+        assert await adding is True
+    finally:
+        await other.close()
+        await store.close()
 
 
 async def test_a_delivery_is_claimed_by_one_daemon_and_taken_over_when_its_lease_runs_out(pg_url: str) -> None:

@@ -9,6 +9,7 @@ clock (`_now()`), so daemons on machines whose clocks differ still agree on when
 from __future__ import annotations
 
 MIGRATE_LOCK = 0x7768_6B31  # "whk1": pg_advisory_lock key of the migrations
+SEQ_LOCK = 0x7768_6B32  # "whk2": held by each batch of events until it commits (see ADD_EVENTS)
 
 _V1 = """
 CREATE TABLE events (
@@ -68,12 +69,15 @@ OUR_TABLES = ("events", "deliveries", "dedupe")
 # created_at, body, dedupe key (NULL: none); $7, $8 arrays of (event id, hook id) rows; $9 node; $10 lease
 # seconds. One statement, so one round trip and one transaction. A key already stored (by any daemon)
 # stores nothing; one being stored by another transaction right now makes this one wait, then find it;
-# a key repeated in the batch goes with its first event. Keys are inserted in key order, so two batches
-# racing on the same keys queue up instead of deadlocking. Returns the ids stored.
+# a key repeated in the batch goes with its first event. Returns the ids stored.
+# Batches take SEQ_LOCK (a transaction advisory lock, held until the commit), so batches of all daemons
+# commit one after another in `seq` order: a reader of the feed (`seq > n`) never sees a later seq
+# before an earlier one commits, and never skips it. It also makes racing batches wait instead of deadlock.
 ADD_EVENTS = """
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bytea[], $6::text[])
-    WITH ORDINALITY AS t(id, type, timestamp, created_at, body, key, n)
+    SELECT t.* FROM (SELECT pg_advisory_xact_lock(SEQ_LOCK)) AS l,
+        unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bytea[], $6::text[])
+        WITH ORDINALITY AS t(id, type, timestamp, created_at, body, key, n)
 ), firsts AS (
     SELECT DISTINCT ON (key) key, n, created_at FROM input WHERE key IS NOT NULL ORDER BY key, n
 ), k AS (
@@ -92,6 +96,6 @@ WITH input AS (
     ON CONFLICT DO NOTHING
 )
 SELECT COALESCE(array_agg(id), '{}') FROM e
-"""
+""".replace("SEQ_LOCK", str(SEQ_LOCK))
 
 DELIVERED = "SELECT wh_delivered($1::text[], $2::text[])"

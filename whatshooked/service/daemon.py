@@ -93,16 +93,16 @@ class Daemon:
             self.dispatcher = Dispatcher(config, self.store, self.http, self.metrics, reply_handler=self._reply)
             await self.dispatcher.start()
             stack.push_async_callback(self._close_dispatcher)
-            if self.store.lease is not None:  # a database shared with other daemons
-                self._spawn(take_over_forever(self.store, self.dispatcher, self.store.lease), "takeover")
-                sync = ConfigSync(self.store, self.settings.path, self.settings.reload, self._spawn)
-                self.settings.listen(sync.applied)
-                self.store.on_announcement(sync.heard)
             lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media,
                         metrics=self.metrics, seams=self.seams)
             self.accounts = AccountManager(lent, self.registry)
             stack.push_async_callback(self.accounts.close)
             await self.accounts.start(config)
+            if self.store.lease is not None:  # a database shared with other daemons
+                self._spawn(take_over_forever(self.store, self.dispatcher, self.store.lease), "takeover")
+                sync = ConfigSync(self.store, self.settings.path, self.settings.reload, self._spawn)
+                self.settings.listen(sync.applied)
+                self.store.on_announcement(sync.heard)
         except BaseException:
             await stack.aclose()
             raise

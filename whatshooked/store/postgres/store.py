@@ -66,7 +66,7 @@ class PostgresStore(Store):
                 count = int(await conn.fetchval("SELECT count(*) FROM events"))
         except asyncpg.PostgresError as exc:
             await pool.close()
-            raise StoreError(f"{where}: {exc}") from None
+            raise StoreError(f"storage.url: {where}: {exc}") from None
         except BaseException:
             await pool.close()
             raise
@@ -100,7 +100,10 @@ class PostgresStore(Store):
         return self._writes.fault
 
     async def announce(self, message: str) -> None:
-        await self._notices.send(self._pool, message)
+        try:
+            await self._notices.send(self._pool, message)
+        except (*UNREACHABLE, asyncpg.PostgresError) as exc:
+            raise StoreError(f"{self.where}: {exc}") from None
 
     def on_announcement(self, callback: Callable[[str], None] | None) -> None:
         self._notices.listen(callback)

@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL cluster for the test session, from Debian's `postgresql` binaries.
 
-`initdb` refuses to run as root, so as root the cluster belongs to the `postgres` system user
-(`runuser`); otherwise to whoever runs the tests. The data folder and the unix socket live in a temp
+`initdb` refuses to run as root, so as root the cluster belongs to the `postgres` system user (or
+`nobody`), through `runuser`; otherwise to whoever runs the tests. The data folder and the unix socket live in a temp
 folder, the server listens on a free port on 127.0.0.1 with `trust` auth, fsync off (a crash of the
 test machine loses nothing we care about). Each test gets a fresh database (`pg_url`); the cluster
 is stopped at the end of the session. Without the binaries, tests that need it skip, loudly.
@@ -39,6 +39,17 @@ def binaries() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+def _unprivileged_user() -> str:
+    """Who owns the cluster when the tests run as root (initdb refuses root): Debian's `postgres`, else nobody."""
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise RuntimeError("running as root with neither a `postgres` nor a `nobody` user to own the test cluster")
+
+
 class Cluster:
     """One server: `start()`, `new_database()` → a URL, `stop()`."""
 
@@ -47,7 +58,7 @@ class Cluster:
         self.root = Path(tempfile.mkdtemp(prefix="whatshooked-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
-        self.owner = "postgres" if os.geteuid() == 0 else None
+        self.owner = _unprivileged_user() if os.geteuid() == 0 else None
 
     def _run(self, *argv: str) -> None:
         command = [*(("runuser", "-u", self.owner, "--") if self.owner else ()), *argv]

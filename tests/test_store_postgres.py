@@ -19,7 +19,7 @@ from whatshooked.config.model import StorageConfig
 from whatshooked.config.values import Secret
 from whatshooked.errors import ConfigError, StoreError
 from whatshooked.events import Event
-from whatshooked.store.base import Store, StoreUnreadable
+from whatshooked.store.base import Store, StoreUnavailable, StoreUnreadable
 from whatshooked.store.open import open_store
 from whatshooked.store.postgres.schema import LATEST, SEQ_LOCK
 from whatshooked.store.postgres.store import PostgresStore
@@ -306,3 +306,26 @@ async def test_a_plain_database_is_sealed_when_a_key_is_set_and_a_wrong_key_is_r
         assert await store.get_event(kept.id) == kept
     finally:
         await store.close()
+
+
+async def test_a_database_that_goes_away_is_a_503_reason_until_it_is_back(pg_cluster: Cluster) -> None:
+    """Writes fail as StoreUnavailable (a webhook then answers 503: Meta retries), check() says why; the
+    next write after the server is back succeeds and the reason clears."""
+    own = Cluster(pg_cluster.bin)  # this test stops its server: not the session's
+    own.start()
+    try:
+        store = await opened(own.url())
+        try:
+            await store.add_event(event(1), ["crm"])
+            own._run(str(own.bin / "pg_ctl"), "-D", str(own.data), "-m", "immediate", "-w", "stop")
+            with pytest.raises(StoreUnavailable, match="cannot be reached"):
+                await store.add_event(event(2), ["crm"])
+            assert "cannot be reached" in (store.check() or "")
+            own.start_again()
+            assert await store.add_event(event(3), ["crm"]) is True
+            assert store.check() is None
+            assert [e.data["text"] for e in await store.list_undelivered()] == [f"{MARKER} 1", f"{MARKER} 3"]
+        finally:
+            await store.close()
+    finally:
+        own.stop()

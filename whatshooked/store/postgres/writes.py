@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 LAZY_DELAY = 0.005  # a lazy delivered mark waits this long for company
 LAZY_BATCH = 512  # ... or until this many are waiting
-UNREACHABLE = (OSError, asyncpg.InterfaceError, asyncpg.ConnectionFailureError, asyncpg.CannotConnectNowError)
+UNREACHABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+               asyncpg.exceptions.OperatorInterventionError)  # refused, dropped, server shutting down
 
 
 class Writes:

@@ -6,6 +6,8 @@ import pytest
 
 from tests.support.receiver import HookReceiver
 
+pytest_plugins = ["tests.support.postgres"]  # pg_cluster (session) and pg_url (a fresh database per test)
+
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[HookReceiver]:
@@ -13,3 +15,4 @@ async def receiver() -> AsyncIterator[HookReceiver]:
     await hook.start()
     yield hook
     await hook.close()
+

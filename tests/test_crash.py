@@ -63,6 +63,16 @@ async def stream(url: str, acked: list[str], enough: asyncio.Event, stop: asynci
         await asyncio.gather(*(worker(http) for _ in range(4)))
 
 
+def assert_one_id_per_message(receiver: HookReceiver) -> None:
+    """However often a message reached the hook, it came under one event id (= its webhook-id)."""
+    ids_by_message: dict[str, set[str]] = defaultdict(set)
+    for request in receiver.requests:
+        event = request.json()
+        assert request.headers["webhook-id"] == event["id"]
+        ids_by_message[event["data"]["message_id"]].add(event["id"])
+    assert all(len(ids) == 1 for ids in ids_by_message.values()), "a redelivery changed its webhook-id"
+
+
 async def test_sigkill_mid_stream_loses_no_committed_event(tmp_path: Path, receiver: HookReceiver) -> None:
     receiver.default = Reply(status=200, delay=0.2)  # a slow hook: a backlog is in flight at the kill
     graph = GraphStandin("test-token")
@@ -98,12 +108,7 @@ async def test_sigkill_mid_stream_loses_no_committed_event(tmp_path: Path, recei
         await second.stop()
         await graph.close()
 
-    ids_by_message: dict[str, set[str]] = defaultdict(set)
-    for request in receiver.requests:
-        event = request.json()
-        assert request.headers["webhook-id"] == event["id"]
-        ids_by_message[event["data"]["message_id"]].add(event["id"])
-    assert all(len(ids) == 1 for ids in ids_by_message.values()), "a redelivery changed its webhook-id"
+    assert_one_id_per_message(receiver)
 
 
 async def test_sigterm_with_deliveries_in_flight_exits_0_and_delivers_after_restart(

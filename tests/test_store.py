@@ -7,15 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import BACKENDS, open_backend
 from whatshooked.errors import StoreError
 from whatshooked.events import Event
+from whatshooked.store.base import Store
 from whatshooked.store.sqlite.migrations import LATEST
 from whatshooked.store.sqlite.store import SQLiteStore
 
 
-@pytest.fixture
-async def store(tmp_path: Path):
-    opened = await SQLiteStore.open(tmp_path / "data" / "store.db")
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path):
+    """Each backend in turn (tests/support/postgres.py): the contract is the same."""
+    opened = await open_backend(request.param, tmp_path, request)
     yield opened
     await opened.close()
 
@@ -46,7 +49,7 @@ async def test_a_newer_schema_is_refused_with_a_clear_error(tmp_path: Path) -> N
         await SQLiteStore.open(path)
 
 
-async def test_event_and_rows_are_committed_and_read_back(store: SQLiteStore) -> None:
+async def test_event_and_rows_are_committed_and_read_back(store: Store) -> None:
     first, second = event(text="hi"), event("message.sent")
     await store.add_event(first, ["crm", "log"])
     await store.add_event(second, [])
@@ -62,7 +65,7 @@ async def test_event_and_rows_are_committed_and_read_back(store: SQLiteStore) ->
     assert [(r.hook_id, r.state, r.attempts) for r in rows] == [("crm", "pending", 0), ("log", "pending", 0)]
 
 
-async def test_an_event_leaves_once_every_hook_has_it(store: SQLiteStore) -> None:
+async def test_an_event_leaves_once_every_hook_has_it(store: Store) -> None:
     kept = event()
     await store.add_event(kept, ["crm", "log"])
     await store.mark_delivered(kept.id, "crm")
@@ -74,7 +77,7 @@ async def test_an_event_leaves_once_every_hook_has_it(store: SQLiteStore) -> Non
     assert store.count == 0
 
 
-async def test_marks_from_several_hooks_in_one_commit(store: SQLiteStore) -> None:
+async def test_marks_from_several_hooks_in_one_commit(store: Store) -> None:
     both, one = event(), event()
     await store.add_event(both, ["crm", "log"])
     await store.add_event(one, ["crm", "log"])
@@ -87,7 +90,7 @@ async def test_marks_from_several_hooks_in_one_commit(store: SQLiteStore) -> Non
     assert store.count == 1
 
 
-async def test_attempts_and_given_up_rows(store: SQLiteStore) -> None:
+async def test_attempts_and_given_up_rows(store: Store) -> None:
     first, second = event(), event()
     await store.add_event(first, ["crm"])
     await store.add_event(second, ["crm"])
@@ -121,7 +124,7 @@ async def test_concurrent_writes_share_commits_and_survive_reopen(tmp_path: Path
         await reopened.close()
 
 
-async def test_a_cancelled_writer_still_gets_its_write_committed(store: SQLiteStore) -> None:
+async def test_a_cancelled_writer_still_gets_its_write_committed(store: Store) -> None:
     kept = event()
     task = asyncio.ensure_future(store.add_event(kept, ["crm"]))
     await asyncio.sleep(0)  # let it hand the write over
@@ -129,7 +132,7 @@ async def test_a_cancelled_writer_still_gets_its_write_committed(store: SQLiteSt
     assert await store.get_event(kept.id) == kept
 
 
-async def test_delete_and_clear(store: SQLiteStore) -> None:
+async def test_delete_and_clear(store: Store) -> None:
     events = [event() for _ in range(3)]
     for e in events:
         await store.add_event(e, ["crm"])
@@ -163,7 +166,7 @@ async def test_a_dedupe_key_commits_with_its_event_and_survives_restarts(tmp_pat
         await store.close()
 
 
-async def test_one_key_twice_in_one_batch_stores_only_the_first(store: SQLiteStore) -> None:
+async def test_one_key_twice_in_one_batch_stores_only_the_first(store: Store) -> None:
     first, second = event(text="first"), event(text="second")
     ran: list[str] = []
     # Both handed over before the writer runs: one transaction holds them both.
@@ -200,7 +203,7 @@ async def test_a_dedupe_key_is_never_recorded_without_its_event(tmp_path: Path) 
         await store.close()
 
 
-async def test_prune_drops_the_oldest_beyond_max_events_and_by_age(store: SQLiteStore) -> None:
+async def test_prune_drops_the_oldest_beyond_max_events_and_by_age(store: Store) -> None:
     events = [event(n=n) for n in range(5)]
     for n, e in enumerate(events):
         await store.add_event(e, ["crm"], dedupe_key=None if n else "old-key")

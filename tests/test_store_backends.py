@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import BACKENDS, open_backend
 from whatshooked import store as store_package
 from whatshooked.config.model import StorageConfig
 from whatshooked.errors import StoreError
@@ -21,8 +22,11 @@ def event(kind: str = "message.received") -> Event:
     return Event(kind, {"account_id": "shop", "text": "hi"})
 
 
-async def test_a_read_sees_a_lazy_delivered_mark_without_a_flush(tmp_path: Path) -> None:
-    store = await open_store(StorageConfig(path=tmp_path / "s.db"))
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_a_read_sees_a_lazy_delivered_mark_without_a_flush(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store = await open_backend(kind, tmp_path, request)
     try:
         events = [event() for _ in range(3)]
         for e in events:
@@ -53,7 +57,7 @@ async def test_a_read_with_nothing_pending_does_not_wait_for_the_writer(tmp_path
 async def test_the_backend_follows_the_scheme(tmp_path: Path) -> None:
     assert scheme_of(str(tmp_path / "s.db")) == "sqlite"
     assert scheme_of("postgres://user@host/db") == "postgres"
-    assert {"sqlite", "memory"} <= set(backends())
+    assert {"sqlite", "memory", "postgresql", "postgres"} <= set(backends())
     plain = await open_store(StorageConfig(path=tmp_path / "plain.db"))
     await plain.close()
     assert isinstance(plain, SQLiteStore) and plain.persistent and (tmp_path / "plain.db").exists()

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from whatshooked.config.values import Secret, is_credential_header
 
@@ -52,6 +53,25 @@ class StorageConfig:
     """Base64 of 32 bytes: event bodies are sealed at rest (store_seal.py)."""
     old_encryption_keys: tuple[Secret, ...] = ()
     """Read, never written: what older keys sealed stays readable and is resealed with the current one."""
+    url: str = ""
+    """A database URL (`postgresql://…`) instead of the SQLite file at `path`, as written (never a Path)."""
+    node_id: str = ""
+    """This daemon's name among those sharing the database (empty: host:pid)."""
+    lease: float = 30.0
+    """Seconds a daemon's claim on a pending delivery lasts unless renewed (another takes it over after)."""
+
+    @property
+    def location(self) -> str:
+        """What the store backend is picked by: the URL, else the file's path."""
+        return self.url or str(self.path)
+
+    @property
+    def key(self) -> str:
+        """The config key naming the store, for messages (a URL written under `path` is read as `url`)."""
+        return "storage.url" if self.url else "storage.path"
+
+    def url_password(self) -> str:
+        return (urlsplit(self.url).password or "") if self.url else ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +162,7 @@ class Config:
         plus what a settings object adds through `extra_secrets()` (e.g. a proxy URL's password).
         """
         revealed = [value.reveal() for value in secrets_in(self) if value]
+        revealed += [password for password in [self.storage.url_password()] if password]
         for hook in self.hooks:
             revealed += [value for name, value in hook.headers.items() if value and is_credential_header(name)]
         for account in self.accounts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from whatshooked.accounts.backends import backend_specs, default_type
@@ -35,7 +36,7 @@ class ConfigBuilder(SectionReader):
     def build(self, raw: dict[str, Any]) -> Config:
         self.unknown_keys("", raw, set(_TOP_KEYS))
         server = self.server(self.section(raw, "server", _SERVER_KEYS))
-        storage = self.storage(self.section(raw, "storage", {"path", "encryption_key", "old_encryption_keys"}))
+        storage = self.storage(self.section(raw, "storage", _STORAGE_KEYS))
         mc = self.section(raw, "message_cache", {"enabled", "max_age", "max_events"})
         cache = CacheConfig(
             enabled=self.get(mc, "message_cache", "enabled", bool, True),
@@ -78,8 +79,23 @@ class ConfigBuilder(SectionReader):
                          for i, value in enumerate(old) if value)
         if old_keys and not key:
             self.problem("storage.old_encryption_keys", "needs storage.encryption_key (old keys are only read)")
-        return StorageConfig(path=self.path_of(self.get(sto, "storage", "path", str, "data/whatshooked.db")),
-                             encryption_key=key, old_encryption_keys=old_keys)
+        path = self.get(sto, "storage", "path", str, "")
+        url, url_key = self.get(sto, "storage", "url", str, "").strip(), "storage.url"
+        if url and path:
+            self.problem("storage.url", "and storage.path are both set: give one (url for a database server, "
+                         "path for the SQLite file)")
+        elif _URL.match(path):  # a URL under path: kept as written (a Path would collapse its `//`)
+            url, url_key, path = path, "storage.path", ""
+        if url and not _URL.match(url):
+            self.problem(url_key, f"must be a URL like postgresql://user:password@host/database, not {url!r}")
+        node_id = self.get(sto, "storage", "node_id", str, "").strip()
+        lease = self.convert(sto, "storage", "lease", parse_duration, 30.0)
+        if lease < 1:
+            self.problem("storage.lease", f"must be at least 1s (a claim renewed every third of it), not {lease}s")
+            lease = 30.0
+        return StorageConfig(path=self.path_of(path or "data/whatshooked.db"), encryption_key=key,
+                             old_encryption_keys=old_keys, url=url, node_id=node_id,
+                             lease=lease)
 
     def sealing_key(self, value: str, where: str) -> Secret:
         if not value:
@@ -235,6 +251,8 @@ class ConfigBuilder(SectionReader):
         )
 
 
+_STORAGE_KEYS = {"path", "url", "node_id", "lease", "encryption_key", "old_encryption_keys"}
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _TOP_KEYS = ("server", "storage", "message_cache", "delivery", "media", "logging", "accounts", "hooks")
 _SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public",
                 "trusted_origins", "request_timeout", "max_connections"}

@@ -35,9 +35,11 @@ from whatshooked.delivery.dispatcher import Dispatcher
 from whatshooked.errors import ConfigError, ListenError
 from whatshooked.events import Event
 from whatshooked.media.store import MediaStore
+from whatshooked.service.config_sync import ConfigSync
 from whatshooked.service.go_output import release_go_output
 from whatshooked.service.metrics import Metrics
 from whatshooked.service.systemd_notify import Notifier, status_line
+from whatshooked.service.takeover import take_over_forever
 from whatshooked.store.base import Store, StoreUnreadable
 from whatshooked.store.open import open_store
 
@@ -81,7 +83,7 @@ class Daemon:
             try:
                 self.store = await open_store(config.storage, config.message_cache.enabled)
             except StoreUnreadable as exc:  # exit 2 with one line, like any other config problem
-                raise ConfigError([f"{config.path}: storage.path: {exc}"]) from None
+                raise ConfigError([f"{config.path}: {config.storage.key}: {exc}"]) from None
             except OSError as exc:  # its folder cannot be made (under a file, a read-only place, …)
                 why = f"{exc.strerror} ({exc.filename})" if exc.strerror and exc.filename else str(exc)
                 raise ConfigError([f"{config.path}: storage.path: cannot create the store {config.storage.path}: "
@@ -100,6 +102,11 @@ class Daemon:
             self.accounts = AccountManager(lent, self.registry)
             stack.push_async_callback(self.accounts.close)
             await self.accounts.start(config)
+            if self.store.lease is not None:  # a database shared with other daemons
+                self._spawn(take_over_forever(self.store, self.dispatcher, self.store.lease), "takeover")
+                sync = ConfigSync(self.store, self.settings.path, self.settings.reload, self._spawn)
+                self.settings.listen(sync.applied)
+                self.store.on_announcement(sync.heard)
         except BaseException:
             await stack.aclose()
             raise

@@ -70,6 +70,20 @@ class Store(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    @property
+    def lease(self) -> float | None:
+        """Shared by several daemons: seconds a claim on a pending delivery lasts (`pending()` then also
+        claims, and should be asked again every third of it to take over a dead daemon's rows); None: not shared."""
+        return None
+
+    async def announce(self, message: str) -> None:
+        """Shared store: tell every other daemon on it (PostgreSQL NOTIFY); not shared: nobody to tell."""
+        return None
+
+    def on_announcement(self, callback: Callable[[str], None] | None) -> None:
+        """Shared store: called with what other daemons announce (not this one's own messages)."""
+        return None
+
     def check(self) -> str | None:
         """Why the store cannot take writes now, or None."""
         return None
@@ -134,7 +148,14 @@ class Store(ABC):
     # -- reads (each sees every write handed over before it) ----------------
     @abstractmethod
     async def pending(self, hook_ids: Sequence[str]) -> list[Delivery]:
-        """Rows still in their retry schedule for these hooks (to resume after a restart), oldest first."""
+        """Rows still in their retry schedule for these hooks (to resume after a restart), oldest first.
+
+        A shared store returns (and claims for this daemon) only the rows no live daemon holds."""
+
+    async def take_over(self, hook_ids: Sequence[str]) -> list[Delivery]:
+        """Shared store: claim the pending rows for these hooks that no live daemon holds (their daemon
+        died or stopped), oldest first, for this daemon to resume. Not shared: none."""
+        return []
 
     @abstractmethod
     async def given_up_for(self, hook_id: str) -> list[Delivery]:

@@ -1,4 +1,4 @@
-"""Pick the store's backend from the scheme of `storage.path` (as mautrix's `Database.create` does).
+"""Pick the store's backend from the scheme of `storage.url` or `storage.path` (as mautrix's `Database.create` does).
 
 Every module or package beside this one that declares `SCHEMES` (a tuple of URL schemes) and an
 `open(location, storage)` coroutine is a backend, found by walking this package: adding one (say
@@ -44,15 +44,15 @@ def backends() -> dict[str, str]:
     return found
 
 
-def _backend(scheme: str) -> ModuleType:
+def _backend(scheme: str, key: str = "storage.path") -> ModuleType:
     found = backends()
     if scheme not in found:
-        raise StoreError(f"storage.path: no store backend for {scheme}:// (known: {', '.join(sorted(found))})")
+        raise StoreError(f"{key}: no store backend for {scheme}:// (known: {', '.join(sorted(found))})")
     return importlib.import_module(found[scheme])
 
 
 async def open_store(storage: StorageConfig, enabled: bool = True) -> Store:
     """Open the configured backend; `enabled` is `message_cache.enabled` (False: the memory backend)."""
-    location = str(storage.path)
-    opener = cast(Opener, _backend(scheme_of(location) if enabled else "memory").open)
+    location = storage.location
+    opener = cast(Opener, _backend(scheme_of(location) if enabled else "memory", storage.key).open)
     return await opener(location, storage)

@@ -18,7 +18,20 @@ from whatshooked.api.connections import CONNECTIONS, ConnectionGuard, guard_midd
 from whatshooked.api.errors import error_middleware
 from whatshooked.api.keys import ACCOUNTS, DISPATCHER, MEDIA, METRICS, SETTINGS, STORE
 from whatshooked.api.origin import origin_middleware
-from whatshooked.api.routes import accounts, business, cache, chats, docs, hooks, media, metrics, qr, send, system
+from whatshooked.api.routes import (
+    accounts,
+    business,
+    cache,
+    chats,
+    docs,
+    feed,
+    hooks,
+    media,
+    metrics,
+    qr,
+    send,
+    system,
+)
 
 if TYPE_CHECKING:
     from whatshooked.accounts.manager import AccountManager
@@ -28,7 +41,7 @@ if TYPE_CHECKING:
     from whatshooked.service.metrics import Metrics
     from whatshooked.store.base import Store
 
-ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr, chats, docs)
+ROUTE_MODULES = (system, metrics, openapi, hooks, cache, feed, accounts, send, business, media, qr, chats, docs)
 
 
 class Parts(Protocol):

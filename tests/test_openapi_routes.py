@@ -46,6 +46,7 @@ EXTRA_ROUTES = {
     ("POST", "/api/accounts/logout"),
     ("GET", "/docs"),
     ("GET", "/docs/{name}"),
+    ("GET", "/api/events"),
 }
 CONFIG = """
 server:

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 from tests.support.harness import config, hook, running, until
 from tests.support.process import free_port
 from tests.support.receiver import HookReceiver, Reply
+from whatshooked.events import Event
+from whatshooked.store.base import Attempt
+from whatshooked.store.memory import MemoryStore
+from whatshooked.store.sqlite.store import SQLiteStore
 
 ACCOUNTS = "  - id: personal\n  - id: work\n"
 
@@ -113,3 +118,33 @@ async def test_the_cache_comes_in_pages_and_filters_and_refuses_unknown_paramete
             response = await run.client.get("/api/cache", params=params)
             assert response.status == 400, params
             assert named in await response.text()
+
+
+async def test_an_attempt_at_an_event_deleted_meanwhile_is_dropped_not_an_error(tmp_path: Path) -> None:
+    """An attempt ends after its event was cleared or pruned: its record has no event to belong to.
+    It must not fail the write it shares (the mark, and the other writes of that commit)."""
+    store = await SQLiteStore.open(tmp_path / "store.db")
+    try:
+        gone, kept = Event("message.received", {"account_id": "a"}), Event("message.received", {"account_id": "a"})
+        await store.add_event(gone, ["h"])
+        await store.add_event(kept, ["h"])
+        await store.delete_event(gone.id)
+        record = Attempt("h", time.time(), None, "TimeoutError", 10_000.0)
+        await asyncio.gather(store.mark_given_up(gone.id, "h", "TimeoutError", attempt=record),
+                             store.mark_attempt(kept.id, "h", 1, time.time() + 60, "HTTP 503",
+                                                Attempt("h", time.time(), 503, "HTTP 503", 3.5)))
+        assert await store.attempts_of(gone.id) == []
+        assert [(a.http_status, a.error) for a in await store.attempts_of(kept.id)] == [(503, "HTTP 503")]
+    finally:
+        await store.close()
+
+
+async def test_without_the_cache_events_are_numbered_and_nothing_is_recorded() -> None:
+    store = MemoryStore()
+    seqs: list[int] = []
+    first = await store.add_event_soon(Event("x", {}), ["h"], after=seqs.append)
+    again = await store.add_event_soon(Event("x", {}), ["h"], after=seqs.append, dedupe_key="k")
+    duplicate = await store.add_event_soon(Event("x", {}), ["h"], after=seqs.append, dedupe_key="k")
+    assert (first, again, duplicate, seqs) == (1, 2, 0, [1, 2])
+    store.mark_delivered_soon("evt", "h", Attempt("h", time.time(), 200, "", 1.0))
+    assert await store.attempts_of("evt") == [] and await store.owed_by_hook() == {}

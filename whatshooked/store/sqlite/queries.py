@@ -48,11 +48,14 @@ def seq_of(event_id: str) -> Query:
 
 
 def deliveries_for(event_ids: Sequence[str]) -> Query:
-    """Each event's rows with the count of recorded attempts (the history), in event then hook order."""
+    """Each event's rows with the count of recorded attempts (the history), in event then hook order.
+
+    Rows older than the history (schema 1) count what their retry schedule did (SQLite's two-argument
+    MAX is GREATEST elsewhere)."""
     marks = ",".join("?" * len(event_ids))
     return (
         "SELECT d.event_id, d.hook_id, d.state, "
-        "(SELECT COUNT(*) FROM attempts a WHERE a.event_id = d.event_id AND a.hook_id = d.hook_id), "
+        "MAX(d.attempts, (SELECT COUNT(*) FROM attempts a WHERE a.event_id = d.event_id AND a.hook_id = d.hook_id)), "
         f"d.next_attempt_at, d.last_error FROM deliveries d WHERE d.event_id IN ({marks}) "
         "ORDER BY d.event_id, d.hook_id",
         list(event_ids),

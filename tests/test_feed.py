@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from tests.support.harness import config, hook, running
+from tests.support.harness import config, hook, running, until
 from tests.support.receiver import HookReceiver, Reply
 from whatshooked.events import Event
 from whatshooked.store.sqlite.migrations import _v1
@@ -23,28 +23,36 @@ def event(account: str = "personal", kind: str = "message.received") -> Event:
 async def test_a_receiver_that_was_down_finds_and_fills_its_gap_from_the_feed(
     tmp_path: Path, receiver: HookReceiver
 ) -> None:
-    """It answers 503 to three events (no retries here: it does not trust them anyway), then sees seq 5
-    after seq 1, asks the feed for what came after 1 and gets exactly the events it missed, in order,
-    as the hook would have received them."""
-    receiver.reply(Reply(200), Reply(503), Reply(503), Reply(503))
+    """It answers 503 while down (and no retries here: it does not trust them anyway); back up, it sees
+    seq 5 after seq 1, asks the feed for what came after 1 and gets exactly the events it missed, in
+    order, as the hook was sent them."""
     text = config(accounts=ACCOUNTS, hooks=hook("rx", receiver.url), extra="delivery:\n  retry: []\n")
     async with running(tmp_path, text) as run:
-        adapter = run.adapter("personal")
-        for word in ("one", "two", "three", "four", "five"):
-            await adapter.receive(word)
-            await receiver.wait_for(["one", "two", "three", "four", "five"].index(word) + 1)
-        sent = [request.json() for request in receiver.requests[:5]]
-        assert [body["seq"] for body in sent] == [1, 2, 3, 4, 5]
-        handled = [sent[0], sent[4]]  # what the receiver accepted (200)
-        assert handled[1]["seq"] - handled[0]["seq"] > 1  # a gap
+        adapter, meters = run.adapter("personal"), run.daemon.metrics.deliveries
+        events = [await adapter.receive("one")]
+        await until(lambda: meters.labels("rx", "delivered")._value.get() == 1)
+        receiver.default = Reply(503)  # down
+        events += [await adapter.receive(word) for word in ("two", "three", "four")]
+        await until(lambda: meters.labels("rx", "failed")._value.get() >= 3)
+        receiver.default = Reply(200)  # up again
+        events.append(await adapter.receive("five"))
+        await until(lambda: any(r.json()["seq"] == 5 for r in receiver.requests))
 
-        response = await run.client.get("/api/events", params={"after": str(handled[0]["seq"])})
+        sent = {}  # seq -> the body as the hook was sent it (replays send the same)
+        for request in receiver.requests:
+            sent.setdefault(request.json()["seq"], request.json())
+        assert sorted(sent) == [1, 2, 3, 4, 5]
+        assert [sent[seq]["id"] for seq in range(1, 6)] == [e.id for e in events]
+        last_handled, arrived = 1, 5  # what the receiver took before and after it was down
+        assert arrived > last_handled + 1  # a gap
+
+        response = await run.client.get("/api/events", params={"after": str(last_handled)})
         assert response.status == 200
         page = await response.json()
-        assert page["events"] == sent[1:]  # what it missed, byte for byte as sent, and the one it has
+        assert page["events"] == [sent[seq] for seq in range(2, 6)]  # what it missed, in order, and the one it has
         assert page["count"] == 4 and page["next_after"] == 5 and page["more"] is False
 
-        # Delivered events stay in the feed (keep_delivered, 24h by default) but not in the cache.
+        # Delivered events stay in the feed (keep_delivered, 24h by default).
         everything = await (await run.client.get("/api/events")).json()
         assert [e["seq"] for e in everything["events"]] == [1, 2, 3, 4, 5]
         assert everything["events"][0]["data"]["text"] == "one"

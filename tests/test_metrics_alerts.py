@@ -132,7 +132,7 @@ async def test_the_latency_histogram_counts_replays_from_the_event_time(tmp_path
     async with running(tmp_path, text) as run:
         adapter = run.adapter("personal")
         await adapter.receive("refused, given up")
-        await receiver.wait_for(1)
+        await until(lambda: run.daemon.store.given_up_for("crm"))  # recorded as given up
         await adapter.receive("taken")  # the hook answers again: the first is replayed to it
         await receiver.wait_for(3)
         latency = run.daemon.metrics.latency.labels("crm")

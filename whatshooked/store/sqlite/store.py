@@ -30,7 +30,6 @@ from whatshooked.store.base import (
     CacheQuery,
     Delivery,
     DeliveryRow,
-    Owed,
     Store,
     StoreUnavailable,
     StoreUnreadable,
@@ -38,6 +37,7 @@ from whatshooked.store.base import (
 from whatshooked.store.seal import Sealer, open_plain, reseal_all
 from whatshooked.store.sqlite import queries
 from whatshooked.store.sqlite.guard import probe, unreadable
+from whatshooked.store.sqlite.history import HistoryReads
 from whatshooked.store.sqlite.migrations import migrate, refuse_foreign, refuse_non_file
 from whatshooked.store.sqlite.statements import (
     DELIVERED,
@@ -64,7 +64,7 @@ def _history(event_id: str, attempt: Attempt | None) -> list[Statement]:
                               attempt.latency_ms))]
 
 
-class SQLiteStore(Store):
+class SQLiteStore(HistoryReads, Store):
     def __init__(self, db: aiosqlite.Connection, path: Path, writer: Writer, sealer: Sealer | None = None) -> None:
         self.path = path
         self._sealer = sealer
@@ -301,45 +301,6 @@ class SQLiteStore(Store):
         await self._writer.settled()
         page = await self.cached_after(0, -1 if limit is None else limit, CacheQuery(event_type=event_type))
         return [event for _, event, _ in page]
-
-    async def events_after(
-        self, seq: int, limit: int, event_type: str | None = None, account_id: str | None = None,
-    ) -> list[tuple[int, Event, bytes]]:
-        return await self._page(*queries.feed_page(seq, limit, event_type, account_id))
-
-    async def cached_after(
-        self, seq: int, limit: int, query: CacheQuery | None = None,
-    ) -> list[tuple[int, Event, bytes]]:
-        return await self._page(*queries.cache_page(seq, limit, query or CacheQuery()))
-
-    async def _page(self, sql: str, params: list[Any]) -> list[tuple[int, Event, bytes]]:
-        await self._writer.settled()
-        rows = await self._db.execute_fetchall(sql, params)
-        pages = [(int(position), with_seq(self._plain(blob), position)) for position, blob in rows]
-        return [(position, Event.from_json(body), body) for position, body in pages]
-
-    async def seq_of(self, event_id: str) -> int | None:
-        await self._writer.settled()
-        rows = list(await self._db.execute_fetchall(*queries.seq_of(event_id)))
-        return None if not rows or rows[0][0] is None else int(rows[0][0])
-
-    async def deliveries_for(self, event_ids: Sequence[str]) -> dict[str, list[DeliveryRow]]:
-        out: dict[str, list[DeliveryRow]] = {event_id: [] for event_id in event_ids}
-        if not event_ids:
-            return out
-        await self._writer.settled()
-        for event_id, *row in await self._db.execute_fetchall(*queries.deliveries_for(event_ids)):
-            out[event_id].append(DeliveryRow(*row))
-        return out
-
-    async def attempts_of(self, event_id: str) -> list[Attempt]:
-        await self._writer.settled()
-        return [Attempt(*row) for row in await self._db.execute_fetchall(*queries.attempts_of(event_id))]
-
-    async def owed_by_hook(self) -> dict[str, Owed]:
-        await self._writer.settled()
-        rows = await self._db.execute_fetchall(*queries.owed_by_hook())
-        return {hook_id: Owed(int(count), oldest) for hook_id, count, oldest in rows}
 
     async def get_body(self, event_id: str) -> bytes | None:
         await self._writer.settled()

@@ -13,6 +13,8 @@ do. Runs, in order, per round:
   naive / store, dedupe    add with a dedupe key, half the calls repeating a key (shuffled, so a
                     duplicate may share a commit with its original); 1 hook, no marks
   naive / store, 1 caller  1 hook, N/10 events from a single caller: one commit's own latency
+With --history the store runs as the daemon does by default: each delivered mark carries its attempt's
+record (the attempt history) and delivered events are kept for the feed (message_cache.keep_delivered).
 "latency" is one call's time from being made to returning (its commit, queueing included). All runs
 are repeated --rounds times and the medians reported, the store's events/s as a ratio to the naive
 run of the same round.
@@ -41,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from whatshooked.accounts.cloud_api.inbound import parse_payload  # noqa: E402
 from whatshooked.events import Event  # noqa: E402
+from whatshooked.store.base import Attempt  # noqa: E402
 from whatshooked.store.sqlite.migrations import migrate  # noqa: E402
 from whatshooked.store.sqlite.store import SQLiteStore  # noqa: E402
 
@@ -153,16 +156,19 @@ class Naive:
 
 # -- runs --------------------------------------------------------------------------------------------
 async def run_pair(folder: Path, events: list[Event], hook_ids: tuple[str, ...], concurrency: int,
-                   naive: bool) -> tuple[Result, Result]:
-    """Add every event, then mark every row delivered; the file must be empty at the end."""
+                   naive: bool, history: bool = False) -> tuple[Result, Result]:
+    """Add every event, then mark every row delivered; the cache must be empty at the end."""
     path = folder / f"{'naive' if naive else 'store'}-{len(hook_ids)}-{time.monotonic_ns()}.db"
     db: Naive | SQLiteStore = await Naive.open(path) if naive else await SQLiteStore.open(path)
+    if history and isinstance(db, SQLiteStore):
+        db.set_keep_delivered(86400.0)
     label = f"{'naive' if naive else 'store'}, {len(hook_ids)} hook{'s' if len(hook_ids) > 1 else ''}"
     label += ", 1 caller" if concurrency == 1 else ""
     try:
         adds = [partial(db.add_event, e, hook_ids) for e in events]
         added = Result(f"{label}, add", len(events), *await timed_calls(adds, concurrency))
-        marks = [partial(db.mark_delivered, e.id, h) for e in events for h in hook_ids]
+        marks = [partial(db.mark_delivered, e.id, h, *([Attempt(h, time.time(), 200, "", 12.5)] if history else []))
+                 for e in events for h in hook_ids]
         marked = Result(f"{label}, delivered", len(marks), *await timed_calls(marks, concurrency))
         left = await db.count() if isinstance(db, Naive) else db.count
         assert left == 0, f"{label}: {left} events left after every row was marked delivered"
@@ -185,17 +191,18 @@ async def run_dedupe(folder: Path, events: list[Event], keys: list[str], concurr
     return result
 
 
-async def one_round(folder: Path, events: list[Event], concurrency: int, seed: int) -> list[Result]:
+async def one_round(folder: Path, events: list[Event], concurrency: int, seed: int,
+                    history: bool = False) -> list[Result]:
     results: list[Result] = []
     for hook_ids in (HOOKS[:1], HOOKS):
         results += await run_pair(folder, events, hook_ids, concurrency, naive=True)
-        results += await run_pair(folder, events, hook_ids, concurrency, naive=False)
+        results += await run_pair(folder, events, hook_ids, concurrency, naive=False, history=history)
     keys = dedupe_keys(len(events), seed)
     results.append(await run_dedupe(folder, events, keys, concurrency, naive=True))
     results.append(await run_dedupe(folder, events, keys, concurrency, naive=False))
     few = events[: max(len(events) // 10, 100)]
     results += await run_pair(folder, few, HOOKS[:1], 1, naive=True)
-    results += await run_pair(folder, few, HOOKS[:1], 1, naive=False)
+    results += await run_pair(folder, few, HOOKS[:1], 1, naive=False, history=history)
     return results
 
 
@@ -208,7 +215,7 @@ async def main(args: argparse.Namespace) -> int:
         folder = Path(tmp)
         await one_round(folder, events[: min(args.n, 300)], args.concurrency, seed=0)  # warm-up
         for number in range(args.rounds):
-            rounds.append(await one_round(folder, events, args.concurrency, seed=number))
+            rounds.append(await one_round(folder, events, args.concurrency, seed=number, history=args.history))
     return report(rounds)
 
 
@@ -242,6 +249,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=2000, help="events per run (default 2000)")
     parser.add_argument("--concurrency", type=int, default=256, help="concurrent callers (default 256)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of every run; medians reported (default 5)")
+    parser.add_argument("--history", action="store_true",
+                        help="marks carry attempt records and delivered events are kept (the daemon's default)")
     return parser.parse_args(argv)
 
 

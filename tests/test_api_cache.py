@@ -23,19 +23,22 @@ async def cached(run: Running) -> list[Event]:
     ]
 
 
-def shape(event: Event) -> dict[str, object]:
-    return {"id": event.id, "timestamp": event.timestamp, "event": event.to_dict()}
+def shape(event: Event, seq: int) -> dict[str, object]:
+    """An entry of the list; the store numbered the events 1, 2, 3; no hook owes them anything."""
+    stored = Event(event.type, event.data, event.id, event.timestamp, seq)
+    return {"id": event.id, "timestamp": event.timestamp, "seq": seq, "event": stored.to_dict(), "deliveries": []}
 
 
 async def test_list_filter_and_stats(tmp_path: Path) -> None:
     async with running(tmp_path, config(accounts=ACCOUNT)) as run:
         one, read, two = await cached(run)
         listed = await (await run.client.get("/api/cache")).json()
-        assert listed == {"cached_events": [shape(one), shape(read), shape(two)], "count": 3}
+        assert listed == {"cached_events": [shape(one, 1), shape(read, 2), shape(two, 3)], "count": 3, "limit": 100,
+                          "next_after": None}
         received = await (await run.client.get("/api/cache", params={"event_type": "message.received"})).json()
         assert [e["id"] for e in received["cached_events"]] == [one.id, two.id] and received["count"] == 2
         none = await (await run.client.get("/api/cache", params={"event_type": "nope"})).json()
-        assert none == {"cached_events": [], "count": 0}
+        assert none == {"cached_events": [], "count": 0, "limit": 100, "next_after": None}
         stats = await (await run.client.get("/api/cache/stats")).json()
         assert stats == {"enabled": True, "total_count": 3,
                          "by_event_type": {"message.read": 1, "message.received": 2}}
@@ -45,7 +48,7 @@ async def test_get_and_delete_one_event(tmp_path: Path) -> None:
     async with running(tmp_path, config(accounts=ACCOUNT)) as run:
         one, *_ = await cached(run)
         got = await run.client.get("/api/cache/event", params={"id": one.id})
-        assert got.status == 200 and await got.json() == shape(one)
+        assert got.status == 200 and await got.json() == {**shape(one, 1), "delivered": False, "attempts": []}
         missing = await run.client.get("/api/cache/event")
         assert missing.status == 400 and "'id' is required" in await missing.text()
         unknown = await run.client.get("/api/cache/event", params={"id": "evt_nope"})
@@ -110,7 +113,8 @@ async def test_replay_one_by_query_or_body(tmp_path: Path, receiver: HookReceive
         by_body = await run.client.post("/api/cache/event/replay", json={"id": two.id})
         assert by_body.status == 200 and (await by_body.json())["event_id"] == two.id
         assert [r.headers["webhook-id"] for r in await receiver.wait_for(2)] == [one.id, two.id]
-        assert (await run.client.get("/api/cache/event", params={"id": one.id})).status == 404
+        kept = await (await run.client.get("/api/cache/event", params={"id": one.id})).json()  # keep_delivered
+        assert kept["delivered"] is True and [a["hook_id"] for a in kept["attempts"]] == ["h"]
 
         assert (await run.client.post("/api/cache/event/replay")).status == 400
         assert (await run.client.post("/api/cache/event/replay", json={})).status == 400
@@ -157,5 +161,5 @@ async def test_a_delivered_event_is_not_listed_once_the_hook_took_it(tmp_path: P
         await until(lambda: delivered._value.get() == 1)
         listed = await (await run.client.get("/api/cache")).json()
         stats = await (await run.client.get("/api/cache/stats")).json()
-        assert listed == {"cached_events": [], "count": 0}
+        assert listed == {"cached_events": [], "count": 0, "limit": 100, "next_after": None}
         assert stats["total_count"] == 0

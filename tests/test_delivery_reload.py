@@ -159,7 +159,7 @@ async def test_a_shorter_timeout_applies_from_the_next_attempt(tmp_path: Path, c
         h.dispatcher.apply_config(with_delivery(config, timeout=0.2))
         await eventually(lambda: h.store is not None and h.store.count == 0)
         assert ids(counting.requests) == [first.id, second.id, second.id]  # only the second timed out
-        assert metric(h.metrics, "whatshooked_delivery_retries_total", hook="crm") == 1
+        assert metric(h.metrics, "whatshooked_deliveries_total", hook="crm", outcome="retry") == 1
 
 
 async def test_longer_retries_apply_to_the_attempt_in_flight_when_it_fails(

@@ -95,8 +95,8 @@ async def test_a_new_backend_is_a_folder_of_its_own(tmp_path: Path, monkeypatch:
 async def test_cache_off_dedupes_in_memory_and_keeps_nothing() -> None:
     store: Store = MemoryStore(dedupe_keys=2)
     ran: list[str] = []
-    assert await store.add_event_soon(event(), ["crm"], after=lambda: ran.append("a"), dedupe_key="k1")
-    assert not await store.add_event_soon(event(), ["crm"], after=lambda: ran.append("b"), dedupe_key="k1")
+    assert await store.add_event_soon(event(), ["crm"], after=lambda _seq: ran.append("a"), dedupe_key="k1")
+    assert not await store.add_event_soon(event(), ["crm"], after=lambda _seq: ran.append("b"), dedupe_key="k1")
     assert await store.add_event_soon(event(), ["crm"], dedupe_key="k2")
     assert await store.add_event_soon(event(), ["crm"], dedupe_key="k3")  # k1 forgotten: the oldest
     assert await store.add_event_soon(event(), ["crm"], dedupe_key="k1")

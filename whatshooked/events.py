@@ -32,6 +32,7 @@ class Event:
     data: dict[str, Any]
     id: str = field(default_factory=_new_id)
     timestamp: str = field(default_factory=utc_timestamp)
+    seq: int | None = field(default=None, compare=False)  # given by the store (DESIGN §8.2); last in the JSON
 
     @property
     def account_id(self) -> str | None:
@@ -39,7 +40,10 @@ class Event:
         return value if isinstance(value, str) else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "timestamp": self.timestamp, "data": self.data}
+        out: dict[str, Any] = {"id": self.id, "type": self.type, "timestamp": self.timestamp, "data": self.data}
+        if self.seq is not None:
+            out["seq"] = self.seq
+        return out
 
     def to_json(self) -> bytes:
         """Standard JSON always (strict_json.dumps): never NaN/Infinity, never a lone surrogate."""
@@ -47,11 +51,21 @@ class Event:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Event:
-        return cls(type=raw["type"], data=raw.get("data") or {}, id=raw["id"], timestamp=raw["timestamp"])
+        seq = raw.get("seq")
+        return cls(type=raw["type"], data=raw.get("data") or {}, id=raw["id"], timestamp=raw["timestamp"],
+                   seq=seq if isinstance(seq, int) else None)
 
     @classmethod
     def from_json(cls, body: bytes | str) -> Event:
         return cls.from_dict(json.loads(body))
+
+
+def with_seq(body: bytes, seq: int) -> bytes:
+    """A stored body (an event's JSON object, without seq) with `"seq": n` added last, as `to_json` writes it.
+
+    Spliced rather than re-encoded: it runs for every event on the way to the hooks.
+    """
+    return body[:-1] + b',"seq":%d}' % seq
 
 
 def event_matches(patterns: tuple[str, ...] | list[str], event_type: str) -> bool:

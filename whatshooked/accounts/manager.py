@@ -207,6 +207,7 @@ class AccountManager:
                 await self.emit(Event("message.failed", {"account_id": account_id, "to": to,
                                                          "type": request.kind.value, "error": error}))
             raise
+        self._lent.metrics.messages_sent.labels(account_id, request.kind.value).inc()
         if request.kind not in QUIET_KINDS:
             # Keyed like the Cloud API's `sent` status for the same message: one message.sent, whichever is first.
             await self.emit(Event("message.sent", {"account_id": account_id, "message_id": result.message_id,

@@ -24,6 +24,7 @@ from whatshooked.api.routes import (
     chats,
     dashboard,
     docs,
+    feed,
     hooks,
     media,
     metrics,
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
     from whatshooked.service.metrics import Metrics
     from whatshooked.store.base import Store
 
-ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr, chats, docs, dashboard)
+ROUTE_MODULES = (system, metrics, openapi, hooks, cache, feed, accounts, send, business, media, qr, chats, docs,
+                 dashboard)
 
 
 class Parts(Protocol):

@@ -1,7 +1,8 @@
 """`GET /api/openapi.json`: the agreed contract merged with the routes whatshooked adds beyond it.
 
 Both halves ship as package data: `openapi_contract.json` is a verbatim copy of the shared contract
-(never edited here), `openapi_extra.json` describes DESIGN §6's routes. `registered_routes` lets a
+(never edited here), `openapi_extra.json` describes DESIGN §6's routes, and the query parameters and
+descriptions a contract route gained (DESIGN §8.3). `registered_routes` lets a
 test hold the app and the document to each other.
 """
 
@@ -34,7 +35,10 @@ def build_document() -> dict[str, Any]:
     for path, item in extra.get("paths", {}).items():
         merged = doc["paths"].setdefault(path, {})
         for key, value in item.items():
-            merged.setdefault(key, copy.deepcopy(value))
+            if key in merged and key in METHODS:
+                _extend(merged[key], value)
+            else:
+                merged.setdefault(key, copy.deepcopy(value))
     for section, entries in extra.get("components", {}).items():
         target = doc.setdefault("components", {}).setdefault(section, {})
         for name, value in entries.items():
@@ -42,6 +46,17 @@ def build_document() -> dict[str, Any]:
     known_tags = {tag["name"] for tag in doc.get("tags", [])}
     doc.setdefault("tags", []).extend(tag for tag in extra.get("tags", []) if tag["name"] not in known_tags)
     return doc
+
+
+def _extend(operation: dict[str, Any], extra: dict[str, Any]) -> None:
+    """A contract operation whatshooked takes more of: the extra's new parameters join its own (after
+    them), and its description when the contract has none. Nothing of the contract's changes."""
+    known = {(p.get("name"), p.get("in")) for p in operation.get("parameters", [])}
+    added = [copy.deepcopy(p) for p in extra.get("parameters", []) if (p.get("name"), p.get("in")) not in known]
+    if added:
+        operation["parameters"] = [*operation.get("parameters", []), *added]
+    if "description" in extra:
+        operation.setdefault("description", extra["description"])
 
 
 def registered_routes(app: web.Application) -> set[tuple[str, str]]:

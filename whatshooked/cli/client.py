@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from whatshooked.cli import cache_list as cache_list_command
 from whatshooked.cli import exit_codes
 from whatshooked.cli.commands import command
 from whatshooked.cli.secrets import new_secret
@@ -78,8 +79,7 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     cache = commands.add_parser("cache", help="inspect, replay or clear undelivered events").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     command(cache, "stats", "how many undelivered events, by type")
-    listing = command(cache, "list", "list undelivered events")
-    listing.add_argument("--type", dest="event_type", help="only events of this type")
+    cache_list_command.add_arguments(command(cache, "list", "list undelivered events, a page at a time"))
     replay = command(cache, "replay", "replay every cached event, or the one given, to the hooks")
     replay.add_argument("id", nargs="?")
 
@@ -273,20 +273,6 @@ def cache_stats(api: Api, args: argparse.Namespace, out: TextIO) -> Any:
     return stats
 
 
-def cache_list(api: Api, args: argparse.Namespace, out: TextIO) -> Any:
-    answer = api.call("GET", "/api/cache", query={"event_type": args.event_type} if args.event_type else None)
-    if args.json:
-        return answer
-    events = answer.get("cached_events") or []
-    if not events:
-        print("no cached events", file=out)
-    for item in events:
-        event = item.get("event") or {}
-        account = (event.get("data") or {}).get("account_id", "")
-        print(f"{item['id']}  {item.get('timestamp', '')}  {event.get('type', '?'):<22} {account}", file=out)
-    return None
-
-
 def cache_replay(api: Api, args: argparse.Namespace, out: TextIO) -> Any:
     if args.id:
         answer = api.call("POST", "/api/cache/event/replay", {"id": args.id})
@@ -316,6 +302,6 @@ _HANDLERS = {
     ("hooks", "remove"): hooks_remove,
     ("accounts", "list"): accounts_list,
     ("cache", "stats"): cache_stats,
-    ("cache", "list"): cache_list,
+    ("cache", "list"): cache_list_command.cache_list,
     ("cache", "replay"): cache_replay,
 }

@@ -79,6 +79,8 @@ class CacheConfig:
     enabled: bool = True
     max_age: float = 7 * 86400.0
     max_events: int = 100_000
+    keep_delivered: float = 86400.0
+    """Delivered events stay readable through GET /api/events this long (0: they leave at once)."""
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,12 @@ class ConfigBuilder(SectionReader):
         self.unknown_keys("", raw, set(_TOP_KEYS))
         server = self.server(self.section(raw, "server", _SERVER_KEYS))
         storage = self.storage(self.section(raw, "storage", _STORAGE_KEYS))
-        mc = self.section(raw, "message_cache", {"enabled", "max_age", "max_events"})
+        mc = self.section(raw, "message_cache", {"enabled", "max_age", "max_events", "keep_delivered"})
         cache = CacheConfig(
             enabled=self.get(mc, "message_cache", "enabled", bool, True),
             max_age=self.convert(mc, "message_cache", "max_age", parse_duration, 7 * 86400.0),
             max_events=self.positive(mc, "message_cache", "max_events", 100_000),
+            keep_delivered=self.convert(mc, "message_cache", "keep_delivered", parse_duration, 86400.0),
         )
         dl = self.section(raw, "delivery", {"timeout", "retry", "concurrency"})
         delivery = DeliveryConfig(

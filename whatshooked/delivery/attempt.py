@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -21,6 +21,7 @@ from whatshooked.delivery.backoff import parse_retry_after
 from whatshooked.delivery.signing import sign
 from whatshooked.events import Event
 from whatshooked.http_body import BodyTooLarge, read_body
+from whatshooked.store.base import Attempt
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,12 @@ class Outcome:
     error: str = ""
     retry_after: float | None = None
     reply: Any = None  # the parsed JSON answer, when one was asked for
+    at: float = 0.0  # when the attempt started (Unix seconds)
+    latency_ms: float = 0.0  # until the answer's headers (or the error)
+
+    def record(self, hook_id: str) -> Attempt:
+        """The attempt as its history keeps it (store.base.Attempt)."""
+        return Attempt(hook_id, self.at, self.status, self.error, self.latency_ms)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +76,7 @@ def query_params(event: Event) -> dict[str, str]:
         "timestamp": event.timestamp,
         "account_id": event.account_id or "",
         "data": strict_json.dumps(event.data, separators=(",", ":"), ensure_ascii=False),
+        **({"seq": str(event.seq)} if event.seq is not None else {}),
     }
 
 
@@ -76,7 +84,19 @@ async def attempt(
     http: aiohttp.ClientSession, hook: HookConfig, key: bytes | None, event: Event, body: bytes,
     limits: aiohttp.ClientTimeout, want_reply: bool = False, reply_limit: int = REPLY_LIMIT,
 ) -> Outcome:
-    """With `want_reply`, a 2xx answer's JSON is read whole up to `reply_limit` bytes (a send's limit)."""
+    """With `want_reply`, a 2xx answer's JSON is read whole up to `reply_limit` bytes (a send's limit).
+
+    The outcome tells when the attempt started and how long it took (the attempt history).
+    """
+    at, started = time.time(), time.monotonic()
+    outcome = await _attempt(http, hook, key, event, body, limits, want_reply, reply_limit)
+    return replace(outcome, at=at, latency_ms=round((time.monotonic() - started) * 1000, 1))
+
+
+async def _attempt(
+    http: aiohttp.ClientSession, hook: HookConfig, key: bytes | None, event: Event, body: bytes,
+    limits: aiohttp.ClientTimeout, want_reply: bool, reply_limit: int,
+) -> Outcome:
     is_get = hook.method == "GET"
     sent = b"" if is_get else body
     headers = delivery_headers(hook, key, event, int(time.time()), sent)

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -37,7 +37,7 @@ from whatshooked.delivery.meters import HookMeters
 from whatshooked.delivery.replay import Replayer, ReplayResult
 from whatshooked.delivery.runner import HookRunner
 from whatshooked.errors import StoreError
-from whatshooked.events import Event, event_matches
+from whatshooked.events import Event, event_matches, with_seq
 from whatshooked.service.metrics import Metrics
 from whatshooked.store.base import Store
 
@@ -116,6 +116,7 @@ class Dispatcher:
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
         self._started = True
+        self._store.set_keep_delivered(self._config.message_cache.keep_delivered)
         self._store.on_count(self._metrics.cache_size.set)
         await self._resume(list(self._runners))
         self._chores.spawn(self._prune_loop(), "whatshooked-cache-prune")
@@ -142,6 +143,7 @@ class Dispatcher:
     def apply_config(self, config: Config) -> None:
         """Take a reloaded config. Every setting applies from the next attempt; none restarts one in flight."""
         self._config = config
+        self._store.set_keep_delivered(config.message_cache.keep_delivered)
         self._lanes.follow(config)
         self.set_hooks(config.hooks)
 
@@ -206,9 +208,11 @@ class Dispatcher:
                         extra={"event_id": event.id})
             return True  # not a duplicate: lost to the shutdown, as logged
         # The hand-off to hooks runs from the commit (`after`), so a caller cancelled here loses nothing.
-        return await committed
+        return bool(await committed)
 
-    def _committed(self, event: Event, body: bytes, runners: list[HookRunner]) -> None:
+    def _committed(self, event: Event, body: bytes, runners: list[HookRunner], seq: int) -> None:
+        """Hooks receive the event with the seq its commit gave it."""
+        event, body = replace(event, seq=seq), with_seq(body, seq)
         if self._store.count > self._config.message_cache.max_events:
             self._prune_soon.set()
         # The latency metric runs from the commit; with nothing kept there is none to measure from.

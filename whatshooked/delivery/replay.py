@@ -71,7 +71,7 @@ class Replayer:
         replayed = delivered = 0
         position = 0
         while True:
-            page = await store.events_after(position, REPLAY_PAGE)
+            page = await store.cached_after(position, REPLAY_PAGE)  # the cache: undelivered events
             if not page:
                 break
             position = page[-1][0]
@@ -99,5 +99,5 @@ class Replayer:
                       extra={"event_id": event.id, "hook_id": runner.hook.id})
         results = await asyncio.gather(*(runner.replay(event, body) for runner in targets))
         if all(results):
-            await store.delete_event(event.id)
+            await store.finish_event(event.id)
         return all(results), True

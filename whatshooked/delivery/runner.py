@@ -214,9 +214,9 @@ class HookRunner:
     def _delivered(self, job: Job, outcome: Outcome) -> None:
         hook_id, event = self._hook.id, job.event
         self.meters.delivered.inc()
-        if job.committed_at is not None:
-            self.meters.latency.observe(asyncio.get_running_loop().time() - job.committed_at)
-        self._lanes.store.mark_delivered_soon(event.id, hook_id)  # the worker need not wait for the commit
+        self.meters.observe_latency(job, self._lanes.store.persistent)
+        # The worker need not wait for the commit; the attempt's record goes with the mark.
+        self._lanes.store.mark_delivered_soon(event.id, hook_id, outcome.record(hook_id))
         self._done(job, True)
         if outcome.reply is not None:
             self._lanes.on_reply(event, outcome.reply, hook_id)
@@ -233,11 +233,11 @@ class HookRunner:
         hook_id, event = self._hook.id, job.event
         self.failing = True
         self.meters.retry.inc()
-        self.meters.retries.inc()
         log.warning("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
                     hook_id, event.id, job.attempts, outcome.error, wait,
                     extra={"hook_id": hook_id, "event_id": event.id})
-        await self._lanes.store.mark_attempt(event.id, hook_id, job.attempts, time.time() + wait, outcome.error)
+        await self._lanes.store.mark_attempt(event.id, hook_id, job.attempts, time.time() + wait, outcome.error,
+                                             outcome.record(hook_id))
         job.settle(False)
         self.later(job, wait)
         return True
@@ -258,7 +258,7 @@ class HookRunner:
         else:
             log.warning("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept,
                         extra={"hook_id": hook_id, "event_id": event.id})
-        await store.mark_given_up(event.id, hook_id, outcome.error, outcome.retryable)
+        await store.mark_given_up(event.id, hook_id, outcome.error, outcome.retryable, outcome.record(hook_id))
         self._done(job, False)
 
     async def stop(self, grace: float | None) -> int:

@@ -3,7 +3,12 @@
 Events stay until every hook they were meant for has them; "the cache" (`/api/cache`) is every event
 kept. A backend (a module or package beside this file, found by `store/open.py`) subclasses `Store`.
 Every read sees the store's own earlier writes, lazy ones included: no caller ever flushes.
-Times (`next_attempt_at`, `now`) are Unix seconds.
+Times (`next_attempt_at`, `now`, `at`) are Unix seconds.
+
+Every stored event gets a `seq` (DESIGN §8.2): increasing in store order, never reused. Stored bodies
+do not hold it; every body a read returns has it (events.with_seq), as do the bodies hooks receive.
+With `keep_delivered` on, a delivered event leaves the cache but stays for the feed (`events_after`)
+until `prune` expires it.
 """
 
 from __future__ import annotations
@@ -54,6 +59,34 @@ class DeliveryRow:
     last_error: str
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One HTTP attempt to deliver an event to a hook, as recorded in its history."""
+
+    hook_id: str
+    at: float  # when it started
+    http_status: int | None  # None: no HTTP answer (the error says why)
+    error: str
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class CacheQuery:
+    """Filters of `/api/cache` (and replays): None matches everything."""
+
+    event_type: str | None = None
+    account_id: str | None = None
+    hook_id: str | None = None  # events this hook is still owed
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """What one hook is still owed: how many events, and when the oldest was stored (None: nothing)."""
+
+    pending: int
+    oldest_at: float | None
+
+
 class Store(ABC):
     """Events and their per-hook delivery state; dedupe keys."""
 
@@ -98,6 +131,10 @@ class Store(ABC):
     def on_count(self, callback: Callable[[int], None] | None) -> None:
         """Called with the event count after every change (the cache-size gauge)."""
 
+    @abstractmethod
+    def set_keep_delivered(self, seconds: float) -> None:
+        """Keep delivered events this long for the feed (`message_cache.keep_delivered`); 0: they leave at once."""
+
     # -- writes ------------------------------------------------------------
     async def add_event(
         self, event: Event, hook_ids: Sequence[str], body: bytes | None = None, dedupe_key: str | None = None,
@@ -108,32 +145,41 @@ class Store(ABC):
     @abstractmethod
     def add_event_soon(
         self, event: Event, hook_ids: Sequence[str], body: bytes | None = None,
-        after: Callable[[], None] | None = None, dedupe_key: str | None = None,
-    ) -> asyncio.Future[bool]:
-        """Hand the event over; the future completes, and `after` runs, once it is committed.
+        after: Callable[[int], None] | None = None, dedupe_key: str | None = None,
+    ) -> asyncio.Future[int]:
+        """Hand the event over (`body` without a seq); the future gives its seq, and `after(seq)` runs, once
+        it is committed; 0 for a duplicate dedupe key (then `after` does not run).
 
-        `after` runs even when whoever awaits the future was cancelled meanwhile; not for a duplicate.
+        `after` runs even when whoever awaits the future was cancelled meanwhile.
         """
 
     @abstractmethod
     async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
         """Rows for more hooks (replays); existing rows kept."""
 
+    # Each mark may carry the `attempt` that led to it: recorded in the history with the mark's own write.
     @abstractmethod
     async def mark_attempt(
-        self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str
+        self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str,
+        attempt: Attempt | None = None,
     ) -> None: ...
 
     @abstractmethod
-    async def mark_given_up(self, event_id: str, hook_id: str, error: str, retryable: bool = True) -> None: ...
+    async def mark_given_up(
+        self, event_id: str, hook_id: str, error: str, retryable: bool = True, attempt: Attempt | None = None,
+    ) -> None: ...
 
     @abstractmethod
-    async def mark_delivered(self, event_id: str, hook_id: str) -> None:
-        """The event leaves once all its rows are delivered."""
+    async def mark_delivered(self, event_id: str, hook_id: str, attempt: Attempt | None = None) -> None:
+        """The event leaves the cache once all its rows are delivered."""
 
     @abstractmethod
-    def mark_delivered_soon(self, event_id: str, hook_id: str) -> None:
+    def mark_delivered_soon(self, event_id: str, hook_id: str, attempt: Attempt | None = None) -> None:
         """The same, queued without waiting for the commit (a crash before it means a duplicate, not a loss)."""
+
+    @abstractmethod
+    async def finish_event(self, event_id: str) -> None:
+        """Every hook it is meant for now has it: it leaves the cache (kept for the feed while keep_delivered)."""
 
     @abstractmethod
     async def delete_event(self, event_id: str) -> bool: ...
@@ -143,7 +189,8 @@ class Store(ABC):
 
     @abstractmethod
     async def prune(self, max_age: float, max_events: int, now: float | None = None) -> dict[str, int]:
-        """Drop events older than `max_age` seconds, then the oldest beyond `max_events`: {"max_age": n, ...}."""
+        """Drop undelivered events older than `max_age` seconds, then the oldest beyond `max_events`:
+        {"max_age": n, ...}; delivered ones kept longer than keep_delivered too (not counted)."""
 
     # -- reads (each sees every write handed over before it) ----------------
     @abstractmethod
@@ -169,8 +216,34 @@ class Store(ABC):
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]: ...
 
     @abstractmethod
-    async def events_after(self, seq: int, limit: int) -> list[tuple[int, Event, bytes]]:
-        """A page of kept events after position `seq` (0 for the first page), oldest first."""
+    async def events_after(
+        self, seq: int, limit: int, event_type: str | None = None, account_id: str | None = None,
+    ) -> list[tuple[int, Event, bytes]]:
+        """The feed: a page of kept events after `seq` (0 for the first page), delivered ones included,
+        in seq order."""
+
+    @abstractmethod
+    async def cached_after(
+        self, seq: int, limit: int, query: CacheQuery | None = None,
+    ) -> list[tuple[int, Event, bytes]]:
+        """A page of the cache (undelivered events) after `seq`, in seq order."""
+
+    @abstractmethod
+    async def seq_of(self, event_id: str) -> int | None:
+        """Where a kept event stands in the feed; for one gone, the seq of the last kept event stored before it
+        (ids are time-ordered), so a page after it still continues where it was; None when nothing is older."""
+
+    @abstractmethod
+    async def deliveries_for(self, event_ids: Sequence[str]) -> dict[str, list[DeliveryRow]]:
+        """Each event's rows, `attempts` counting the recorded history."""
+
+    @abstractmethod
+    async def attempts_of(self, event_id: str) -> list[Attempt]:
+        """The event's attempt history, oldest first."""
+
+    @abstractmethod
+    async def owed_by_hook(self) -> dict[str, Owed]:
+        """Per hook still owed something: how much, and since when."""
 
     async def get_event(self, event_id: str) -> Event | None:
         body = await self.get_body(event_id)

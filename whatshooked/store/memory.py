@@ -3,6 +3,8 @@
 Nothing survives a restart anyway; the keys only stop Meta's quick redeliveries and repeated
 statuses from raising an event twice while the daemon runs. Deliveries live in the hooks' runners
 alone: a retry waits in memory, one given up is dropped, and the cache routes answer 503.
+Events still get a `seq` (counted from 1 each start: nothing before it is kept to fill a gap from),
+and attempts are not recorded (no history is kept).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from whatshooked.config.model import StorageConfig
 from whatshooked.events import Event
-from whatshooked.store.base import Delivery, DeliveryRow, Store
+from whatshooked.store.base import Attempt, CacheQuery, Delivery, DeliveryRow, Owed, Store
 
 SCHEMES = ("memory",)
 MEMORY_DEDUPE_KEYS = 100_000
@@ -39,6 +41,7 @@ class RecentKeys:
 class MemoryStore(Store):
     def __init__(self, dedupe_keys: int = MEMORY_DEDUPE_KEYS) -> None:
         self._recent = RecentKeys(dedupe_keys)
+        self._seq = 0
 
     @property
     def persistent(self) -> bool:
@@ -54,33 +57,45 @@ class MemoryStore(Store):
     def on_count(self, callback: Callable[[int], None] | None) -> None:
         pass
 
+    def set_keep_delivered(self, seconds: float) -> None:
+        pass
+
     def add_event_soon(
         self, event: Event, hook_ids: Sequence[str], body: bytes | None = None,
-        after: Callable[[], None] | None = None, dedupe_key: str | None = None,
-    ) -> asyncio.Future[bool]:
+        after: Callable[[int], None] | None = None, dedupe_key: str | None = None,
+    ) -> asyncio.Future[int]:
         """Nothing to commit: `after` runs at once (unless the key was seen) and the future is done."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        fresh = dedupe_key is None or self._recent.add(dedupe_key)
-        if fresh and after is not None:
-            after()
-        future.set_result(fresh)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        seq = 0
+        if dedupe_key is None or self._recent.add(dedupe_key):
+            self._seq += 1
+            seq = self._seq
+            if after is not None:
+                after(seq)
+        future.set_result(seq)
         return future
 
     async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
         pass
 
     async def mark_attempt(
-        self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str
+        self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str,
+        attempt: Attempt | None = None,
     ) -> None:
         pass
 
-    async def mark_given_up(self, event_id: str, hook_id: str, error: str, retryable: bool = True) -> None:
+    async def mark_given_up(
+        self, event_id: str, hook_id: str, error: str, retryable: bool = True, attempt: Attempt | None = None,
+    ) -> None:
         pass
 
-    async def mark_delivered(self, event_id: str, hook_id: str) -> None:
+    async def mark_delivered(self, event_id: str, hook_id: str, attempt: Attempt | None = None) -> None:
         pass
 
-    def mark_delivered_soon(self, event_id: str, hook_id: str) -> None:
+    def mark_delivered_soon(self, event_id: str, hook_id: str, attempt: Attempt | None = None) -> None:
+        pass
+
+    async def finish_event(self, event_id: str) -> None:
         pass
 
     async def delete_event(self, event_id: str) -> bool:
@@ -105,8 +120,27 @@ class MemoryStore(Store):
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]:
         return []
 
-    async def events_after(self, seq: int, limit: int) -> list[tuple[int, Event, bytes]]:
+    async def events_after(
+        self, seq: int, limit: int, event_type: str | None = None, account_id: str | None = None,
+    ) -> list[tuple[int, Event, bytes]]:
         return []
+
+    async def cached_after(
+        self, seq: int, limit: int, query: CacheQuery | None = None,
+    ) -> list[tuple[int, Event, bytes]]:
+        return []
+
+    async def seq_of(self, event_id: str) -> int | None:
+        return None
+
+    async def deliveries_for(self, event_ids: Sequence[str]) -> dict[str, list[DeliveryRow]]:
+        return {event_id: [] for event_id in event_ids}
+
+    async def attempts_of(self, event_id: str) -> list[Attempt]:
+        return []
+
+    async def owed_by_hook(self) -> dict[str, Owed]:
+        return {}
 
     async def get_body(self, event_id: str) -> bytes | None:
         return None

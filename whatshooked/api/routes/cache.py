@@ -1,7 +1,8 @@
 """The seven `/api/cache*` operations: undelivered events kept in the store, listed and replayed.
 
 With `message_cache.enabled: false` the store keeps nothing (not `persistent`): every operation
-answers 503, except stats, which answers `enabled: false`.
+answers 503, except stats, which answers `enabled: false`. The list comes in pages (`limit`, `after`
+= the last id of the page before: `next_after`), filtered, each event with what every hook still owes.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from whatshooked.api import bodies
-from whatshooked.api.keys import DISPATCHER, STORE
+from whatshooked.api.delivery_json import attempt_json, delivery_json
+from whatshooked.api.keys import DISPATCHER, SETTINGS, STORE
+from whatshooked.api.query import Query
 from whatshooked.errors import RequestError
 from whatshooked.events import Event
+from whatshooked.store.base import CacheQuery, DeliveryRow
 
 if TYPE_CHECKING:
     from whatshooked.store.base import Store
@@ -21,8 +25,11 @@ if TYPE_CHECKING:
 DISABLED = "message cache is not enabled (message_cache.enabled is false in the config)"
 
 
+LIST_PARAMETERS = ("limit", "after", "event_type", "account_id", "hook_id")
+
+
 def cached_json(event: Event) -> dict[str, Any]:
-    return {"id": event.id, "timestamp": event.timestamp, "event": event.to_dict()}
+    return {"id": event.id, "timestamp": event.timestamp, "seq": event.seq, "event": event.to_dict()}
 
 
 def _store(request: web.Request) -> Store:
@@ -32,18 +39,37 @@ def _store(request: web.Request) -> Store:
     return store
 
 
-async def _event(store: Store, event_id: str) -> Event:
+async def _event(store: Store, event_id: str, owed: bool = True) -> Event:
+    """A kept event; unless `owed` is False, one some hook is still owed (a delivered one is not in the cache)."""
     event = await store.get_event(event_id)
-    if event is None:
+    if event is None or (owed and _delivered((await store.deliveries_for([event_id]))[event_id])):
         raise RequestError(f"event {event_id!r} not found in the cache", status=404)
     return event
 
 
+def _delivered(rows: list[DeliveryRow]) -> bool:
+    """Every hook it was meant for has it (an event no hook matched stays in the cache)."""
+    return bool(rows) and all(row.state == "delivered" for row in rows)
+
+
 async def list_events(request: web.Request) -> web.Response:
-    event_type = request.query.get("event_type") or None
+    query = Query(request, LIST_PARAMETERS)
     store = _store(request)
-    events = await store.list_undelivered(event_type=event_type)
-    return web.json_response({"cached_events": [cached_json(e) for e in events], "count": len(events)})
+    limit, after = query.limit(), query.text("after")
+    filters = CacheQuery(query.text("event_type"), query.ident("account_id"), query.ident("hook_id"))
+    if filters.hook_id is not None and filters.hook_id not in {hook.id for hook in request.app[SETTINGS].config.hooks} \
+            and filters.hook_id not in await store.owed_by_hook():
+        raise RequestError(f"hook_id: no hook {filters.hook_id!r} is configured or owed anything")
+    position = 0 if after is None else (await store.seq_of(after) or 0)
+    page = await store.cached_after(position, limit + 1, filters)
+    more, page = len(page) > limit, page[:limit]
+    rows = await store.deliveries_for([event.id for _, event, _ in page])
+    entries = [{**cached_json(event), "deliveries": [delivery_json(row) for row in rows[event.id]]}
+               for _, event, _ in page]
+    return web.json_response({
+        "cached_events": entries, "count": len(entries), "limit": limit,
+        "next_after": page[-1][1].id if more else None,
+    })
 
 
 async def clear(request: web.Request) -> web.Response:
@@ -72,8 +98,15 @@ async def replay_all(request: web.Request) -> web.Response:
 
 
 async def get_event(request: web.Request) -> web.Response:
+    """The event with what each hook owes and every attempt made; a delivered one too, while
+    `message_cache.keep_delivered` keeps it (then `delivered` is true)."""
     store = _store(request)
-    return web.json_response(cached_json(await _event(store, bodies.query_id(request))))
+    event = await _event(store, bodies.query_id(request), owed=False)
+    rows = (await store.deliveries_for([event.id]))[event.id]
+    return web.json_response({
+        **cached_json(event), "delivered": _delivered(rows), "deliveries": [delivery_json(row) for row in rows],
+        "attempts": [attempt_json(attempt) for attempt in await store.attempts_of(event.id)],
+    })
 
 
 async def delete_event(request: web.Request) -> web.Response:

@@ -1,8 +1,8 @@
 """`GET /metrics`: Prometheus text, authenticated like /api unless `server.metrics_public: true`.
 
 The auth middleware only guards /api/*, so this handler checks credentials itself with the same
-function. Gauges that mirror state held elsewhere (cache size, account states) are refreshed on
-each scrape rather than kept in step by every writer.
+function. Gauges that mirror state held elsewhere (cache size, account states, what each hook is owed and
+its state) are refreshed on each scrape rather than kept in step by every writer.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from aiohttp import web
 
 from whatshooked.accounts.base import AccountState
 from whatshooked.api.auth import is_authorized, unauthorized
-from whatshooked.api.keys import ACCOUNTS, METRICS, SETTINGS, STORE
+from whatshooked.api.keys import ACCOUNTS, DISPATCHER, METRICS, SETTINGS, STORE
+from whatshooked.delivery.owed import hook_figures
 
 if TYPE_CHECKING:
     from whatshooked.config.model import Config
@@ -42,6 +43,7 @@ async def refresh_gauges(app: web.Application) -> None:
             log.exception("cannot read the cache size for /metrics")
         else:
             metrics.cache_size.set(total)
+    await _refresh_hooks(app)
     manager = app.get(ACCOUNTS)
     if manager is not None:
         current = {adapter.id: adapter.state.value for adapter in manager.adapters()}
@@ -64,6 +66,24 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_get(PATH, metrics_handler)
+
+
+async def _refresh_hooks(app: web.Application) -> None:
+    """Per configured hook: what it is owed, since when, its state; series of removed hooks go."""
+    metrics, dispatcher = app[METRICS], app.get(DISPATCHER)
+    hooks = app[SETTINGS].config.hooks
+    metrics.forget_hooks(hook.id for hook in hooks)
+    if dispatcher is None:
+        return
+    try:
+        figures = await hook_figures(dispatcher, hooks)
+    except Exception:
+        log.exception("cannot read what hooks are owed for /metrics")
+        return
+    for hook in figures:
+        metrics.hook_pending.labels(hook.hook_id).set(hook.pending)
+        metrics.hook_oldest_age.labels(hook.hook_id).set(hook.oldest_pending_age)
+        metrics.set_hook_state(hook.hook_id, hook.state)
 
 
 def _account_labels(app: web.Application) -> list[tuple[str, str]]:

@@ -53,7 +53,38 @@ def _v1(scheme: str) -> str:
     """
 
 
-MIGRATIONS: tuple[tuple[int, Step], ...] = ((1, _v1),)
+def _v2_feed(scheme: str) -> str:
+    """Attempt history, the gap-free feed (DESIGN §8.2, §8.3) and the columns their filters need.
+
+    `delivered_at` stays NULL while some hook is owed the event (it is in "the cache"); delivered events
+    are kept until `message_cache.keep_delivered` runs out. `counters.seq` is the last `seq` handed out,
+    so a seq is never reused even after the newest events were deleted. Attempts are clustered by event
+    (no rowid), so an event's deletion finds its attempts without another index.
+    Old bodies in clear give their account_id; sealed ones keep NULL (their events predate the filter).
+    """
+    return """
+    ALTER TABLE events ADD COLUMN delivered_at REAL;
+    ALTER TABLE events ADD COLUMN account_id TEXT;
+    UPDATE events SET account_id = json_extract(CAST(body AS TEXT), '$.data.account_id')
+        WHERE json_valid(CAST(body AS TEXT));
+    CREATE TABLE attempts (
+        event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        hook_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        http_status INTEGER,
+        error TEXT NOT NULL DEFAULT '',
+        latency_ms REAL NOT NULL,
+        PRIMARY KEY (event_id, hook_id, at)
+    ) WITHOUT ROWID;
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO counters (name, value) SELECT 'seq', COALESCE(MAX(seq), 0) FROM events;
+    """
+
+
+MIGRATIONS: tuple[tuple[int, Step], ...] = ((1, _v1), (2, _v2_feed))
 
 LATEST = MIGRATIONS[-1][0]
 

@@ -11,11 +11,13 @@ import sqlite3
 from typing import Any
 
 # Mergeable statements, in the order a batch runs them.
-INSERT_EVENT = 0  # (id, type, timestamp, created_at, body)
+INSERT_EVENT = 0  # (seq, id, type, timestamp, created_at, body, account_id); the writer puts the seq first
 INSERT_DELIVERY = 1  # (event_id, hook_id)
 UPDATE_ATTEMPT = 2  # (attempts, next_attempt_at, last_error, event_id, hook_id)
 UPDATE_GIVEN_UP = 3  # (last_error, retryable, event_id, hook_id)
-DELIVERED = 4  # (event_id, hook_id): the event goes once every row it has is delivered
+INSERT_ATTEMPT = 4  # (event_id, hook_id, at, http_status, error, latency_ms): the history, before marks delete
+DELIVERED = 5  # (event_id, hook_id): the event leaves the cache once every row it has is delivered
+ATTEMPT_COLUMNS = "event_id, hook_id, at, http_status, error, latency_ms"
 CHUNK = 512  # rows per multi-row statement (well under SQLite's 32766 parameters), a power of two
 
 _PER_ROW = {
@@ -35,29 +37,65 @@ def statements(index: int, rows: list[tuple[Any, ...]]) -> list[tuple[str, list[
         part = _padded(chunk)  # repeats are ignored by INSERT OR IGNORE and counted once by rowcount
         values = [value for row in part for value in row]
         if index == INSERT_EVENT:
-            sql = "INSERT OR IGNORE INTO events (id, type, timestamp, created_at, body) VALUES " + _marks(5, len(part))
+            sql = ("INSERT OR IGNORE INTO events (seq, id, type, timestamp, created_at, body, account_id) VALUES "
+                   + _marks(7, len(part)))
+        elif index == INSERT_ATTEMPT:  # an attempt at an event deleted meanwhile (cleared, pruned) is not kept
+            sql = (f"WITH v ({ATTEMPT_COLUMNS}) AS (VALUES {_marks(6, len(part))}) "
+                   f"INSERT OR IGNORE INTO attempts ({ATTEMPT_COLUMNS}) "
+                   "SELECT * FROM v WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = v.event_id)")
         else:
             sql = "INSERT OR IGNORE INTO deliveries (event_id, hook_id) VALUES " + _marks(2, len(part))
         out.append((sql, values))
     return out
 
 
-def apply_delivered(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Apply delivered marks; returns how many events left. Usually one statement per hook and chunk:
+def apply_delivered(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], keep_until: float | None = None) -> int:
+    """Apply delivered marks; returns how many events left the cache.
 
-    the event is deleted (its rows with it) when no OTHER hook still owes it; only the marks whose
-    event stays need their row updated. Hooks go one after another, so two hooks finishing the same
-    event in one batch still see each other's marks.
+    With `keep_until` (now, while `message_cache.keep_delivered` is on) the rows are marked and an event
+    no hook still owes gets `delivered_at`: it stays readable through the feed until pruned.
     """
+    if keep_until is not None:
+        return _mark_kept(conn, rows, keep_until)
+    return _delete_delivered(conn, rows)
+
+
+def _mark_kept(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], now: float) -> int:
     left = 0
+    for hook_id, ids in _by_hook(rows).items():
+        for part in _chunks(list(dict.fromkeys(ids))):
+            padded = _padded(part)
+            conn.execute(
+                "UPDATE deliveries SET state = 'delivered', last_error = '' "
+                f"WHERE hook_id = ? AND event_id IN ({_list(len(padded))})", [hook_id, *padded],
+            )
+            left += max(conn.execute(
+                f"UPDATE events SET delivered_at = ? WHERE id IN ({_list(len(padded))}) AND delivered_at IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state != 'delivered')",
+                [now, *padded],
+            ).rowcount, 0)
+    return left
+
+
+def _by_hook(rows: list[tuple[Any, ...]]) -> dict[str, list[str]]:
     by_hook: dict[str, list[str]] = {}
     for event_id, hook_id in rows:
         by_hook.setdefault(hook_id, []).append(event_id)
-    for hook_id, ids in by_hook.items():
+    return by_hook
+
+
+def _delete_delivered(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Usually one statement per hook and chunk: the event is deleted (its rows with it) when no OTHER
+    hook still owes it; only the marks whose event stays need their row updated. Hooks go one after
+    another, so two hooks finishing the same event in one batch still see each other's marks.
+    """
+    left = 0
+    for hook_id, ids in _by_hook(rows).items():
         for part in _chunks(list(dict.fromkeys(ids))):
             padded = _padded(part)
             gone = conn.execute(
-                f"DELETE FROM events WHERE id IN ({_list(len(padded))}) AND NOT EXISTS (SELECT 1 FROM deliveries d "
+                f"DELETE FROM events WHERE id IN ({_list(len(padded))}) AND delivered_at IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries d "
                 "WHERE d.event_id = events.id AND d.hook_id != ? AND d.state != 'delivered')",
                 [*padded, hook_id],
             ).rowcount

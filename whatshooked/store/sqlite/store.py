@@ -23,14 +23,25 @@ from typing import Any
 import aiosqlite
 
 from whatshooked.errors import StoreError
-from whatshooked.events import Event
+from whatshooked.events import Event, with_seq
 from whatshooked.private_files import create_private_file, make_private_dir
-from whatshooked.store.base import Delivery, DeliveryRow, Store, StoreUnavailable, StoreUnreadable
+from whatshooked.store.base import (
+    Attempt,
+    CacheQuery,
+    Delivery,
+    DeliveryRow,
+    Store,
+    StoreUnavailable,
+    StoreUnreadable,
+)
 from whatshooked.store.seal import Sealer, open_plain, reseal_all
+from whatshooked.store.sqlite import queries
 from whatshooked.store.sqlite.guard import probe, unreadable
+from whatshooked.store.sqlite.history import HistoryReads
 from whatshooked.store.sqlite.migrations import migrate, refuse_foreign, refuse_non_file
 from whatshooked.store.sqlite.statements import (
     DELIVERED,
+    INSERT_ATTEMPT,
     INSERT_DELIVERY,
     INSERT_EVENT,
     UPDATE_ATTEMPT,
@@ -41,10 +52,19 @@ from whatshooked.store.sqlite.writer import BUSY_TIMEOUT_MS, CHECKPOINT_INTERVAL
 log = logging.getLogger(__name__)
 
 
-_DELIVERY_COLUMNS = "e.body, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable"
+_DELIVERY_COLUMNS = "e.seq, e.body, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable"
+Statement = tuple[int, tuple[Any, ...]]
 
 
-class SQLiteStore(Store):
+def _history(event_id: str, attempt: Attempt | None) -> list[Statement]:
+    """The attempt's row, merged with the mark it came with (no write of its own)."""
+    if attempt is None:
+        return []
+    return [(INSERT_ATTEMPT, (event_id, attempt.hook_id, attempt.at, attempt.http_status, attempt.error,
+                              attempt.latency_ms))]
+
+
+class SQLiteStore(HistoryReads, Store):
     def __init__(self, db: aiosqlite.Connection, path: Path, writer: Writer, sealer: Sealer | None = None) -> None:
         self.path = path
         self._sealer = sealer
@@ -52,6 +72,7 @@ class SQLiteStore(Store):
         self._db = db
         self._writer = writer
         self._probe: asyncio.Future[Any] | None = None
+        self._keep_delivered = 0.0
         self._checkpointer = asyncio.get_running_loop().create_task(
             self._checkpoints(), name="whatshooked-store-checkpoint"
         )
@@ -75,7 +96,7 @@ class SQLiteStore(Store):
             await db.execute("PRAGMA foreign_keys = ON")
             await migrate(db, path)
             await reseal_all(db, path, sealer)
-            rows = list(await db.execute_fetchall("SELECT COUNT(*) FROM events"))
+            rows = list(await db.execute_fetchall("SELECT COUNT(*) FROM events WHERE delivered_at IS NULL"))
         except BaseException as exc:
             await db.close()
             if unreadable(exc):
@@ -138,11 +159,15 @@ class SQLiteStore(Store):
         if callback is not None:
             callback(self._writer.count)
 
+    def set_keep_delivered(self, seconds: float) -> None:
+        self._writer.keep_delivered = seconds > 0
+        self._keep_delivered = seconds
+
     # -- writes ------------------------------------------------------------
     def add_event_soon(
         self, event: Event, hook_ids: Sequence[str], body: bytes | None = None,
-        after: Callable[[], None] | None = None, dedupe_key: str | None = None,
-    ) -> asyncio.Future[bool]:
+        after: Callable[[int], None] | None = None, dedupe_key: str | None = None,
+    ) -> asyncio.Future[int]:
         """Hand the event over; the future completes, and `after` runs, once it is committed.
 
         `after` runs even when whoever awaits the future was cancelled meanwhile. With `dedupe_key`
@@ -151,7 +176,7 @@ class SQLiteStore(Store):
         """
         plain = body if body is not None else event.to_json()
         row = (event.id, event.type, event.timestamp, time.time(),
-               plain if self._sealer is None else self._sealer.seal(plain))
+               plain if self._sealer is None else self._sealer.seal(plain), event.account_id)
         statements: list[tuple[int, tuple[Any, ...]]] = [(INSERT_EVENT, row)]
         statements += [(INSERT_DELIVERY, (event.id, hook_id)) for hook_id in hook_ids]
         return self._writer.submit_nowait(Write(statements, after=after, dedupe_key=dedupe_key))
@@ -160,51 +185,77 @@ class SQLiteStore(Store):
         await self._writer.submit(Write([(INSERT_DELIVERY, (event_id, hook_id)) for hook_id in hook_ids]))
 
     async def mark_attempt(
-        self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str
+        self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str,
+        attempt: Attempt | None = None,
     ) -> None:
-        await self._writer.submit(Write([(UPDATE_ATTEMPT, (attempts, next_attempt_at, error, event_id, hook_id))]))
+        row = (UPDATE_ATTEMPT, (attempts, next_attempt_at, error, event_id, hook_id))
+        await self._writer.submit(Write([*_history(event_id, attempt), row]))
 
-    async def mark_given_up(self, event_id: str, hook_id: str, error: str, retryable: bool = True) -> None:
-        await self._writer.submit(Write([(UPDATE_GIVEN_UP, (error, int(retryable), event_id, hook_id))]))
+    async def mark_given_up(
+        self, event_id: str, hook_id: str, error: str, retryable: bool = True, attempt: Attempt | None = None,
+    ) -> None:
+        row = (UPDATE_GIVEN_UP, (error, int(retryable), event_id, hook_id))
+        await self._writer.submit(Write([*_history(event_id, attempt), row]))
 
-    async def mark_delivered(self, event_id: str, hook_id: str) -> None:
-        await self._writer.submit(self._delivered(event_id, hook_id))
+    async def mark_delivered(self, event_id: str, hook_id: str, attempt: Attempt | None = None) -> None:
+        await self._writer.submit(self._delivered(event_id, hook_id, attempt))
 
-    def mark_delivered_soon(self, event_id: str, hook_id: str) -> None:
+    def mark_delivered_soon(self, event_id: str, hook_id: str, attempt: Attempt | None = None) -> None:
         """Queue the write without waiting for its commit (a crash before it means a duplicate, not a loss).
 
         It may wait a few milliseconds to share a commit with others (writer.LAZY_DELAY).
         """
-        self._writer.hand_over(self._delivered(event_id, hook_id), urgent=False)
+        self._writer.hand_over(self._delivered(event_id, hook_id, attempt), urgent=False)
 
     @staticmethod
-    def _delivered(event_id: str, hook_id: str) -> Write:
-        return Write([(DELIVERED, (event_id, hook_id))])
+    def _delivered(event_id: str, hook_id: str, attempt: Attempt | None) -> Write:
+        return Write([*_history(event_id, attempt), (DELIVERED, (event_id, hook_id))])
+
+    async def finish_event(self, event_id: str) -> None:
+        """Every row delivered (those of hooks removed meanwhile too), then the event leaves the cache."""
+        def run(conn: sqlite3.Connection) -> tuple[None, int]:
+            if not self._writer.keep_delivered:
+                gone = conn.execute("DELETE FROM events WHERE id = ? AND delivered_at IS NULL", (event_id,)).rowcount
+                return None, -max(gone, 0)
+            conn.execute("UPDATE deliveries SET state = 'delivered', last_error = '' WHERE event_id = ?", (event_id,))
+            left = conn.execute("UPDATE events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+                                (time.time(), event_id)).rowcount
+            return None, -max(left, 0)
+
+        await self._writer.submit(Write(custom=run))
 
     async def delete_event(self, event_id: str) -> bool:
         def run(conn: sqlite3.Connection) -> tuple[bool, int]:
-            deleted = conn.execute("DELETE FROM events WHERE id = ?", (event_id,)).rowcount
-            return deleted > 0, -deleted
+            gone = conn.execute("DELETE FROM events WHERE id = ? RETURNING delivered_at", (event_id,)).fetchall()
+            return bool(gone), -sum(1 for (delivered_at,) in gone if delivered_at is None)
 
         return bool(await self._writer.submit(Write(custom=run)))
 
     async def clear(self) -> int:
         def run(conn: sqlite3.Connection) -> tuple[int, int]:
-            deleted = conn.execute("DELETE FROM events").rowcount
+            deleted = conn.execute("DELETE FROM events WHERE delivered_at IS NULL").rowcount
             return deleted, -deleted
 
         return int(await self._writer.submit(Write(custom=run)))
 
     async def prune(self, max_age: float, max_events: int, now: float | None = None) -> dict[str, int]:
         """Drop events older than `max_age` seconds, then the oldest beyond `max_events`; old dedupe keys too."""
-        cutoff = (time.time() if now is None else now) - max_age
+        moment = time.time() if now is None else now
+        cutoff = moment - max_age
+        kept_since = moment - self._keep_delivered
 
         def run(conn: sqlite3.Connection) -> tuple[dict[str, int], int]:
-            aged = max(conn.execute("DELETE FROM events WHERE created_at < ?", (cutoff,)).rowcount, 0)
+            aged = max(conn.execute(
+                "DELETE FROM events WHERE delivered_at IS NULL AND created_at < ?", (cutoff,)
+            ).rowcount, 0)
             over = max(conn.execute(
-                "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                "DELETE FROM events WHERE delivered_at IS NULL AND seq <= "
+                "(SELECT seq FROM events WHERE delivered_at IS NULL ORDER BY seq DESC LIMIT 1 OFFSET ?)",
                 (max_events,),
             ).rowcount, 0)
+            expired = conn.execute(queries.EXPIRE_DELIVERED, (kept_since,)).rowcount
+            if expired > 0:
+                log.debug("store %s: %d delivered events expired (message_cache.keep_delivered)", self.path, expired)
             conn.execute("DELETE FROM dedupe WHERE seen_at < ?", (cutoff,))
             return {"max_age": aged, "max_events": over}, -(aged + over)
 
@@ -233,8 +284,8 @@ class SQLiteStore(Store):
             params,
         )
         out = []
-        for blob, hook_id, state, attempts, next_at, retryable in rows:
-            body = self._plain(blob)
+        for seq, blob, hook_id, state, attempts, next_at, retryable in rows:
+            body = with_seq(self._plain(blob), seq)
             out.append(Delivery(Event.from_json(body), body, hook_id, state, attempts, next_at, bool(retryable)))
         return out
 
@@ -248,27 +299,13 @@ class SQLiteStore(Store):
 
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]:
         await self._writer.settled()
-        sql, params = "SELECT body FROM events", ()  # type: tuple[str, tuple[Any, ...]]
-        if event_type:
-            sql, params = sql + " WHERE type = ?", (event_type,)
-        sql += " ORDER BY seq"
-        if limit is not None:
-            sql, params = sql + " LIMIT ?", (*params, limit)
-        return [Event.from_json(self._plain(blob)) for (blob,) in await self._db.execute_fetchall(sql, params)]
-
-    async def events_after(self, seq: int, limit: int) -> list[tuple[int, Event, bytes]]:
-        """A page of kept events after position `seq` (0 for the first page), oldest first."""
-        await self._writer.settled()
-        rows = await self._db.execute_fetchall(
-            "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        )
-        pages = [(int(position), self._plain(blob)) for position, blob in rows]
-        return [(position, Event.from_json(body), body) for position, body in pages]
+        page = await self.cached_after(0, -1 if limit is None else limit, CacheQuery(event_type=event_type))
+        return [event for _, event, _ in page]
 
     async def get_body(self, event_id: str) -> bytes | None:
         await self._writer.settled()
-        rows = list(await self._db.execute_fetchall("SELECT body FROM events WHERE id = ?", (event_id,)))
-        return self._plain(rows[0][0]) if rows else None
+        rows = list(await self._db.execute_fetchall("SELECT seq, body FROM events WHERE id = ?", (event_id,)))
+        return with_seq(self._plain(rows[0][1]), rows[0][0]) if rows else None
 
     def _plain(self, blob: bytes) -> bytes:
         """A stored body as JSON text: opened when sealed (store_seal.py)."""
@@ -286,6 +323,8 @@ class SQLiteStore(Store):
 
     async def stats(self) -> tuple[int, dict[str, int]]:
         await self._writer.settled()
-        rows = await self._db.execute_fetchall("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY type")
+        rows = await self._db.execute_fetchall(
+            "SELECT type, COUNT(*) FROM events WHERE delivered_at IS NULL GROUP BY type ORDER BY type"
+        )
         by_type = {kind: int(n) for kind, n in rows}
         return sum(by_type.values()), by_type

@@ -8,6 +8,10 @@ Same-statement writes in a batch run as one `executemany`, in the dependency-saf
 (an event before its rows, rows before the delete that checks them). Callers await through
 `asyncio.shield`, so a cancelled caller never loses a write that was already handed over.
 
+An event gets its `seq` here, in the transaction that stores it: the last one handed out is kept
+in `counters`, so seqs increase in commit order and are never reused, even after deletions. The
+write's result is that seq (truthy), and `after` receives it.
+
 A write may carry a dedupe key: the key is recorded in the same transaction as the write's rows,
 and when it was already there the rows are skipped (the write's result is False, `after` does not
 run). So a key never outlives a lost event, and an event is never stored twice for one key.
@@ -48,12 +52,12 @@ class Write:
     `after` runs in the event loop once the write is committed, even if whoever waits on the
     future was cancelled meanwhile (the dispatcher hands events to hooks from there).
     With a `dedupe_key` (statements only) the rows go in only if the key is new: the result is
-    True then, False for a duplicate (nothing written, `after` not run).
+    True (the seq, for an event) then, False for a duplicate (nothing written, `after` not run).
     """
 
     statements: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
     custom: Custom | None = None
-    after: Callable[[], None] | None = None
+    after: Callable[[int], None] | None = None
     future: asyncio.Future[Any] | None = None
     dedupe_key: str | None = None
 
@@ -66,6 +70,7 @@ class Writer:
         self.count = count
         self.commits = 0
         self.on_count: Callable[[int], None] | None = None
+        self.keep_delivered = False  # delivered events stay (marked) rather than leave (message_cache.keep_delivered)
         self.guard = StoreGuard(path)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whatshooked-store-writer")
         self._conn: sqlite3.Connection | None = None
@@ -203,6 +208,7 @@ class Writer:
         results: list[Any] = []
         grouped: dict[int, list[tuple[Any, ...]]] = {}
         delta = 0
+        seq = first = -1  # the last seq handed out, read with the batch's first event
         if self.guard.gone:
             raise StoreUnavailable(self.guard.fault)
         conn.execute("BEGIN IMMEDIATE")
@@ -214,9 +220,15 @@ class Writer:
                     if write.dedupe_key is not None and not _claim(conn, write.dedupe_key):
                         results.append(False)
                         continue
+                    result: Any = True
                     for index, params in write.statements:
+                        if index == INSERT_EVENT:
+                            if seq < 0:
+                                seq = first = _last_seq(conn)
+                            seq += 1
+                            params, result = (seq, *params), seq
                         grouped.setdefault(index, []).append(params)
-                    results.append(True)
+                    results.append(result)
                     continue
                 delta += self._flush(conn, grouped)
                 grouped = {}
@@ -224,6 +236,8 @@ class Writer:
                 results.append(result)
                 delta += changed
             delta += self._flush(conn, grouped)
+            if seq != first:
+                conn.execute("UPDATE counters SET value = ? WHERE name = 'seq'", (seq,))
             conn.execute("COMMIT")
             self.guard.check_file()  # committed into the file at storage.path, not one deleted meanwhile
         except BaseException:
@@ -232,18 +246,22 @@ class Writer:
             raise
         return results, delta
 
-    @staticmethod
-    def _flush(conn: sqlite3.Connection, grouped: dict[int, list[tuple[Any, ...]]]) -> int:
+    def _flush(self, conn: sqlite3.Connection, grouped: dict[int, list[tuple[Any, ...]]]) -> int:
         delta = 0
         for index in sorted(grouped):
             if index == DELIVERED:
-                delta -= apply_delivered(conn, grouped[index])
+                delta -= apply_delivered(conn, grouped[index], time.time() if self.keep_delivered else None)
                 continue
             for sql, params in statements(index, grouped[index]):
                 changed = max(conn.execute(sql, params).rowcount, 0)
                 if index == INSERT_EVENT:
                     delta += changed
         return delta
+
+
+def _last_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()
+    return int(row[0])
 
 
 def _claim(conn: sqlite3.Connection, key: str) -> bool:
@@ -258,7 +276,7 @@ def _settle(write: Write, result: Any = None, exc: BaseException | None = None) 
     duplicate = write.dedupe_key is not None and result is False
     if exc is None and write.after is not None and not duplicate:
         try:
-            write.after()
+            write.after(result)
         except Exception:
             log.exception("after a store write")
     if future is None:

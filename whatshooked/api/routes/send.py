@@ -15,6 +15,7 @@ from aiohttp import web
 from whatshooked.accounts.base import SendKind, SendRequest
 from whatshooked.accounts.sends import SEND_ROUTES, validate_send_body
 from whatshooked.api.bodies import read_json
+from whatshooked.api.idempotency import IN_FLIGHT, InFlight, idempotent
 from whatshooked.api.keys import ACCOUNTS, STORE
 from whatshooked.errors import RequestError, UnknownAccount
 from whatshooked.json_fields import Fields
@@ -44,8 +45,9 @@ def send_handler(kind: SendKind) -> Handler:
 
 
 def setup(app: web.Application) -> None:
+    app[IN_FLIGHT] = InFlight()
     for path, kind in SEND_ROUTES.items():
-        app.router.add_post(path, send_handler(kind))
+        app.router.add_post(path, idempotent(send_handler(kind)))
     manager = app.get(ACCOUNTS)
     if manager is not None:
         # Two-way replies from hooks are checked exactly like these routes' bodies.

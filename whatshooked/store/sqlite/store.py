@@ -27,6 +27,7 @@ from whatshooked.events import Event
 from whatshooked.private_files import create_private_file, make_private_dir
 from whatshooked.store.base import Delivery, DeliveryRow, Store, StoreUnavailable, StoreUnreadable
 from whatshooked.store.seal import Sealer, open_plain, reseal_all
+from whatshooked.store.sqlite.answers import KeptAnswers
 from whatshooked.store.sqlite.guard import probe, unreadable
 from whatshooked.store.sqlite.migrations import migrate, refuse_foreign, refuse_non_file
 from whatshooked.store.sqlite.statements import (
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 _DELIVERY_COLUMNS = "e.body, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable"
 
 
-class SQLiteStore(Store):
+class SQLiteStore(KeptAnswers, Store):
     def __init__(self, db: aiosqlite.Connection, path: Path, writer: Writer, sealer: Sealer | None = None) -> None:
         self.path = path
         self._sealer = sealer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import yaml
@@ -77,3 +78,36 @@ async def test_without_ordered_the_same_chat_is_sent_side_by_side(tmp_path: Path
             assert receiver.texts()[0] == "a1" and sorted(receiver.texts()[1:]) == ["a2", "a3"]
             receiver.gate.set()
             await until(lambda: h.store is not None and h.store.count == 0)
+
+
+async def test_turning_ordered_off_releases_the_waiting_events(tmp_path: Path) -> None:
+    async with gated(lambda event, n: n == 0) as receiver:
+        cfg = ordered_config(tmp_path, receiver.url, ordered=True)
+        async with running(cfg) as h:
+            for index in range(1, 4):
+                await h.dispatcher.publish(message(CHAT_A, f"a{index}"))
+            await receiver.wait_for(1)
+            assert len(h.dispatcher.hooks["crm"].jobs) == 3  # a2 and a3 wait behind a1
+            h.dispatcher.set_hooks((dataclasses.replace(cfg.hooks[0], ordered=False),))
+            await receiver.wait_for(3)  # they go while a1's answer is still held
+            assert receiver.texts()[0] == "a1" and sorted(receiver.texts()[1:]) == ["a2", "a3"]
+            receiver.gate.set()
+            await until(lambda: h.store is not None and h.store.count == 0)
+
+
+async def test_a_restart_keeps_each_chats_order(tmp_path: Path) -> None:
+    async with gated(lambda event, n: False) as receiver:
+        receiver.statuses = [503]  # a1 fails; its next attempt is an hour away when the daemon stops
+        cfg = ordered_config(tmp_path, receiver.url, ordered=True, retry=[3600.0])
+        async with running(cfg) as h:
+            for index in range(1, 4):
+                await h.dispatcher.publish(message(CHAT_A, f"a{index}"))
+            await receiver.wait_for(1)
+            await until(lambda: h.dispatcher.hooks["crm"].waiting())
+        async with running(cfg) as h:
+            runner = h.dispatcher.hooks["crm"]
+            await until(lambda: len(runner.jobs) == 3)  # resumed: a1 waits for its time, a2 and a3 behind it
+            (waiting,) = runner.waiting()
+            runner.hurry(waiting)
+            await receiver.wait_for(4)
+            assert receiver.texts() == ["a1", "a1", "a2", "a3"]

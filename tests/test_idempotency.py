@@ -31,6 +31,7 @@ async def test_a_repeat_gets_the_first_answer_and_sends_nothing(tmp_path: Path) 
         again = await run.client.post("/api/send", json=TEXT, headers=keyed("order-1"))
         assert (again.status, await again.read()) == (200, first_body)
         assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+        assert again.headers["Content-Type"] == first.headers["Content-Type"] == "application/json; charset=utf-8"
         assert len(run.adapter("shop").sent) == 1
 
         other = await run.client.post("/api/send", json=TEXT, headers=keyed("order-2"))  # another key: sent
@@ -99,6 +100,7 @@ async def test_a_refusal_is_kept_but_a_bad_request_is_not(tmp_path: Path) -> Non
         adapter.fail_with = None
         again = await run.client.post("/api/send", json=TEXT, headers=keyed("refused"))
         assert (again.status, await again.text()) == (500, "WhatsApp did not accept the message: blocked")
+        assert again.headers["Content-Type"] == refused.headers["Content-Type"] == "text/plain; charset=utf-8"
         assert len(adapter.sent) == 1
 
 

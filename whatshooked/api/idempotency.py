@@ -18,7 +18,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from whatshooked.api.keys import STORE
@@ -100,8 +100,8 @@ async def _first_or_kept(request: web.Request, handler: Handler, scope: str, key
         if kept.fingerprint != fingerprint:
             raise RequestError(f"this {HEADER} was used for another request in the last 24 h; use a new key",
                                status=422)
-        return web.Response(status=kept.status, body=kept.body, content_type=kept.content_type,
-                            headers={REPLAYED: "true"})
+        return web.Response(status=kept.status, body=kept.body,
+                            headers={hdrs.CONTENT_TYPE: kept.content_type, REPLAYED: "true"})
     try:
         response = await handler(request)
     except SendError as exc:  # as the error middleware answers it, so the answer can be kept
@@ -109,7 +109,8 @@ async def _first_or_kept(request: web.Request, handler: Handler, scope: str, key
     if _kept(response):
         assert isinstance(response, web.Response)
         body = response.body if isinstance(response.body, bytes) else b""
-        answer = KeptAnswer(fingerprint, response.status, response.content_type, body, now)
+        content_type = response.headers.get(hdrs.CONTENT_TYPE, response.content_type)  # with its charset
+        answer = KeptAnswer(fingerprint, response.status, content_type, body, now)
         try:
             await store.keep_answer(scope, key, answer, now - WINDOW)
         except StoreError as exc:  # it was sent: answer so, rather than invite a second send with a 503

@@ -19,14 +19,18 @@ from whatshooked.events import Event
 USER_SERVERS = ("s.whatsapp.net", "c.us")
 GROUP_SERVER = "g.us"
 _SEPARATORS = re.compile(r"[\s().\-/]")
-_DIGITS = re.compile(r"\d{7,15}\Z")
+_DIGITS = re.compile(r"[0-9]{7,15}\Z")
 
 
 def chat_key(value: Any) -> str | None:
     """The comparable form of a phone number or JID, or None when it is neither."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         return None
+    if value[:1] == "+" and value[1:].isascii() and value[1:].isdigit() and 7 <= len(value) - 1 <= 15:
+        return value  # the form events carry already: the hot path
     text = value.strip()
+    if not text:
+        return None
     if "@" in text:
         user, _, server = text.partition("@")
         server = server.lower()
@@ -45,8 +49,7 @@ def _chat_of(data: dict[str, Any]) -> str | None:
     return chat_key(data.get("chat")) or chat_key(data.get("to"))
 
 
-def is_group(data: dict[str, Any]) -> bool:
-    chat = _chat_of(data)
+def _is_group(data: dict[str, Any], chat: str | None) -> bool:
     return data.get("is_group") is True or (chat is not None and chat.endswith("@" + GROUP_SERVER))
 
 
@@ -85,9 +88,10 @@ class Route:
         data = event.data
         if not self.from_me and data.get("from_me") is True:
             return False
-        if not self.groups and is_group(data):
+        chat = _chat_of(data)
+        if not self.groups and _is_group(data, chat):
             return False
-        addresses = {key for key in (_chat_of(data), chat_key(data.get("from"))) if key is not None}
+        addresses = {key for key in (chat, chat_key(data.get("from"))) if key is not None}
         if not addresses:
             return True
         if addresses & self.exclude:

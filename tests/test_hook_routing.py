@@ -15,6 +15,7 @@ from tests.support.receiver import HookReceiver, Reply
 from tests.test_delivery import FAST, running
 from whatshooked.config.load import parse_config
 from whatshooked.config.model import Config
+from whatshooked.delivery.routing import chat_key
 from whatshooked.errors import ConfigError
 from whatshooked.events import Event
 from whatshooked.store.base import DeliveryRow, Store
@@ -152,3 +153,15 @@ def test_bad_routing_keys_are_config_errors_naming_file_and_key(
         routed_config(tmp_path, [{"id": "crm", "url": "http://127.0.0.1:9/h", **hook}])
     assert any(p.startswith(f"{tmp_path / 'config.yaml'}: {key}: ") and why in p for p in caught.value.problems), \
         caught.value.problems
+
+
+@pytest.mark.parametrize(("written", "compared"), [
+    ("+15551234567", "+15551234567"), (" +1 (555) 123-4567 ", "+15551234567"), ("0015551234567", "+15551234567"),
+    ("15551234567@s.whatsapp.net", "+15551234567"), ("15551234567:7@s.whatsapp.net", "+15551234567"),
+    ("15551234567@c.us", "+15551234567"), ("120363000000000001@G.US", "120363000000000001@g.us"),
+    ("2000000000001@lid", "2000000000001@lid"),
+    ("+\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668", None),  # other scripts' digits are not a phone number
+    ("hello", None), ("@g.us", None), ("+123", None),
+])
+def test_chat_entries_and_event_addresses_compare_in_one_form(written: str, compared: str | None) -> None:
+    assert chat_key(written) == compared

@@ -68,3 +68,12 @@ async def test_add_refuses_bad_routing_keys_naming_the_field(
         assert response.status == 400
         assert (await response.text()).startswith(message), await response.text()
         assert run.path.read_text() == before
+
+
+async def test_removing_an_account_a_hook_names_is_refused_naming_the_hook_key(tmp_path: Path) -> None:
+    hooks = "  - id: crm\n    url: http://127.0.0.1:9/h\n    accounts: [shop]\n"
+    async with running(tmp_path, config(accounts=ACCOUNTS, hooks=hooks)) as run:
+        response = await run.client.post("/api/accounts/remove", json={"id": "shop"})
+        assert response.status == 400
+        assert "hooks[0].accounts[0]: names no configured account: 'shop'" in await response.text()
+        assert [a.id for a in run.settings.config.accounts] == ["shop", "personal"]

@@ -17,8 +17,6 @@ import asyncio
 import logging
 import time
 
-import aiohttp
-
 from whatshooked.config.model import HookConfig
 from whatshooked.delivery.attempt import Outcome, attempt
 from whatshooked.delivery.backoff import next_wait
@@ -60,7 +58,6 @@ class HookRunner:
         self._hook = hook
         self.key = signer_for(hook)  # signing keys, decoded once
         self.route = Route.of(hook)  # `accounts` and `chats` (routing.py)
-        self.limits = None if hook.timeout is None else aiohttp.ClientTimeout(total=hook.timeout)
 
     @property
     def concurrency(self) -> int:
@@ -216,9 +213,8 @@ class HookRunner:
             return
         want_reply = lanes.wants_replies and event.type == "message.received"
         # The hook's definition as it is now (a reload may have changed it while this job waited).
-        outcome = await attempt(lanes.http, self._hook, self.key, event, job.body, self.limits or lanes.timeout,
-                                want_reply,
-                                lanes.config.server.max_body)
+        outcome = await attempt(lanes.http, self._hook, self.key, event, job.body, lanes.limits(self._hook),
+                                want_reply, lanes.config.server.max_body)
         if outcome.ok:
             self._delivered(job, outcome)
         elif not (outcome.retryable and not job.single and await self._retry_later(job, outcome)):
@@ -243,8 +239,7 @@ class HookRunner:
 
     async def _retry_later(self, job: Job, outcome: Outcome) -> bool:
         """Schedule the next attempt; False when the waits have run out."""
-        waits = self._lanes.config.delivery.retry if self._hook.retry is None else self._hook.retry
-        wait = next_wait(waits, job.attempts + 1, outcome.retry_after)
+        wait = next_wait(self._lanes.waits(self._hook), job.attempts + 1, outcome.retry_after)
         if wait is None:
             return False
         job.attempts += 1

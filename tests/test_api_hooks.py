@@ -25,6 +25,8 @@ async def test_list_masks_the_secret_and_credential_headers(tmp_path: Path) -> N
             "id": "crm", "name": "crm", "url": "https://crm.example.com/wa", "method": "PUT",
             "headers": {"Authorization": "***", "X-Team": "blue"}, "active": True,
             "events": ["message.received"], "description": "", "allow_insecure": False, "secret": "***",
+            "accounts": [], "chats": None, "timeout": None, "retry": None, "ordered": False,
+            "previous_secret_until": None,
         }]
         assert SECRET not in await response.text()
 

@@ -72,6 +72,16 @@ def validate_send_body(kind: SendKind, body: Any) -> dict[str, Any]:
     return {**checked, "reply_to": reply_to} if reply_to is not None else checked
 
 
+def refuse_unknown_fields(body: dict[str, Any], checked: dict[str, Any]) -> None:
+    """A 400 naming the fields a route does not take (e.g. Meta's `context`, which is `reply_to` here)."""
+    allowed = {"account_id", "to", "reply_to", *checked}
+    unknown = sorted(name for name, value in body.items() if name not in allowed and value is not None)
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        hint = " (a quoted reply is 'reply_to': the message id)" if "context" in unknown else ""
+        raise RequestError(f"unknown field {names} for this route{hint}")
+
+
 def _validate_kind(kind: SendKind, f: Fields) -> dict[str, Any]:
     b = f.body
     if kind is SendKind.TEXT:

@@ -14,6 +14,8 @@ from typing import Any
 from whatshooked.config.hook_headers import header_problem
 from whatshooked.config.model import HOOK_METHODS, HookConfig
 from whatshooked.config.values import MASK, is_credential_header, masked_fields, masked_url
+from whatshooked.delivery.signer import public_keys, secret_problem
+from whatshooked.events import utc_timestamp
 
 HOOK_KEYS = frozenset(f.name for f in dataclasses.fields(HookConfig))
 EVENT_NAME = "must be an event name like message.received or message.*"
@@ -35,13 +37,8 @@ def hook_problems(url: str, method: str, headers: Mapping[str, str], events: Seq
     for index, pattern in enumerate(events):
         if not isinstance(pattern, str) or not pattern.strip():
             problems.append((f"events[{index}]", EVENT_NAME))
-    if secret:
-        from whatshooked.delivery.signing import SigningError, decode_secret
-
-        try:
-            decode_secret(secret)
-        except SigningError as exc:
-            problems.append(("secret", str(exc)))
+    if secret and (why := secret_problem(secret)) is not None:
+        problems.append(("secret", why))
     return problems
 
 
@@ -50,4 +47,8 @@ def hook_json(hook: HookConfig) -> dict[str, Any]:
     shown = masked_fields(hook)
     shown["url"] = masked_url(hook.url)
     shown["headers"] = {name: (MASK if is_credential_header(name) else v) for name, v in hook.headers.items()}
+    shown["chats"] = None if hook.chats is None else masked_fields(hook.chats)
+    if hook.previous_secret_until is not None:
+        shown["previous_secret_until"] = utc_timestamp(hook.previous_secret_until)
+    shown.update(public_keys(hook))
     return shown

@@ -121,6 +121,16 @@ class AccountConfig:
 
 
 @dataclass(frozen=True)
+class ChatFilter:
+    """A hook's `chats` key (delivery/routing.py applies it). Entries are `+digits` or JIDs, lower case."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    groups: bool = True
+    from_me: bool = True
+
+
+@dataclass(frozen=True)
 class HookConfig:
     id: str
     url: str
@@ -132,6 +142,17 @@ class HookConfig:
     secret: Secret = Secret("")
     allow_insecure: bool = False
     description: str = ""
+    accounts: tuple[str, ...] = ()
+    """Only events of these accounts; empty: every account's (and events of none)."""
+    chats: ChatFilter | None = None
+    timeout: float | None = None
+    """Overrides delivery.timeout for this hook."""
+    retry: tuple[float, ...] | None = None
+    """Overrides delivery.retry for this hook."""
+    ordered: bool = False
+    previous_secret: Secret = Secret("")
+    previous_secret_until: float | None = None
+    """Unix seconds: until then deliveries carry a signature with `previous_secret` too."""
 
 
 @dataclass(frozen=True)

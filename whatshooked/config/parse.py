@@ -7,6 +7,7 @@ from typing import Any
 
 from whatshooked.accounts.backends import backend_specs, default_type
 from whatshooked.accounts.spec import BackendSpec
+from whatshooked.config.hook_routing import routing_fields, unknown_accounts
 from whatshooked.config.hook_schema import HOOK_KEYS, hook_problems
 from whatshooked.config.model import (
     ID_PATTERN,
@@ -31,6 +32,8 @@ from whatshooked.store.seal import decode_key
 
 class ConfigBuilder(SectionReader):
     """Walks the interpolated YAML tree, collecting every problem with its dotted key."""
+
+    account_ids: set[str]  # every account id in the file, for hooks' `accounts`
 
     # -- sections ---------------------------------------------------------
     def build(self, raw: dict[str, Any]) -> Config:
@@ -64,6 +67,7 @@ class ConfigBuilder(SectionReader):
             level = "INFO"
         logging_cfg = LoggingConfig(level=level, format=self.choice(lg, "logging", "format", LOG_FORMATS, "text"))
         accounts = self.items(raw, "accounts", self.account)
+        self.account_ids = {a.id for a in accounts} | _raw_ids(raw.get("accounts"))
         hooks = self.items(raw, "hooks", self.hook)
         if self.problems:
             raise ConfigError(self.problems)
@@ -241,6 +245,9 @@ class ConfigBuilder(SectionReader):
         secret = self.get(item, key, "secret", str, "")
         for name, why in hook_problems(url, method, headers, events, secret):
             self.problem(f"{key}.{name}", why)
+        routing, problems = routing_fields(item, secret)
+        for name, why in problems + unknown_accounts(item.get("accounts"), self.account_ids):
+            self.problem(f"{key}.{name}", why)
         if hook_id is None:
             return None
         return HookConfig(
@@ -248,8 +255,14 @@ class ConfigBuilder(SectionReader):
             headers=headers, active=self.get(item, key, "active", bool, True),
             events=tuple(str(e) for e in events), secret=Secret(secret),
             allow_insecure=self.get(item, key, "allow_insecure", bool, False),
-            description=self.get(item, key, "description", str, ""),
+            description=self.get(item, key, "description", str, ""), **routing,
         )
+
+
+def _raw_ids(accounts: Any) -> set[str]:
+    """Every account id written in the file, parsed or not (a hook naming a broken account is not wrong too)."""
+    items = accounts if isinstance(accounts, list) else []
+    return {str(item["id"]) for item in items if isinstance(item, dict) and item.get("id") is not None}
 
 
 _STORAGE_KEYS = {"path", "url", "node_id", "lease", "encryption_key", "old_encryption_keys"}

@@ -18,7 +18,7 @@ import aiohttp
 from whatshooked import __version__, strict_json
 from whatshooked.config.model import HookConfig
 from whatshooked.delivery.backoff import parse_retry_after
-from whatshooked.delivery.signing import sign
+from whatshooked.delivery.signer import Signer
 from whatshooked.events import Event
 from whatshooked.http_body import BodyTooLarge, read_body
 from whatshooked.store.base import Attempt
@@ -53,9 +53,9 @@ class Outcome:
 
 
 def delivery_headers(
-    hook: HookConfig, key: bytes | None, event: Event, timestamp: int, signed_body: bytes
+    hook: HookConfig, key: Signer | None, event: Event, timestamp: int, signed_body: bytes
 ) -> dict[str, str]:
-    """`key` is the hook's decoded secret (signing.decode_secret), None when it has none."""
+    """`key` signs with the hook's secret(s) (signer.signer_for), None when it has none."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -65,7 +65,7 @@ def delivery_headers(
     headers["webhook-id"] = event.id
     headers["webhook-timestamp"] = str(timestamp)
     if key is not None:
-        headers["webhook-signature"] = sign(key, event.id, timestamp, signed_body)
+        headers["webhook-signature"] = key.header(event.id, timestamp, signed_body)
     return headers
 
 
@@ -81,7 +81,7 @@ def query_params(event: Event) -> dict[str, str]:
 
 
 async def attempt(
-    http: aiohttp.ClientSession, hook: HookConfig, key: bytes | None, event: Event, body: bytes,
+    http: aiohttp.ClientSession, hook: HookConfig, key: Signer | None, event: Event, body: bytes,
     limits: aiohttp.ClientTimeout, want_reply: bool = False, reply_limit: int = REPLY_LIMIT,
 ) -> Outcome:
     """With `want_reply`, a 2xx answer's JSON is read whole up to `reply_limit` bytes (a send's limit).
@@ -94,7 +94,7 @@ async def attempt(
 
 
 async def _attempt(
-    http: aiohttp.ClientSession, hook: HookConfig, key: bytes | None, event: Event, body: bytes,
+    http: aiohttp.ClientSession, hook: HookConfig, key: Signer | None, event: Event, body: bytes,
     limits: aiohttp.ClientTimeout, want_reply: bool, reply_limit: int,
 ) -> Outcome:
     is_get = hook.method == "GET"

@@ -194,7 +194,7 @@ class Dispatcher:
         crash loses both or neither; a key recorded before makes this a duplicate: nothing is stored
         or delivered, and the answer is False.
         """
-        runners = self.matching(event.type)
+        runners = self.matching(event)
         body = event.to_json()
         try:
             committed = self._store.add_event_soon(
@@ -226,10 +226,13 @@ class Dispatcher:
             if self._runners.get(runner.hook.id) is runner:
                 runner.submit(Job(event, body, committed_at=committed_at))
 
-    def matching(self, event_type: str) -> list[HookRunner]:
+    def matching(self, event: Event | str) -> list[HookRunner]:
+        """The active hooks an event goes to: by its type's name, and (given the event) `accounts` and `chats`."""
+        event_type = event if isinstance(event, str) else event.type
         return [
             runner for runner in self._runners.values()
             if runner.hook.active and event_matches(runner.hook.events, event_type)
+            and (isinstance(event, str) or runner.route.accepts(event))
         ]
 
     # -- what runners report back ---------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from whatshooked.config.model import Config
+from whatshooked.config.model import Config, HookConfig
 from whatshooked.events import Event
 from whatshooked.store.base import Store
 
@@ -53,3 +53,11 @@ class Lanes:
     def follow(self, config: Config) -> None:
         self.config = config
         self.timeout = aiohttp.ClientTimeout(total=config.delivery.timeout)
+
+    def limits(self, hook: HookConfig) -> aiohttp.ClientTimeout:
+        """The hook's own `timeout`, else delivery.timeout."""
+        return self.timeout if hook.timeout is None else aiohttp.ClientTimeout(total=hook.timeout)
+
+    def waits(self, hook: HookConfig) -> tuple[float, ...]:
+        """The hook's own `retry`, else delivery.retry."""
+        return self.config.delivery.retry if hook.retry is None else hook.retry

@@ -31,9 +31,11 @@ class ReplayResult:
 
 
 class Replayer:
-    """Reads the store; `matching(event_type)` gives the runners an event goes to now (the dispatcher's)."""
+    """Reads the store; `matching(event)` gives the runners an event goes to now (the dispatcher's)."""
 
-    def __init__(self, store: Store, matching: Callable[[str], list[HookRunner]], closing: Callable[[], bool]) -> None:
+    def __init__(
+        self, store: Store, matching: Callable[[Event], list[HookRunner]], closing: Callable[[], bool]
+    ) -> None:
         self._store = store
         self._matching = matching
         self._closing = closing
@@ -87,7 +89,7 @@ class Replayer:
         """(delivered to every target, attempted at all)."""
         store = self._store
         rows = {row.hook_id: row.state for row in await store.deliveries_of(event.id)}
-        targets = [r for r in self._matching(event.type) if rows.get(r.hook.id) != "delivered"]
+        targets = [r for r in self._matching(event) if rows.get(r.hook.id) != "delivered"]
         if not targets or self._closing():
             return False, False
         missing = [runner.hook.id for runner in targets if runner.hook.id not in rows]

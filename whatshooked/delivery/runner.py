@@ -22,7 +22,9 @@ from whatshooked.delivery.attempt import Outcome, attempt
 from whatshooked.delivery.backoff import next_wait
 from whatshooked.delivery.job import Job, Lanes
 from whatshooked.delivery.meters import HookMeters
-from whatshooked.delivery.signing import decode_secret
+from whatshooked.delivery.ordered import ChatLines
+from whatshooked.delivery.routing import Route
+from whatshooked.delivery.signer import signer_for
 from whatshooked.errors import StoreError
 from whatshooked.events import Event
 
@@ -45,6 +47,7 @@ class HookRunner:
         self._tasks: set[asyncio.Task[None]] = set()  # every worker not finished yet, retired ones too
         self._spawned = 0
         self._stopping = False
+        self._lines = ChatLines()  # `ordered: true`: one chat's jobs one at a time (ordered.py)
 
     @property
     def hook(self) -> HookConfig:
@@ -53,7 +56,8 @@ class HookRunner:
     @hook.setter
     def hook(self, hook: HookConfig) -> None:
         self._hook = hook
-        self.key = decode_secret(hook.secret.reveal()) if hook.secret else None  # signing key, decoded once
+        self.key = signer_for(hook)  # signing keys, decoded once
+        self.route = Route.of(hook)  # `accounts` and `chats` (routing.py)
 
     @property
     def concurrency(self) -> int:
@@ -78,13 +82,16 @@ class HookRunner:
                      extra={"hook_id": hook.id})
         if concurrency != was_limit:
             log.info("hook %s: concurrency %d -> %d", hook.id, was_limit, concurrency, extra={"hook_id": hook.id})
+        if not hook.ordered:
+            for job in self._lines.release():
+                self._enqueue(job)
         self._fit()
 
     def submit(self, job: Job) -> bool:
         """Queue a job unless this hook already has one for the event (then False)."""
         if self._stopping or job.event.id in self.jobs:
             return False
-        self.jobs[job.event.id] = job
+        self._own(job)
         self._enqueue(job)
         return True
 
@@ -107,9 +114,14 @@ class HookRunner:
             return self.submit(job)
         if self._stopping or job.event.id in self.jobs:
             return False
-        self.jobs[job.event.id] = job
+        self._own(job)
         self.later(job, wait)
         return True
+
+    def _own(self, job: Job) -> None:
+        self.jobs[job.event.id] = job
+        if self._hook.ordered:
+            self._lines.join(job)
 
     def later(self, job: Job, wait: float) -> None:
         """Run the job's next attempt after `wait` seconds (it stays owned meanwhile)."""
@@ -131,6 +143,9 @@ class HookRunner:
     def finish(self, job: Job) -> None:
         if self.jobs.get(job.event.id) is job:
             del self.jobs[job.event.id]
+            follower = self._lines.leave(job)
+            if follower is not None and not self._stopping:
+                self._enqueue(follower)  # the next event of an ordered hook's chat
 
     def _wake(self, job: Job) -> None:
         job.timer = None
@@ -138,6 +153,8 @@ class HookRunner:
             self._enqueue(job)
 
     def _enqueue(self, job: Job) -> None:
+        if self._hook.ordered and self._lines.hold(job):
+            return  # parked until the job before it in its chat is done
         self._queue.put_nowait(job)
         if len(self._workers) < self._target:
             self._fit()
@@ -200,8 +217,8 @@ class HookRunner:
             return
         want_reply = lanes.wants_replies and event.type == "message.received"
         # The hook's definition as it is now (a reload may have changed it while this job waited).
-        outcome = await attempt(lanes.http, self._hook, self.key, event, job.body, lanes.timeout, want_reply,
-                                lanes.config.server.max_body)
+        outcome = await attempt(lanes.http, self._hook, self.key, event, job.body, lanes.limits(self._hook),
+                                want_reply, lanes.config.server.max_body)
         if outcome.ok:
             self._delivered(job, outcome)
         elif not (outcome.retryable and not job.single and await self._retry_later(job, outcome)):
@@ -226,7 +243,7 @@ class HookRunner:
 
     async def _retry_later(self, job: Job, outcome: Outcome) -> bool:
         """Schedule the next attempt; False when the waits have run out."""
-        wait = next_wait(self._lanes.config.delivery.retry, job.attempts + 1, outcome.retry_after)
+        wait = next_wait(self._lanes.waits(self._hook), job.attempts + 1, outcome.retry_after)
         if wait is None:
             return False
         job.attempts += 1
@@ -285,4 +302,5 @@ class HookRunner:
         for job in self.jobs.values():
             job.settle(False)
         self.jobs.clear()
+        self._lines.release()
         return left

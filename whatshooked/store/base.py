@@ -51,6 +51,17 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptAnswer:
+    """A send's first answer under an `Idempotency-Key` (api/idempotency.py), returned again for a repeat."""
+
+    fingerprint: str  # of the request (path and body): the same key with another request is refused
+    status: int
+    content_type: str
+    body: bytes
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryRow:
     hook_id: str
     state: str
@@ -258,3 +269,18 @@ class Store(ABC):
     @abstractmethod
     async def stats(self) -> tuple[int, dict[str, int]]:
         """(total, {type: count})."""
+
+    # -- idempotent sends ------------------------------------------------------
+    # Kept in this process by default (the memory store); a persistent backend overrides both, so
+    # that a restart keeps the keys.
+    async def kept_answer(self, scope: str, key: str, since: float) -> KeptAnswer | None:
+        """The answer kept for (scope, key) at `since` or later, or None."""
+        answer = self.__dict__.setdefault("_kept_answers", {}).get((scope, key))
+        return answer if answer is not None and answer.at >= since else None
+
+    async def keep_answer(self, scope: str, key: str, answer: KeptAnswer, forget_before: float) -> None:
+        """Keep the answer for (scope, key); answers kept before `forget_before` go."""
+        kept: dict[tuple[str, str], KeptAnswer] = self.__dict__.setdefault("_kept_answers", {})
+        for old in [name for name, value in kept.items() if value.at < forget_before]:
+            del kept[old]
+        kept[(scope, key)] = answer

@@ -9,14 +9,19 @@ from aiohttp import web
 
 from whatshooked.api import bodies
 from whatshooked.api.keys import SETTINGS
-from whatshooked.config.hook_schema import hook_json, hook_problems
+from whatshooked.config.hook_routing import ROUTING_KEYS, routing_fields, unknown_accounts
+from whatshooked.config.hook_schema import HOOK_KEYS, hook_json, hook_problems
 from whatshooked.config.model import HOOK_METHODS, ID_PATTERN
 from whatshooked.config.values import literal
 from whatshooked.errors import RequestError
 
 
-def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
+def hook_entry(body: dict[str, Any], account_ids: set[str]) -> dict[str, Any]:
     """The YAML entry for a new hook, from the request body (400 naming the field otherwise), escaped."""
+    unknown = sorted(name for name in body if name not in HOOK_KEYS)
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        raise RequestError(f"unknown field {names} (known: {', '.join(sorted(HOOK_KEYS))})")
     hook_id = bodies.text(body, "id") or f"hook-{secrets.token_hex(4)}"
     if not ID_PATTERN.fullmatch(hook_id):
         raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
@@ -25,7 +30,9 @@ def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
     headers = bodies.string_map(body, "headers")
     events = bodies.string_list(body, "events")
     secret = bodies.text(body, "secret")
-    for name, why in hook_problems(url, method, headers, events, secret):
+    _, routing = routing_fields(body, secret)
+    for name, why in hook_problems(url, method, headers, events, secret) + routing + \
+            unknown_accounts(body.get("accounts"), account_ids):
         raise RequestError(f"field '{name}' {why}" if why.startswith(("must ", "is ")) else f"field '{name}': {why}")
     entry: dict[str, Any] = {
         "id": hook_id, "name": bodies.text(body, "name") or hook_id, "url": url, "method": method,
@@ -37,6 +44,7 @@ def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
         "allow_insecure": bodies.boolean(body, "allow_insecure"),
     }
     entry.update({key: value for key, value in optional.items() if value})
+    entry.update({key: body[key] for key in ROUTING_KEYS if body.get(key) not in (None, "")})  # checked above
     return literal(entry)  # API values are text: a `${VAR}` in them is never read from the environment
 
 
@@ -54,7 +62,8 @@ async def list_hooks(request: web.Request) -> web.Response:
 
 
 async def add_hook(request: web.Request) -> web.Response:
-    entry = hook_entry(await bodies.read_json(request))
+    settings = request.app[SETTINGS]
+    entry = hook_entry(await bodies.read_json(request), {account.id for account in settings.config.accounts})
 
     def edit(raw: dict[str, Any]) -> None:
         hooks = _hooks_of(raw)

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from whatshooked.accounts.base import SendKind, SendRequest
-from whatshooked.accounts.sends import SEND_ROUTES, validate_send_body
+from whatshooked.accounts.sends import SEND_ROUTES, refuse_unknown_fields, validate_send_body
 from whatshooked.api.bodies import read_json
+from whatshooked.api.idempotency import IN_FLIGHT, InFlight, idempotent
 from whatshooked.api.keys import ACCOUNTS, STORE
 from whatshooked.errors import RequestError, UnknownAccount
 from whatshooked.json_fields import Fields
@@ -31,7 +32,9 @@ def send_handler(kind: SendKind) -> Handler:
         account_id = fields.text("account_id")
         assert account_id is not None
         to = fields.text("to", required=kind is not SendKind.READ) or ""
-        send = SendRequest(kind, to, validate_send_body(kind, body))
+        checked = validate_send_body(kind, body)
+        refuse_unknown_fields(body, checked)
+        send = SendRequest(kind, to, checked)
         request.app[STORE].ensure_writable()  # its message.sent could not be recorded: refuse (503) before sending
         try:
             result = await request.app[ACCOUNTS].send(account_id, send)
@@ -44,8 +47,9 @@ def send_handler(kind: SendKind) -> Handler:
 
 
 def setup(app: web.Application) -> None:
+    app[IN_FLIGHT] = InFlight()
     for path, kind in SEND_ROUTES.items():
-        app.router.add_post(path, send_handler(kind))
+        app.router.add_post(path, idempotent(send_handler(kind)))
     manager = app.get(ACCOUNTS)
     if manager is not None:
         # Two-way replies from hooks are checked exactly like these routes' bodies.

@@ -84,7 +84,25 @@ def _v2_feed(scheme: str) -> str:
     """
 
 
-MIGRATIONS: tuple[tuple[int, Step], ...] = ((1, _v1), (2, _v2_feed))
+def _idempotency(scope: str) -> str:
+    """Sends' first answers by Idempotency-Key (api/idempotency.py), kept 24 h. Its own step, to be
+    renumbered freely against other branches' steps."""
+    return """
+    CREATE TABLE idempotency (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        body BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (scope, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_created ON idempotency (created_at);
+    """
+
+
+MIGRATIONS: tuple[tuple[int, Step], ...] = ((1, _v1), (2, _v2_feed), (3, _idempotency))
 
 LATEST = MIGRATIONS[-1][0]
 

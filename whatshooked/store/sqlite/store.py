@@ -36,6 +36,7 @@ from whatshooked.store.base import (
 )
 from whatshooked.store.seal import Sealer, open_plain, reseal_all
 from whatshooked.store.sqlite import queries
+from whatshooked.store.sqlite.answers import KeptAnswers
 from whatshooked.store.sqlite.guard import probe, unreadable
 from whatshooked.store.sqlite.history import HistoryReads
 from whatshooked.store.sqlite.migrations import migrate, refuse_foreign, refuse_non_file
@@ -64,7 +65,7 @@ def _history(event_id: str, attempt: Attempt | None) -> list[Statement]:
                               attempt.latency_ms))]
 
 
-class SQLiteStore(HistoryReads, Store):
+class SQLiteStore(KeptAnswers, HistoryReads, Store):
     def __init__(self, db: aiosqlite.Connection, path: Path, writer: Writer, sealer: Sealer | None = None) -> None:
         self.path = path
         self._sealer = sealer

@@ -191,8 +191,11 @@ class HookRunner:
     async def _run(self, job: Job) -> None:
         """One attempt, then what follows from it."""
         lanes, event = self._lanes, job.event
-        if (job.attempts or job.paused) and not await lanes.store.has_delivery(event.id, self._hook.id):
-            self._done(job, False)  # deleted, pruned or cleared while it waited
+        # Only a job fresh from its event's commit is surely owed: any other (a retry, a replay, a recovery)
+        # may find its row delivered by another replay, or deleted, pruned or cleared while it waited.
+        if (job.attempts or job.paused or job.committed_at is None) and \
+                not await lanes.store.has_delivery(event.id, self._hook.id):
+            self._done(job, False)
             return
         want_reply = lanes.wants_replies and event.type == "message.received"
         # The hook's definition as it is now (a reload may have changed it while this job waited).

@@ -102,8 +102,9 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
-        """Rows for more hooks (replays); existing rows kept."""
+    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> bool:
+        """Rows for more hooks (replays); existing rows kept. False (nothing written) when the event is gone:
+        a replay running beside another one may find it delivered and deleted meanwhile."""
 
     @abstractmethod
     async def mark_attempt(

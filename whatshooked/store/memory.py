@@ -66,8 +66,8 @@ class MemoryStore(Store):
         future.set_result(fresh)
         return future
 
-    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
-        pass
+    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> bool:
+        return False
 
     async def mark_attempt(
         self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str

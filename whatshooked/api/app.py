@@ -18,7 +18,21 @@ from whatshooked.api.connections import CONNECTIONS, ConnectionGuard, guard_midd
 from whatshooked.api.errors import error_middleware
 from whatshooked.api.keys import ACCOUNTS, DISPATCHER, MEDIA, METRICS, SETTINGS, STORE
 from whatshooked.api.origin import origin_middleware
-from whatshooked.api.routes import accounts, business, cache, chats, docs, hooks, media, metrics, qr, send, system
+from whatshooked.api.routes import (
+    accounts,
+    business,
+    cache,
+    chats,
+    docs,
+    hook_ops,
+    hooks,
+    media,
+    metrics,
+    qr,
+    replays,
+    send,
+    system,
+)
 
 if TYPE_CHECKING:
     from whatshooked.accounts.manager import AccountManager
@@ -28,7 +42,8 @@ if TYPE_CHECKING:
     from whatshooked.service.metrics import Metrics
     from whatshooked.store.base import Store
 
-ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr, chats, docs)
+ROUTE_MODULES = (system, metrics, openapi, hooks, cache, accounts, send, business, media, qr, chats, docs, hook_ops,
+                 replays)
 
 
 class Parts(Protocol):

@@ -32,12 +32,14 @@ from typing import Any
 import aiohttp
 
 from whatshooked.config.model import Config, HookConfig
+from whatshooked.delivery.health import Health, HookHealth
 from whatshooked.delivery.job import Job, Lanes
 from whatshooked.delivery.meters import HookMeters
 from whatshooked.delivery.replay import Replayer, ReplayResult
+from whatshooked.delivery.replay_jobs import ReplayJobs
 from whatshooked.delivery.runner import HookRunner
 from whatshooked.errors import StoreError
-from whatshooked.events import Event, event_matches
+from whatshooked.events import Event, event_matches, utc_timestamp
 from whatshooked.service.metrics import Metrics
 from whatshooked.store.base import Store
 
@@ -111,6 +113,9 @@ class Dispatcher:
         self._started = False
         self._closing = False
         self._replayer = Replayer(store, self.matching, lambda: self._closing)
+        self.replays = ReplayJobs(self._replayer, self._chores.spawn)  # manual replays, followed by id
+        self.health = Health(self._announce)
+        self._lanes.health = self.health
         self.set_hooks(config.hooks)
 
     # -- lifecycle ---------------------------------------------------------
@@ -154,6 +159,7 @@ class Dispatcher:
         wanted = {hook.id: hook for hook in hooks}
         for hook_id in [h for h in self._runners if h not in wanted]:
             runner = self._runners.pop(hook_id)
+            self.health.forget(hook_id)
             self._retiring.spawn(runner.stop(None), _stop_name(hook_id))
         added: list[str] = []
         concurrency = self._config.delivery.concurrency
@@ -173,6 +179,11 @@ class Dispatcher:
         return self._runners
 
     @property
+    def lanes(self) -> Lanes:
+        """Where attempts go out (the HTTP client and timeout), for a test send (probe.py)."""
+        return self._lanes
+
+    @property
     def store(self) -> Store:
         return self._store
 
@@ -185,14 +196,14 @@ class Dispatcher:
         return self._closing
 
     # -- publishing --------------------------------------------------------
-    async def publish(self, event: Event, dedupe_key: str | None = None) -> bool:
+    async def publish(self, event: Event, dedupe_key: str | None = None, skip: str | None = None) -> bool:
         """Commit the event, then hand it to every active hook that wants it.
 
         With `dedupe_key` (e.g. Meta's message id) the key is recorded in the event's own commit, so a
         crash loses both or neither; a key recorded before makes this a duplicate: nothing is stored
         or delivered, and the answer is False.
         """
-        runners = self.matching(event.type)
+        runners = [runner for runner in self.matching(event.type) if runner.hook.id != skip]
         body = event.to_json()
         try:
             committed = self._store.add_event_soon(
@@ -232,6 +243,19 @@ class Dispatcher:
         runner = self._runners.get(hook_id)
         if runner is not None:
             self._chores.spawn(self._replayer.recover(runner), f"whatshooked-recover-{hook_id}")
+
+    def _announce(self, kind: str, hook_id: str, health: HookHealth) -> None:
+        """A hook started failing or answers again: tell the other hooks (hook.failing / hook.recovered)."""
+        if not self._closing and any(runner.hook.id != hook_id for runner in self.matching(kind)):
+            self._chores.spawn(self._raise_hook_event(kind, hook_id, health), f"whatshooked-{kind}-{hook_id}")
+
+    async def _raise_hook_event(self, kind: str, hook_id: str, health: HookHealth) -> None:
+        runner = self._runners.get(hook_id)
+        pending = (await self._store.owed()).get(hook_id, (0, 0.0))[0] if self._store.persistent else \
+            len(runner.jobs) if runner is not None else 0
+        since = utc_timestamp(health.failing_since) if health.failing_since is not None else None
+        data = {"hook_id": hook_id, "since": since, "error": health.last_error, "pending": pending}
+        await self.publish(Event(kind, data), skip=hook_id)
 
     def _hand_reply(self, event: Event, reply: Any, hook_id: str) -> None:
         send = reply.get("send") if isinstance(reply, dict) else None

@@ -47,11 +47,15 @@ class Replayer:
         then every retry still waiting for its time.
         """
         hook_id = runner.hook.id
+        replayed = 0
         for row in await self._store.given_up_for(hook_id):
             event = row.event
             if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
                 runner.meters.replays.inc()
-                log.info("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type)
+                replayed += 1
+                log.debug("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type)
+        if replayed:
+            log.info("hook %s answers again: replaying %d events it was owed, oldest first", hook_id, replayed)
         waiting = sorted(runner.waiting(), key=lambda job: job.event.id)  # ids are time-ordered
         for job in waiting:
             runner.hurry(job)

@@ -6,21 +6,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from whatshooked.events import Event
+from whatshooked.events import Event, event_matches
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayFilter:
     """Every field optional: the default selects every kept event, to every hook that matches it now."""
 
-    event_type: str | None = None
+    event_type: str | None = None  # a type, or a pattern like message.* (as a hook's `events`)
     account_id: str | None = None
     hook_id: str | None = None  # only to this hook (and only the events it matches)
     since: datetime | None = None  # the event's own `timestamp`, inclusive
     until: datetime | None = None  # exclusive
 
     def selects(self, event: Event) -> bool:
-        if self.event_type is not None and event.type != self.event_type:
+        if self.event_type is not None and not event_matches((self.event_type,), event.type):
             return False
         if self.account_id is not None and event.account_id != self.account_id:
             return False

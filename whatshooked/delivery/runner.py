@@ -203,7 +203,9 @@ class HookRunner:
                                 lanes.config.server.max_body)
         if outcome.ok:
             self._delivered(job, outcome)
-        elif not (outcome.retryable and not job.single and await self._retry_later(job, outcome)):
+            return
+        lanes.health.failed(self._hook.id, outcome.error)
+        if not (outcome.retryable and not job.single and await self._retry_later(job, outcome)):
             await self._give_up(job, outcome)
 
     def _done(self, job: Job, delivered: bool) -> None:
@@ -217,6 +219,7 @@ class HookRunner:
             self.meters.latency.observe(asyncio.get_running_loop().time() - job.committed_at)
         self._lanes.store.mark_delivered_soon(event.id, hook_id)  # the worker need not wait for the commit
         self._done(job, True)
+        self._lanes.health.succeeded(hook_id)
         if outcome.reply is not None:
             self._lanes.on_reply(event, outcome.reply, hook_id)
         if self.failing is not False and not self._lanes.closing():
@@ -233,7 +236,7 @@ class HookRunner:
         self.failing = True
         self.meters.retry.inc()
         self.meters.retries.inc()
-        log.warning("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
+        log.debug("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
                     hook_id, event.id, job.attempts, outcome.error, wait)
         await self._lanes.store.mark_attempt(event.id, hook_id, job.attempts, time.time() + wait, outcome.error)
         job.settle(False)
@@ -246,13 +249,14 @@ class HookRunner:
             self.failing = True
         self.meters.failed.inc()
         kept = "kept in the cache" if store.persistent else "dropped (message_cache is disabled)"
+        # Per event at debug level: the hook's health says it once (health.py).
         if job.single:
-            log.warning("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept)
+            log.debug("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept)
         elif outcome.retryable:
-            log.warning("hook %s: gave up on event %s after %d attempts (%s); %s",
-                        hook_id, event.id, job.attempts + 1, outcome.error, kept)
+            log.debug("hook %s: gave up on event %s after %d attempts (%s); %s",
+                      hook_id, event.id, job.attempts + 1, outcome.error, kept)
         else:
-            log.warning("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept)
+            log.debug("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept)
         await store.mark_given_up(event.id, hook_id, outcome.error, outcome.retryable)
         self._done(job, False)
 

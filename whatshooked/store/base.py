@@ -146,6 +146,10 @@ class Store(ABC):
         """The hook is still owed the event (False once delivered, deleted or pruned)."""
 
     @abstractmethod
+    async def owed(self) -> dict[str, tuple[int, float]]:
+        """Per hook: how many events it is still owed, and when the oldest of them was stored."""
+
+    @abstractmethod
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]: ...
 
     @abstractmethod

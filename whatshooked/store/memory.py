@@ -102,6 +102,9 @@ class MemoryStore(Store):
         """Nothing kept means nothing deleted or pruned: a job a runner still holds is still owed."""
         return True
 
+    async def owed(self) -> dict[str, tuple[int, float]]:
+        return {}  # only the runners know (their jobs in memory)
+
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]:
         return []
 

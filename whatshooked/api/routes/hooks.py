@@ -9,7 +9,7 @@ from aiohttp import web
 
 from whatshooked.api import bodies
 from whatshooked.api.keys import SETTINGS
-from whatshooked.config.hook_schema import hook_json, hook_problems
+from whatshooked.config.hook_schema import HOOK_KEYS, hook_json, hook_problems
 from whatshooked.config.model import HOOK_METHODS, ID_PATTERN
 from whatshooked.config.values import literal
 from whatshooked.errors import RequestError
@@ -17,6 +17,7 @@ from whatshooked.errors import RequestError
 
 def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
     """The YAML entry for a new hook, from the request body (400 naming the field otherwise), escaped."""
+    bodies.known_only(body, HOOK_KEYS, "a hook")
     hook_id = bodies.text(body, "id") or f"hook-{secrets.token_hex(4)}"
     if not ID_PATTERN.fullmatch(hook_id):
         raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
@@ -40,7 +41,7 @@ def hook_entry(body: dict[str, Any]) -> dict[str, Any]:
     return literal(entry)  # API values are text: a `${VAR}` in them is never read from the environment
 
 
-def _hooks_of(raw: dict[str, Any]) -> list[Any]:
+def hooks_of(raw: dict[str, Any]) -> list[Any]:
     hooks = raw.get("hooks")
     if hooks is None:
         hooks = raw["hooks"] = []
@@ -57,7 +58,7 @@ async def add_hook(request: web.Request) -> web.Response:
     entry = hook_entry(await bodies.read_json(request))
 
     def edit(raw: dict[str, Any]) -> None:
-        hooks = _hooks_of(raw)
+        hooks = hooks_of(raw)
         if any(isinstance(h, dict) and h.get("id") == entry["id"] for h in hooks):
             raise RequestError(f"hook {entry['id']!r} already exists")
         hooks.append(entry)
@@ -70,7 +71,7 @@ async def remove_hook(request: web.Request) -> web.Response:
     hook_id = bodies.text(await bodies.read_json(request), "id", required=True)
 
     def edit(raw: dict[str, Any]) -> None:
-        hooks = _hooks_of(raw)
+        hooks = hooks_of(raw)
         found = [i for i, h in enumerate(hooks) if isinstance(h, dict) and h.get("id") == hook_id]
         if not found:
             raise RequestError(f"hook {hook_id!r} not found", status=404)

@@ -255,6 +255,14 @@ class SQLiteStore(Store):
         ))
         return bool(rows)
 
+    async def owed(self) -> dict[str, tuple[int, float]]:
+        await self._writer.settled()
+        rows = await self._db.execute_fetchall(
+            "SELECT d.hook_id, COUNT(*), MIN(e.created_at) FROM deliveries d JOIN events e ON e.id = d.event_id "
+            "WHERE d.state != 'delivered' GROUP BY d.hook_id"
+        )
+        return {hook_id: (int(count), float(oldest)) for hook_id, count, oldest in rows}
+
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]:
         await self._writer.settled()
         sql, params = "SELECT body FROM events", ()  # type: tuple[str, tuple[Any, ...]]

@@ -53,7 +53,8 @@ def closed_port() -> int:
 
 async def test_status_of_healthy_failing_and_paused_hooks(tmp_path: Path, receiver: HookReceiver) -> None:
     refused = f"http://127.0.0.1:{closed_port()}/hook"
-    hooks = (hook("ok", receiver.url, events="[message.*]") + hook("down", refused) + hook("idle", receiver.url, active="false"))
+    hooks = (hook("ok", receiver.url, events="[message.*]") + hook("down", refused)
+             + hook("idle", receiver.url, active="false"))
     text = config(hooks=hooks, accounts=ACCOUNT, extra="delivery:\n  retry: []\n")
     async with running(tmp_path, text) as run:
         event = await run.adapter("personal").receive("one")

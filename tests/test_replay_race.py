@@ -39,17 +39,17 @@ async def test_manual_and_automatic_replay_and_new_traffic_at_once(
         receiver.default = Reply(status=200)
         caplog.clear()
         with caplog.at_level(logging.WARNING):
-            fresh = adapter.receive("new")  # its 2xx starts the automatic replay
-            manual = run.client.post("/api/cache/replay")
-            more = [adapter.receive(f"late{i}") for i in range(20)]
-            results = await asyncio.gather(fresh, manual, *more)
-            answer = results[1]
+            fresh = asyncio.ensure_future(adapter.receive("new"))  # its 2xx starts the automatic replay
+            manual = asyncio.ensure_future(run.client.post("/api/cache/replay"))
+            late = await asyncio.gather(*(adapter.receive(f"late{i}") for i in range(20)))
+            answer = await manual
             assert answer.status == 200, await answer.text()
+            new = await fresh
             await until(lambda: store.count == 0, within=30)
         assert not [r for r in caplog.records if "FOREIGN KEY" in r.getMessage()]
 
         after = Counter(r.json()["id"] for r in receiver.requests[failed_before:])
-        expected = {e.id for e in events} | {results[0].id} | {e.id for e in results[2:]}
+        expected = {e.id for e in events} | {new.id} | {e.id for e in late}
         assert set(after) == expected
         duplicates = {event_id: n for event_id, n in after.items() if n > 1}
         assert not duplicates, f"{len(duplicates)} events sent twice after recovery"

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from whatshooked.accounts.base import SendKind, SendRequest
+from whatshooked.accounts.send_fields import SEND_FIELDS
 from whatshooked.accounts.sends import SEND_ROUTES, validate_send_body
-from whatshooked.api.bodies import read_json
+from whatshooked.api.bodies import known_only, read_json
 from whatshooked.api.keys import ACCOUNTS, STORE
 from whatshooked.errors import RequestError, UnknownAccount
 from whatshooked.json_fields import Fields
@@ -32,6 +33,7 @@ def send_handler(kind: SendKind) -> Handler:
         assert account_id is not None
         to = fields.text("to", required=kind is not SendKind.READ) or ""
         send = SendRequest(kind, to, validate_send_body(kind, body))
+        known_only(body, SEND_FIELDS[kind], f"a {kind.value} send")
         request.app[STORE].ensure_writable()  # its message.sent could not be recorded: refuse (503) before sending
         try:
             result = await request.app[ACCOUNTS].send(account_id, send)

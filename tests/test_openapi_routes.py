@@ -46,6 +46,10 @@ EXTRA_ROUTES = {
     ("POST", "/api/accounts/logout"),
     ("GET", "/docs"),
     ("GET", "/docs/{name}"),
+    ("GET", "/api/hooks/status"),
+    ("POST", "/api/hooks/test"),
+    ("POST", "/api/hooks/update"),
+    ("GET", "/api/replays/{job_id}"),
 }
 CONFIG = """
 server:

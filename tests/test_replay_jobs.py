@@ -31,8 +31,8 @@ async def kept(run: Running) -> list[Event]:
     return [e for e in events if e is not None]
 
 
-TEXT = config(hooks=hook("crm", "URL", events="[message.*]") + hook("audit", "URL2", events="[message.read]"), accounts=ACCOUNTS,
-              extra="delivery:\n  retry: []\n")
+TEXT = config(hooks=hook("crm", "URL", events="[message.*]") + hook("audit", "URL2", events="[message.read]"),
+              accounts=ACCOUNTS, extra="delivery:\n  retry: []\n")
 
 
 def setup_text(receiver: HookReceiver, other: HookReceiver) -> str:

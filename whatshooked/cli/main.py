@@ -13,6 +13,7 @@ from pathlib import Path
 
 from whatshooked import __version__
 from whatshooked.cli import client as client_cli
+from whatshooked.cli import hooks_cmd
 from whatshooked.config.load import load_config, resolve_config_path
 from whatshooked.config.model import LoggingConfig
 from whatshooked.config.write import remove_leftovers, write_starter
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("-c", "--config", default=argparse.SUPPRESS, help=config_help)
     commands.add_parser("version", help="print the version")
     client_cli.add_client_commands(commands)
+    hooks_cmd.add_commands(commands)
     return parser
 
 

@@ -32,14 +32,15 @@ from typing import Any
 import aiohttp
 
 from whatshooked.config.model import Config, HookConfig
-from whatshooked.delivery.health import Health, HookHealth
+from whatshooked.delivery.health import Health
+from whatshooked.delivery.hook_events import HookEvents
 from whatshooked.delivery.job import Job, Lanes
 from whatshooked.delivery.meters import HookMeters
 from whatshooked.delivery.replay import Replayer, ReplayResult
 from whatshooked.delivery.replay_jobs import ReplayJobs
 from whatshooked.delivery.runner import HookRunner
 from whatshooked.errors import StoreError
-from whatshooked.events import Event, event_matches, utc_timestamp
+from whatshooked.events import Event, event_matches
 from whatshooked.service.metrics import Metrics
 from whatshooked.store.base import Store
 
@@ -114,7 +115,8 @@ class Dispatcher:
         self._closing = False
         self._replayer = Replayer(store, self.matching, lambda: self._closing)
         self.replays = ReplayJobs(self._replayer, self._chores.spawn)  # manual replays, followed by id
-        self.health = Health(self._announce)
+        self.health = Health(HookEvents(store, self.matching, self._runners.get, self.publish, self._chores.spawn,
+                                        lambda: self._closing))
         self._lanes.health = self.health
         self.set_hooks(config.hooks)
 
@@ -243,19 +245,6 @@ class Dispatcher:
         runner = self._runners.get(hook_id)
         if runner is not None:
             self._chores.spawn(self._replayer.recover(runner), f"whatshooked-recover-{hook_id}")
-
-    def _announce(self, kind: str, hook_id: str, health: HookHealth) -> None:
-        """A hook started failing or answers again: tell the other hooks (hook.failing / hook.recovered)."""
-        if not self._closing and any(runner.hook.id != hook_id for runner in self.matching(kind)):
-            self._chores.spawn(self._raise_hook_event(kind, hook_id, health), f"whatshooked-{kind}-{hook_id}")
-
-    async def _raise_hook_event(self, kind: str, hook_id: str, health: HookHealth) -> None:
-        runner = self._runners.get(hook_id)
-        pending = (await self._store.owed()).get(hook_id, (0, 0.0))[0] if self._store.persistent else \
-            len(runner.jobs) if runner is not None else 0
-        since = utc_timestamp(health.failing_since) if health.failing_since is not None else None
-        data = {"hook_id": hook_id, "since": since, "error": health.last_error, "pending": pending}
-        await self.publish(Event(kind, data), skip=hook_id)
 
     def _hand_reply(self, event: Event, reply: Any, hook_id: str) -> None:
         send = reply.get("send") if isinstance(reply, dict) else None

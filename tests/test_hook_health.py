@@ -3,13 +3,17 @@ other hooks, `GET /api/hooks/status`, `POST /api/hooks/test`."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.support.harness import config, hook, running, until
 from tests.support.log_load import ACCOUNT, Lines, down_then_back
 from tests.support.receiver import HookReceiver, Reply
+from whatshooked.delivery.health import Health
 from whatshooked.delivery.signing import decode_secret, verify
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -113,3 +117,23 @@ async def test_test_sends_hook_test_to_that_hook_only(tmp_path: Path, receiver: 
             assert status["crm"]["state"] == "healthy" and status["crm"]["last_failure"] is None
     finally:
         await other.close()
+
+
+def test_a_summary_at_most_once_a_minute_while_failing(caplog: pytest.LogCaptureFixture) -> None:
+    now = [1000.0]
+    told: list[tuple[str, str, float | None]] = []
+    health = Health(lambda kind, hook_id, h: told.append((kind, hook_id, h.failing_since)), clock=lambda: now[0])
+    with caplog.at_level(logging.DEBUG, logger="whatshooked.delivery.health"):
+        for _ in range(600):  # ten minutes of failures, one a second
+            health.failed("crm", "HTTP 502")
+            now[0] += 1.0
+        health.succeeded("crm")
+        health.succeeded("crm")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith("hook crm is failing: HTTP 502")
+    summaries = [m for m in messages if m.startswith("hook crm still failing")]
+    assert len(summaries) == 9 and summaries[0].startswith("hook crm still failing (for 1m): 60 more failed")
+    assert messages[-1].startswith("hook crm answers again after 10m failing (600 failed attempts")
+    assert len(messages) == 11
+    assert told == [("hook.failing", "crm", 1000.0), ("hook.recovered", "crm", 1000.0)]
+    assert health.of("crm").consecutive_failures == 0 and health.of("crm").failing_since is None

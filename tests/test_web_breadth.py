@@ -216,8 +216,9 @@ async def test_the_api_answers_409_for_every_route(tmp_path: Path, receiver: Hoo
         for route, body in (("/api/send", {"text": "x"}), ("/api/send/poll", {"name": "Q", "options": ["a", "b"]}),
                             ("/api/messages/edit", {"message_id": "m", "text": "t"}),
                             ("/api/messages/revoke", {"message_id": "m"}), ("/api/chats/typing", {"state": "paused"}),
-                            ("/api/contacts/check", {"phones": ["+15551234567"]}), ("/api/accounts/logout", {})):
-            response = await client.post(route, json={"account_id": "personal", "id": "personal", "to": ALICE, **body})
+                            ("/api/contacts/check", {"phones": ["+15551234567"]}),
+                            ("/api/accounts/logout", {"id": "personal"})):
+            response = await client.post(route, json={"account_id": "personal", "to": ALICE, **body})
             answers.append((response.status, await response.text()))
         for route in ("/api/groups?account_id=personal", f"/api/groups/info?account_id=personal&jid={GROUP}"):
             response = await client.get(route)

@@ -80,14 +80,18 @@ class Replayer:
         if progress is not None:
             progress.start(len(positions))
         delivered = failed = seen = 0
+
+        async def one(event: Event, body: bytes) -> str:
+            outcome = await self._replay(event, body, wanted.hook_id)
+            if progress is not None:
+                progress.step(outcome)  # as each one ends, so a slow hook's replay shows it moves
+            return outcome
+
         async for page in self._batches(wanted, positions):
             seen += len(page)
-            outcomes = await asyncio.gather(*(self._replay(event, body, wanted.hook_id) for event, body in page))
-            for outcome in outcomes:
-                delivered += outcome == DELIVERED
-                failed += outcome == FAILED
-                if progress is not None:
-                    progress.step(outcome)
+            outcomes = await asyncio.gather(*(one(event, body) for event, body in page))
+            delivered += sum(outcome == DELIVERED for outcome in outcomes)
+            failed += sum(outcome == FAILED for outcome in outcomes)
         for _ in range(len(positions) - seen):  # left the cache since it was counted: delivered by another replay
             delivered += 1
             if progress is not None:

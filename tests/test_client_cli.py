@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.receiver import HookReceiver, Received, Reply
+from whatshooked.cli import hooks_cmd
 from whatshooked.cli.client import Api, add_client_commands, load_client_config, run_client_command
 from whatshooked.config.load import parse_config
 from whatshooked.config.model import Config
@@ -22,7 +23,9 @@ API_KEY = "client-test-key"
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="whatshooked")
-    add_client_commands(root.add_subparsers(dest="command", required=True))
+    commands = root.add_subparsers(dest="command", required=True)
+    add_client_commands(commands)
+    hooks_cmd.add_commands(commands)
     return root
 
 
@@ -171,10 +174,13 @@ async def test_cache_commands(receiver: HookReceiver, tmp_path: Path) -> None:
     last = receiver.requests[-1]
     assert (last.path, last.query) == ("/api/cache", {"event_type": "message.received"})
 
-    receiver.reply(Reply(body={"success": True, "replayed": 3, "delivered": 2, "failed": 1, "remaining_cached": 1}))
+    job = {"job_id": "rpl_1", "state": "done", "total": 3, "delivered": 2, "failed": 1, "skipped": 0, "remaining": 0}
+    receiver.reply(Reply(status=202, body={"job_id": "rpl_1"}), Reply(body=job))
     code, out = await run(["cache", "replay"], config)
-    assert code == 0 and out == "replayed 3: 2 delivered, 1 failed, 1 still cached\n"
-    assert (receiver.requests[-1].method, receiver.requests[-1].path) == ("POST", "/api/cache/replay")
+    assert code == 0 and out == "replay rpl_1: 3/3 (2 delivered, 1 failed, 0 remaining)\n"
+    assert [(r.method, r.path) for r in receiver.requests[-2:]] == [
+        ("POST", "/api/cache/replay"), ("GET", "/api/replays/rpl_1")]
+    assert receiver.requests[-2].json() == {"wait": False}
 
     receiver.reply(Reply(body={"success": True, "event_id": "evt_1", "message": "event evt_1 delivered"}))
     code, out = await run(["cache", "replay", "evt_1", "--json"], config)

@@ -49,6 +49,10 @@ EXTRA_ROUTES = {
     ("GET", "/"),
     ("GET", "/dashboard/{name}"),
     ("GET", "/api/events"),
+    ("GET", "/api/hooks/status"),
+    ("POST", "/api/hooks/test"),
+    ("POST", "/api/hooks/update"),
+    ("GET", "/api/replays/{job_id}"),
 }
 CONFIG = """
 server:

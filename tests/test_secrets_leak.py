@@ -237,7 +237,9 @@ async def drive(api: Api, serve: ServeProcess, s: Secrets, graph: GraphStandin, 
     for path in ("/api/hooks", "/api/accounts", "/api/accounts/status", "/api/cache/stats", "/metrics"):
         await api.ok("GET", path)
     cached = await api.ok("GET", "/api/cache")
-    assert {e["event"]["type"] for e in cached["cached_events"]} == {"message.received"}, cached
+    # (hook.failing / hook.recovered about rx, raised to the other hooks, may still be on their way)
+    kinds = {e["event"]["type"] for e in cached["cached_events"]} - {"hook.failing", "hook.recovered"}
+    assert kinds == {"message.received"}, cached
 
 
 async def _connected(api: Api) -> bool:

@@ -25,10 +25,12 @@ from whatshooked.api.routes import (
     dashboard,
     docs,
     feed,
+    hook_ops,
     hooks,
     media,
     metrics,
     qr,
+    replays,
     send,
     system,
 )
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from whatshooked.store.base import Store
 
 ROUTE_MODULES = (system, metrics, openapi, hooks, cache, feed, accounts, send, business, media, qr, chats, docs,
-                 dashboard)
+                 dashboard, hook_ops, replays)
 
 
 class Parts(Protocol):

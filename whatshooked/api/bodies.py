@@ -73,3 +73,10 @@ def query_id(request: web.Request, body: dict[str, Any] | None = None, name: str
     if not isinstance(value, str) or not value.strip():
         raise RequestError(f"'{name}' is required (as a query parameter or in the JSON body)")
     return value.strip()
+
+
+def known_only(body: dict[str, Any], allowed: frozenset[str] | set[str], what: str = "this route") -> None:
+    """400 naming the first field of `body` that `what` does not take: an unknown field is never ignored."""
+    unknown = sorted(name for name in body if name not in allowed)
+    if unknown:
+        raise RequestError(f"field '{unknown[0]}' is not a field of {what} (it takes: {', '.join(sorted(allowed))})")

@@ -80,7 +80,7 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
         dest="action", required=True, metavar="ACTION")
     command(cache, "stats", "how many undelivered events, by type")
     cache_list_command.add_arguments(command(cache, "list", "list undelivered events, a page at a time"))
-    replay = command(cache, "replay", "replay every cached event, or the one given, to the hooks")
+    replay = command(cache, "replay", "replay every cached event, or the one given, to the hooks")  # cli/hooks_cmd.py
     replay.add_argument("id", nargs="?")
 
 
@@ -96,7 +96,7 @@ def run_client_command(args: argparse.Namespace, config: Config, out: TextIO | N
     out = out or sys.stdout
     api = Api.for_server(config.server)
     try:
-        handler = _HANDLERS[(args.command, getattr(args, "action", None))]
+        handler = getattr(args, "handler", None) or _HANDLERS[(args.command, getattr(args, "action", None))]
         answer = handler(api, args, out)
         if getattr(args, "json", False) and answer is not None:
             print(json.dumps(answer, indent=2, ensure_ascii=False), file=out)
@@ -273,17 +273,6 @@ def cache_stats(api: Api, args: argparse.Namespace, out: TextIO) -> Any:
     return stats
 
 
-def cache_replay(api: Api, args: argparse.Namespace, out: TextIO) -> Any:
-    if args.id:
-        answer = api.call("POST", "/api/cache/event/replay", {"id": args.id})
-        if not args.json:
-            print(answer.get("message") or f"replayed {args.id}", file=out)
-        return answer
-    answer = api.call("POST", "/api/cache/replay")
-    if not args.json:
-        print(f"replayed {answer.get('replayed', 0)}: {answer.get('delivered', 0)} delivered, "
-              f"{answer.get('failed', 0)} failed, {answer.get('remaining_cached', 0)} still cached", file=out)
-    return answer
 
 
 def _cache_line(stats: dict[str, Any]) -> str:
@@ -303,5 +292,4 @@ _HANDLERS = {
     ("accounts", "list"): accounts_list,
     ("cache", "stats"): cache_stats,
     ("cache", "list"): cache_list_command.cache_list,
-    ("cache", "replay"): cache_replay,
 }

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from whatshooked import __version__
-from whatshooked.cli import accounts_cmd, backup, cache_cmd, completion
+from whatshooked.cli import accounts_cmd, backup, cache_cmd, completion, hooks_cmd
 from whatshooked.cli import client as client_cli
 from whatshooked.cli.storage_check import storage_problem
 from whatshooked.config.load import load_config, resolve_config_path
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         client_cli.register(module.HANDLERS)
     backup.add_command(commands)
     completion.add_command(commands)
+    hooks_cmd.add_commands(commands)
     return parser
 
 

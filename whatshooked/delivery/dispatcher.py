@@ -32,9 +32,12 @@ from typing import Any
 import aiohttp
 
 from whatshooked.config.model import Config, HookConfig
+from whatshooked.delivery.health import Health
+from whatshooked.delivery.hook_events import HookEvents
 from whatshooked.delivery.job import Job, Lanes
 from whatshooked.delivery.meters import HookMeters
 from whatshooked.delivery.replay import Replayer, ReplayResult
+from whatshooked.delivery.replay_jobs import ReplayJobs
 from whatshooked.delivery.runner import HookRunner
 from whatshooked.errors import StoreError
 from whatshooked.events import Event, event_matches, with_seq
@@ -111,6 +114,10 @@ class Dispatcher:
         self._started = False
         self._closing = False
         self._replayer = Replayer(store, self.matching, lambda: self._closing)
+        self.replays = ReplayJobs(self._replayer, self._chores.spawn)  # manual replays, followed by id
+        self.health = Health(HookEvents(store, self.matching, self._runners.get, self.publish, self._chores.spawn,
+                                        lambda: self._closing))
+        self._lanes.health = self.health
         self.set_hooks(config.hooks)
 
     # -- lifecycle ---------------------------------------------------------
@@ -156,6 +163,7 @@ class Dispatcher:
         wanted = {hook.id: hook for hook in hooks}
         for hook_id in [h for h in self._runners if h not in wanted]:
             runner = self._runners.pop(hook_id)
+            self.health.forget(hook_id)
             self._retiring.spawn(runner.stop(None), _stop_name(hook_id))
         added: list[str] = []
         concurrency = self._config.delivery.concurrency
@@ -175,6 +183,11 @@ class Dispatcher:
         return self._runners
 
     @property
+    def lanes(self) -> Lanes:
+        """Where attempts go out (the HTTP client and timeout), for a test send (probe.py)."""
+        return self._lanes
+
+    @property
     def store(self) -> Store:
         return self._store
 
@@ -187,14 +200,14 @@ class Dispatcher:
         return self._closing
 
     # -- publishing --------------------------------------------------------
-    async def publish(self, event: Event, dedupe_key: str | None = None) -> bool:
+    async def publish(self, event: Event, dedupe_key: str | None = None, skip: str | None = None) -> bool:
         """Commit the event, then hand it to every active hook that wants it.
 
         With `dedupe_key` (e.g. Meta's message id) the key is recorded in the event's own commit, so a
         crash loses both or neither; a key recorded before makes this a duplicate: nothing is stored
         or delivered, and the answer is False.
         """
-        runners = self.matching(event)
+        runners = [runner for runner in self.matching(event) if runner.hook.id != skip]
         body = event.to_json()
         try:
             committed = self._store.add_event_soon(

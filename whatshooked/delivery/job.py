@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from whatshooked.config.model import Config, HookConfig
+from whatshooked.delivery.health import Health
 from whatshooked.events import Event
 from whatshooked.store.base import Store
 
@@ -45,6 +46,7 @@ class Lanes:
     on_reply: Callable[[Event, Any, str], None]  # a hook answered with a reply body: (event, reply, hook id)
     on_answering: Callable[[str], None]  # this hook, failing (or unknown) so far, answered 2xx again
     closing: Callable[[], bool]
+    health: Health = field(default_factory=Health)  # every attempt's outcome, per hook (health.py)
     timeout: aiohttp.ClientTimeout = field(init=False)
 
     def __post_init__(self) -> None:

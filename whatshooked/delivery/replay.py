@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from whatshooked.delivery.job import Job
+from whatshooked.delivery.replay_filter import Progress, ReplayFilter
 from whatshooked.delivery.runner import HookRunner
 from whatshooked.events import Event
 from whatshooked.store.base import Store
@@ -20,6 +21,7 @@ from whatshooked.store.base import Store
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 256  # events replayed side by side by replay_all (each hook's concurrency still applies)
+DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"  # one event's replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +49,17 @@ class Replayer:
         then every retry still waiting for its time.
         """
         hook_id = runner.hook.id
+        replayed = 0
         for row in await self._store.given_up_for(hook_id):
             event = row.event
             if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
                 runner.meters.replays.inc()
-                log.info("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type,
-                         extra={"hook_id": hook_id, "event_id": event.id})
+                replayed += 1
+                log.debug("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type,
+                          extra={"hook_id": hook_id, "event_id": event.id})
+        if replayed:
+            log.info("hook %s answers again: replaying %d events it was owed, oldest first", hook_id, replayed,
+                     extra={"hook_id": hook_id})
         waiting = sorted(runner.waiting(), key=lambda job: job.event.id)  # ids are time-ordered
         for job in waiting:
             runner.hurry(job)
@@ -65,41 +72,84 @@ class Replayer:
         body = await self._store.get_body(event_id)
         if body is None:
             return False
-        delivered, _ = await self._replay(Event.from_json(body), body)
-        return delivered
+        return await self._replay(Event.from_json(body), body) == DELIVERED
 
     async def replay_all(self) -> ReplayResult:
+        return await self.replay_matching(ReplayFilter())
+
+    async def replay_matching(self, wanted: ReplayFilter, progress: Progress | None = None) -> ReplayResult:
+        """Every kept event `wanted` selects, oldest first, 256 side by side; `progress` hears of each
+        (first `total`, then each outcome). With `wanted.hook_id`, only to that hook."""
         store = self._store
-        replayed = delivered = 0
-        position = 0
-        while True:
-            page = await store.cached_after(position, REPLAY_PAGE)  # the cache: undelivered events
-            if not page:
-                break
-            position = page[-1][0]
-            outcomes = await asyncio.gather(*(self._replay(event, body) for _, event, body in page))
-            replayed += sum(1 for _, attempted in outcomes if attempted)
-            delivered += sum(1 for ok, _ in outcomes if ok)
-        result = ReplayResult(replayed, delivered, replayed - delivered, store.count)
-        log.info("replayed %d cached events: %d delivered, %d failed, %d still cached",
-                 result.replayed, result.delivered, result.failed, result.remaining_cached)
+        positions = {position async for position, _, _ in self._pages(wanted)}
+        if progress is not None:
+            progress.start(len(positions))
+        delivered = failed = seen = 0
+
+        async def one(event: Event, body: bytes) -> str:
+            outcome = await self._replay(event, body, wanted.hook_id)
+            if progress is not None:
+                progress.step(outcome)  # as each one ends, so a slow hook's replay shows it moves
+            return outcome
+
+        async for page in self._batches(wanted, positions):
+            seen += len(page)
+            outcomes = await asyncio.gather(*(one(event, body) for event, body in page))
+            delivered += sum(outcome == DELIVERED for outcome in outcomes)
+            failed += sum(outcome == FAILED for outcome in outcomes)
+        for _ in range(len(positions) - seen):  # left the cache since it was counted: delivered by another replay
+            delivered += 1
+            if progress is not None:
+                progress.step(DELIVERED)
+        result = ReplayResult(delivered + failed, delivered, failed, store.count)
+        log.info("replayed %d cached events%s: %d delivered, %d failed, %d still cached",
+                 result.replayed, wanted.describe(), result.delivered, result.failed, result.remaining_cached)
         return result
 
-    async def _replay(self, event: Event, body: bytes) -> tuple[bool, bool]:
-        """(delivered to every target, attempted at all)."""
+    async def _pages(self, wanted: ReplayFilter) -> AsyncIterator[tuple[int, Event, bytes]]:
+        position = 0
+        while True:
+            page = await self._store.cached_after(position, REPLAY_PAGE)  # the cache: undelivered events
+            if not page:
+                return
+            position = page[-1][0]
+            for item in page:
+                if wanted.selects(item[1]):
+                    yield item
+
+    async def _batches(self, wanted: ReplayFilter, positions: set[int]) -> AsyncIterator[list[tuple[Event, bytes]]]:
+        """The counted events still kept (those stored since the count are new traffic, not replayed)."""
+        batch: list[tuple[Event, bytes]] = []
+        async for position, event, body in self._pages(wanted):
+            if position in positions:
+                batch.append((event, body))
+            if len(batch) == REPLAY_PAGE:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    async def _replay(self, event: Event, body: bytes, hook_id: str | None = None) -> str:
+        """DELIVERED (every target has it now, or it left meanwhile), FAILED, or SKIPPED (no target)."""
         store = self._store
         rows = {row.hook_id: row.state for row in await store.deliveries_of(event.id)}
-        targets = [r for r in self._matching(event) if rows.get(r.hook.id) != "delivered"]
+        targets = [r for r in self._matching(event) if rows.get(r.hook.id) != "delivered"
+                   and (hook_id is None or r.hook.id == hook_id)]
         if not targets or self._closing():
-            return False, False
+            return SKIPPED
         missing = [runner.hook.id for runner in targets if runner.hook.id not in rows]
-        if missing:
-            await store.add_deliveries(event.id, missing)
+        if missing and not await store.add_deliveries(event.id, missing):
+            return DELIVERED  # it left the cache meanwhile: another replay (or new traffic's recovery) took it
         for runner in targets:
             runner.meters.replays.inc()
             log.debug("replaying event %s (%s) to hook %s", event.id, event.type, runner.hook.id,
                       extra={"event_id": event.id, "hook_id": runner.hook.id})
         results = await asyncio.gather(*(runner.replay(event, body) for runner in targets))
         if all(results):
-            await store.finish_event(event.id)
-        return all(results), True
+            left = [row for row in await store.deliveries_of(event.id) if row.state != "delivered"]
+            if hook_id is None or not left:
+                await store.finish_event(event.id)
+            return DELIVERED
+        # A job that found its row gone or delivered (another replay got there first) reports False.
+        owed = {row.hook_id for row in await store.deliveries_of(event.id) if row.state != "delivered"}
+        return FAILED if any(runner.hook.id in owed for runner in targets) else DELIVERED

@@ -212,8 +212,11 @@ class HookRunner:
     async def _run(self, job: Job) -> None:
         """One attempt, then what follows from it."""
         lanes, event = self._lanes, job.event
-        if (job.attempts or job.paused) and not await lanes.store.has_delivery(event.id, self._hook.id):
-            self._done(job, False)  # deleted, pruned or cleared while it waited
+        # Only a job fresh from its event's commit is surely owed: any other (a retry, a replay, a recovery)
+        # may find its row delivered by another replay, or deleted, pruned or cleared while it waited.
+        if (job.attempts or job.paused or job.committed_at is None) and \
+                not await lanes.store.has_delivery(event.id, self._hook.id):
+            self._done(job, False)
             return
         want_reply = lanes.wants_replies and event.type == "message.received"
         # The hook's definition as it is now (a reload may have changed it while this job waited).
@@ -221,7 +224,9 @@ class HookRunner:
                                 want_reply, lanes.config.server.max_body)
         if outcome.ok:
             self._delivered(job, outcome)
-        elif not (outcome.retryable and not job.single and await self._retry_later(job, outcome)):
+            return
+        lanes.health.failed(self._hook.id, outcome.error)
+        if not (outcome.retryable and not job.single and await self._retry_later(job, outcome)):
             await self._give_up(job, outcome)
 
     def _done(self, job: Job, delivered: bool) -> None:
@@ -235,6 +240,7 @@ class HookRunner:
         # The worker need not wait for the commit; the attempt's record goes with the mark.
         self._lanes.store.mark_delivered_soon(event.id, hook_id, outcome.record(hook_id))
         self._done(job, True)
+        self._lanes.health.succeeded(hook_id)
         if outcome.reply is not None:
             self._lanes.on_reply(event, outcome.reply, hook_id)
         if self.failing is not False and not self._lanes.closing():
@@ -250,9 +256,9 @@ class HookRunner:
         hook_id, event = self._hook.id, job.event
         self.failing = True
         self.meters.retry.inc()
-        log.warning("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
-                    hook_id, event.id, job.attempts, outcome.error, wait,
-                    extra={"hook_id": hook_id, "event_id": event.id})
+        log.debug("hook %s: event %s attempt %d failed (%s); next attempt in %.1fs",
+                  hook_id, event.id, job.attempts, outcome.error, wait,
+                  extra={"hook_id": hook_id, "event_id": event.id})
         await self._lanes.store.mark_attempt(event.id, hook_id, job.attempts, time.time() + wait, outcome.error,
                                              outcome.record(hook_id))
         job.settle(False)
@@ -265,15 +271,16 @@ class HookRunner:
             self.failing = True
         self.meters.failed.inc()
         kept = "kept in the cache" if store.persistent else "dropped (message_cache is disabled)"
+        # Per event at debug level: the hook's health says it once (health.py).
         if job.single:
-            log.warning("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept,
+            log.debug("hook %s: replay of event %s failed (%s); %s", hook_id, event.id, outcome.error, kept,
                         extra={"hook_id": hook_id, "event_id": event.id})
         elif outcome.retryable:
-            log.warning("hook %s: gave up on event %s after %d attempts (%s); %s",
+            log.debug("hook %s: gave up on event %s after %d attempts (%s); %s",
                         hook_id, event.id, job.attempts + 1, outcome.error, kept,
                         extra={"hook_id": hook_id, "event_id": event.id})
         else:
-            log.warning("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept,
+            log.debug("hook %s: refused event %s (%s), not retried; %s", hook_id, event.id, outcome.error, kept,
                         extra={"hook_id": hook_id, "event_id": event.id})
         await store.mark_given_up(event.id, hook_id, outcome.error, outcome.retryable, outcome.record(hook_id))
         self._done(job, False)

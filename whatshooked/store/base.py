@@ -165,8 +165,9 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
-        """Rows for more hooks (replays); existing rows kept."""
+    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> bool:
+        """Rows for more hooks (replays); existing rows kept. False (nothing written) when the event is gone:
+        a replay running beside another one may find it delivered and deleted meanwhile."""
 
     # Each mark may carry the `attempt` that led to it: recorded in the history with the mark's own write.
     @abstractmethod
@@ -222,6 +223,10 @@ class Store(ABC):
     @abstractmethod
     async def has_delivery(self, event_id: str, hook_id: str) -> bool:
         """The hook is still owed the event (False once delivered, deleted or pruned)."""
+
+    @abstractmethod
+    async def owed(self) -> dict[str, tuple[int, float]]:
+        """Per hook: how many events it is still owed, and when the oldest of them was stored."""
 
     @abstractmethod
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]: ...

@@ -75,8 +75,8 @@ class MemoryStore(Store):
         future.set_result(seq)
         return future
 
-    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
-        pass
+    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> bool:
+        return False
 
     async def mark_attempt(
         self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str,
@@ -116,6 +116,9 @@ class MemoryStore(Store):
     async def has_delivery(self, event_id: str, hook_id: str) -> bool:
         """Nothing kept means nothing deleted or pruned: a job a runner still holds is still owed."""
         return True
+
+    async def owed(self) -> dict[str, tuple[int, float]]:
+        return {}  # only the runners know (their jobs in memory)
 
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]:
         return []

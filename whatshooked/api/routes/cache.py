@@ -1,4 +1,5 @@
-"""The seven `/api/cache*` operations: undelivered events kept in the store, listed and replayed.
+"""The `/api/cache*` operations: undelivered events kept in the store, listed and replayed one by one
+(replaying many, `POST /api/cache/replay`, is replays.py).
 
 With `message_cache.enabled: false` the store keeps nothing (not `persistent`): every operation
 answers 503, except stats, which answers `enabled: false`. The list comes in pages (`limit`, `after`
@@ -88,15 +89,6 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response({"enabled": True, "total_count": total, "by_event_type": by_type})
 
 
-async def replay_all(request: web.Request) -> web.Response:
-    _store(request)
-    result = await request.app[DISPATCHER].replay_all()
-    return web.json_response({
-        "success": True, "replayed": result.replayed, "delivered": result.delivered,
-        "failed": result.failed, "remaining_cached": result.remaining_cached,
-    })
-
-
 async def get_event(request: web.Request) -> web.Response:
     """The event with what each hook owes and every attempt made; a delivered one too, while
     `message_cache.keep_delivered` keeps it (then `delivered` is true)."""
@@ -131,7 +123,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/cache", list_events)
     app.router.add_delete("/api/cache", clear)
     app.router.add_get("/api/cache/stats", stats)
-    app.router.add_post("/api/cache/replay", replay_all)
     app.router.add_get("/api/cache/event", get_event)
     app.router.add_delete("/api/cache/event", delete_event)
     app.router.add_post("/api/cache/event/replay", replay_event)

@@ -18,10 +18,7 @@ from whatshooked.errors import RequestError
 
 def hook_entry(body: dict[str, Any], account_ids: set[str]) -> dict[str, Any]:
     """The YAML entry for a new hook, from the request body (400 naming the field otherwise), escaped."""
-    unknown = sorted(name for name in body if name not in HOOK_KEYS)
-    if unknown:
-        names = ", ".join(repr(name) for name in unknown)
-        raise RequestError(f"unknown field {names} (known: {', '.join(sorted(HOOK_KEYS))})")
+    bodies.known_only(body, HOOK_KEYS, "a hook")
     hook_id = bodies.text(body, "id") or f"hook-{secrets.token_hex(4)}"
     if not ID_PATTERN.fullmatch(hook_id):
         raise RequestError("field 'id' must be letters, digits, '_', '.' or '-' (at most 64)")
@@ -48,7 +45,7 @@ def hook_entry(body: dict[str, Any], account_ids: set[str]) -> dict[str, Any]:
     return literal(entry)  # API values are text: a `${VAR}` in them is never read from the environment
 
 
-def _hooks_of(raw: dict[str, Any]) -> list[Any]:
+def hooks_of(raw: dict[str, Any]) -> list[Any]:
     hooks = raw.get("hooks")
     if hooks is None:
         hooks = raw["hooks"] = []
@@ -66,7 +63,7 @@ async def add_hook(request: web.Request) -> web.Response:
     entry = hook_entry(await bodies.read_json(request), {account.id for account in settings.config.accounts})
 
     def edit(raw: dict[str, Any]) -> None:
-        hooks = _hooks_of(raw)
+        hooks = hooks_of(raw)
         if any(isinstance(h, dict) and h.get("id") == entry["id"] for h in hooks):
             raise RequestError(f"hook {entry['id']!r} already exists")
         hooks.append(entry)
@@ -79,7 +76,7 @@ async def remove_hook(request: web.Request) -> web.Response:
     hook_id = bodies.text(await bodies.read_json(request), "id", required=True)
 
     def edit(raw: dict[str, Any]) -> None:
-        hooks = _hooks_of(raw)
+        hooks = hooks_of(raw)
         found = [i for i, h in enumerate(hooks) if isinstance(h, dict) and h.get("id") == hook_id]
         if not found:
             raise RequestError(f"hook {hook_id!r} not found", status=404)

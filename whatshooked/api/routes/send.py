@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from whatshooked.accounts.base import SendKind, SendRequest
+from whatshooked.accounts.send_fields import SEND_FIELDS
 from whatshooked.accounts.sends import SEND_ROUTES, refuse_unknown_fields, validate_send_body
-from whatshooked.api.bodies import read_json
+from whatshooked.api.bodies import known_only, read_json
 from whatshooked.api.idempotency import IN_FLIGHT, InFlight, idempotent
 from whatshooked.api.keys import ACCOUNTS, STORE
 from whatshooked.errors import RequestError, UnknownAccount
@@ -34,6 +35,7 @@ def send_handler(kind: SendKind) -> Handler:
         to = fields.text("to", required=kind is not SendKind.READ) or ""
         checked = validate_send_body(kind, body)
         refuse_unknown_fields(body, checked)
+        known_only(body, SEND_FIELDS[kind], f"a {kind.value} send")
         send = SendRequest(kind, to, checked)
         request.app[STORE].ensure_writable()  # its message.sent could not be recorded: refuse (503) before sending
         try:

@@ -182,8 +182,17 @@ class SQLiteStore(KeptAnswers, HistoryReads, Store):
         statements += [(INSERT_DELIVERY, (event.id, hook_id)) for hook_id in hook_ids]
         return self._writer.submit_nowait(Write(statements, after=after, dedupe_key=dedupe_key))
 
-    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
-        await self._writer.submit(Write([(INSERT_DELIVERY, (event_id, hook_id)) for hook_id in hook_ids]))
+    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> bool:
+        """In one transaction with the check that the event is still kept (a row for a deleted event
+        would break the foreign key, and fail the whole replay)."""
+        def run(conn: sqlite3.Connection) -> tuple[bool, int]:
+            if conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is None:
+                return False, 0
+            conn.executemany("INSERT OR IGNORE INTO deliveries (event_id, hook_id) VALUES (?, ?)",
+                             [(event_id, hook_id) for hook_id in hook_ids])
+            return True, 0
+
+        return bool(await self._writer.submit(Write(custom=run)))
 
     async def mark_attempt(
         self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str,
@@ -297,6 +306,14 @@ class SQLiteStore(KeptAnswers, HistoryReads, Store):
             (event_id, hook_id),
         ))
         return bool(rows)
+
+    async def owed(self) -> dict[str, tuple[int, float]]:
+        await self._writer.settled()
+        rows = await self._db.execute_fetchall(
+            "SELECT d.hook_id, COUNT(*), MIN(e.created_at) FROM deliveries d JOIN events e ON e.id = d.event_id "
+            "WHERE d.state != 'delivered' GROUP BY d.hook_id"
+        )
+        return {hook_id: (int(count), float(oldest)) for hook_id, count, oldest in rows}
 
     async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]:
         await self._writer.settled()

@@ -57,7 +57,7 @@ async def test_add_takes_routing_keys_writes_them_and_lists_them(tmp_path: Path,
      "field 'previous_secret_until' must be a time in ISO 8601, in UTC"),
     ({"previous_secret": OLD, "previous_secret_until": "2026-12-31T00:00:00Z"},
      "field 'previous_secret': needs secret"),
-    ({"routes": []}, "unknown field 'routes' (known: "),
+    ({"routes": []}, "field 'routes' is not a field of a hook (it takes: "),
 ])
 async def test_add_refuses_bad_routing_keys_naming_the_field(
     tmp_path: Path, extra: dict[str, Any], message: str

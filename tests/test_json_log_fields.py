@@ -23,7 +23,7 @@ from tests.test_crash import payload
 
 
 def config_text(tmp_path: Path, port: int, graph: str, hook: str) -> str:
-    return serve_config(tmp_path, port, graph, hook, "logging: {level: info, format: json}\ndelivery: {retry: [10m]}\n")
+    return serve_config(tmp_path, port, graph, hook, "logging: {level: debug, format: json}\ndelivery: {retry: [10m]}\n")
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

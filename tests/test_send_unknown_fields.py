@@ -40,7 +40,8 @@ async def test_an_unknown_field_is_a_400_naming_it(tmp_path: Path, path: str, bo
     async with running(tmp_path, config(accounts=ACCOUNT)) as run:
         response = await run.client.post(path, json={"account_id": "personal", "to": "15551234567", **body})
         assert response.status == 400
-        assert (await response.text()).startswith(f"field '{unknown}' is not a field of a ")
+        text = await response.text()  # the route's own check names it first, or the per-kind table does
+        assert text.startswith((f"field '{unknown}' is not a field of a ", f"unknown field '{unknown}' for this route"))
         assert run.adapter("personal").sent == []
         known = {key: value for key, value in body.items() if key != unknown}
         ok = await run.client.post(path, json={"account_id": "personal", "to": "15551234567", **known})

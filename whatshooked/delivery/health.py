@@ -59,7 +59,7 @@ class Health:
         if health.failing_since is not None:
             log.info("hook %s answers again after %s failing (%d failed attempts, the last: %s); "
                      "what it is owed is sent now", hook_id, _duration(health.last_success - health.failing_since),
-                     health.consecutive_failures, health.last_error)
+                     health.consecutive_failures, health.last_error, extra={"hook_id": hook_id})
             self._tell(RECOVERED, hook_id, health)
             health.failing_since = None
         health.consecutive_failures = 0
@@ -75,14 +75,15 @@ class Health:
             health.failing_since = health.reported_at = now
             health.unreported = 0
             log.warning("hook %s is failing: %s; its events are kept and retried (a summary at most once a "
-                        "minute until it answers; each attempt at debug level)", hook_id, error)
+                        "minute until it answers; each attempt at debug level)", hook_id, error,
+                        extra={"hook_id": hook_id})
             self._tell(FAILING, hook_id, health)
             return
         health.unreported += 1
         if now - health.reported_at >= SUMMARY_INTERVAL:
             log.warning("hook %s still failing (for %s): %d more failed attempts in the last %s, the last: %s",
                         hook_id, _duration(now - health.failing_since), health.unreported,
-                        _duration(now - health.reported_at), error)
+                        _duration(now - health.reported_at), error, extra={"hook_id": hook_id})
             health.reported_at = now
             health.unreported = 0
 

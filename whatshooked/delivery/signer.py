@@ -12,12 +12,13 @@ import base64
 import binascii
 import time
 from dataclasses import dataclass
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typing import TYPE_CHECKING
 
 from whatshooked.config.model import HookConfig
 from whatshooked.delivery.signing import SigningError, decode_secret, sign
+
+if TYPE_CHECKING:  # cryptography is imported only for a whsk_ secret (idle RSS: issue 14)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ED25519_PREFIX = "whsk_"
 PUBLIC_PREFIX = "whpk_"
@@ -43,6 +44,8 @@ class SigningKey:
         """`whpk_` + base64 of the raw Ed25519 public key; None for an HMAC secret (it has none)."""
         if self.ed25519 is None:
             return None
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         raw = self.ed25519.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return PUBLIC_PREFIX + base64.b64encode(raw).decode()
 
@@ -65,6 +68,8 @@ def signing_key(secret: str) -> SigningKey:
         raise SigningError(f"must be whsk_ followed by the base64 of exactly {SEED_SIZE} bytes (an Ed25519 seed), "
                            "e.g. from: python -c \"import os,base64;print('whsk_'+base64.b64encode(os.urandom(32))"
                            ".decode())\"")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return SigningKey(ed25519=Ed25519PrivateKey.from_private_bytes(seed))
 
 

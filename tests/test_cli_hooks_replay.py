@@ -60,4 +60,4 @@ async def test_cache_replay_with_filters_shows_progress(tmp_path: Path, receiver
         # (its 2xx then started the automatic replay of what crm is owed: the read receipt)
 
         code, out = await cli(run, "cache", "replay", "--since", "not a time")
-        assert code == 1 and out == ""
+        assert code == 2 and out == ""  # the API refused the request (README "Exit codes")

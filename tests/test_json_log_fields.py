@@ -23,7 +23,8 @@ from tests.test_crash import payload
 
 
 def config_text(tmp_path: Path, port: int, graph: str, hook: str) -> str:
-    return serve_config(tmp_path, port, graph, hook, "logging: {level: debug, format: json}\ndelivery: {retry: [10m]}\n")
+    extra = "logging: {level: debug, format: json}\ndelivery: {retry: [10m]}\n"  # attempt lines are debug
+    return serve_config(tmp_path, port, graph, hook, extra)
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

@@ -28,8 +28,8 @@ storage: {{path: {tmp_path / "state.db"}}}
 media: {{dir: {tmp_path / "media"}}}
 delivery: {{timeout: 5s, retry: []}}
 hooks:
-  - {{id: up, url: "{up}"}}
-  - {{id: down, url: "{down}"}}
+  - {{id: up, url: "{up}", events: ["message.*"]}}  # not hook.failing from down: counted below
+  - {{id: down, url: "{down}", events: ["message.*"]}}
 accounts:
   - id: shop
     type: business-api

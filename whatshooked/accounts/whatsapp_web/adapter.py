@@ -35,7 +35,7 @@ from whatshooked.accounts.whatsapp_web.session import (
 )
 from whatshooked.accounts.whatsapp_web.settings import WebSettings
 from whatshooked.config.model import AccountConfig
-from whatshooked.errors import NotConnected, RequestError, SendError
+from whatshooked.errors import NotConnected, RequestError, SendError, StoreError
 from whatshooked.phone import phone_digits
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class WhatsAppWebAdapter(WebLookups):
     operations: ClassVar[frozenset[str]] = frozenset(
         {"chats.typing", "contacts.check", "groups.list", "groups.info", "accounts.logout"})
     pairs_by_qr: ClassVar[bool] = True
+    exclusive: ClassVar[bool] = True
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
@@ -92,9 +93,16 @@ class WhatsAppWebAdapter(WebLookups):
             reserve_session_thread(loop)
             self._reserved = True
         self.set_state(AccountState.CONNECTING)
+        place: dict[str, str] = {}
+        if self.ctx.session_database is not None:  # a cluster: the session lives in the shared database
+            try:
+                place["database"] = await self.ctx.session_database(self.id)
+            except StoreError as exc:
+                self.set_state(AccountState.ERROR, str(exc))
+                return
         self.session = self._factory(Path(self.session_path), SessionCallbacks(
             on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status),
-            device_name=self.web.device_name)
+            device_name=self.web.device_name, **place)
         self.session.proxy = self.web.proxy
         self._supervisor = loop.create_task(self._supervise(), name=f"whatsapp-web:{self.id}")
         self._watchdog = loop.create_task(self._watch(), name=f"whatsapp-web-watchdog:{self.id}")

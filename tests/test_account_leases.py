@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tests.support.harness import config, until
+from tests.support.neonize_standin import FAST, Sessions
 from tests.support.standin import StandInAdapter
 from whatshooked.accounts.base import AccountState
 from whatshooked.accounts.manager import AccountManager, Lent
 from whatshooked.accounts.registry import Registry
+from whatshooked.accounts.seams import Seams
+from whatshooked.accounts.whatsapp_web.seams import WebSeams, WebTiming
 from whatshooked.config.load import load_config
 from whatshooked.config.model import StorageConfig
 from whatshooked.errors import StoreError
@@ -63,6 +66,8 @@ class Leases:
         self.owners = owners
         self.failing = False
         self.released: list[str] = []
+        self.schema_failures = 0
+        self.schemas_asked = 0
 
     async def hold(self, account_ids: Sequence[str]) -> dict[str, str]:
         if self.failing:
@@ -73,6 +78,10 @@ class Leases:
         self.released += account_ids
 
     async def session_database(self, account_id: str) -> str:
+        self.schemas_asked += 1
+        if self.schema_failures > 0:
+            self.schema_failures -= 1
+            raise StoreError("db: cannot prepare the WhatsApp Web session schema: connection refused")
         return f"postgresql://db/wh?search_path=whatsmeow_{account_id}"
 
 
@@ -109,3 +118,26 @@ async def test_the_manager_drives_what_it_holds_and_stands_by_for_the_rest(tmp_p
             task.cancel()
         await manager.close()
     assert sorted(leases.released) == ["x", "y"]
+
+
+async def test_a_web_account_in_a_cluster_opens_its_session_in_the_database_once_it_answers(tmp_path: Path) -> None:
+    """The real WhatsApp Web adapter (sessions stood in): its session is made with the database's URL, after
+    retrying with backoff while the account's schema cannot be prepared."""
+    path = tmp_path / "config.yaml"
+    path.write_text(config(accounts="  - {id: personal, type: whatsmeow, session_path: ./s/personal.db}\n"))
+    sessions = Sessions()
+    leases = Leases({})
+    leases.schema_failures = 2
+    seams = Seams(WebSeams(session_factory=sessions, timing=WebTiming(**FAST)))
+    lent = Lent(emit=emit, http=None, media=None, metrics=Metrics(), seams=seams,  # type: ignore[arg-type]
+                node="me", leases=leases)
+    manager = AccountManager(lent)
+    await manager.start(load_config(path))
+    try:
+        await until(lambda: sessions.made and sessions.last.starts >= 1, within=5)
+        assert leases.schemas_asked == 3 and len(sessions.made) == 1
+        assert sessions.last.options["database"] == "postgresql://db/wh?search_path=whatsmeow_personal"
+        assert manager.status()[0]["node"] == "me"
+    finally:
+        await manager.close()
+    assert leases.released == ["personal"]

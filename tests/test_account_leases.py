@@ -25,6 +25,7 @@ from whatshooked.config.load import load_config
 from whatshooked.config.model import StorageConfig
 from whatshooked.errors import StoreError
 from whatshooked.service.metrics import Metrics
+from whatshooked.service.systemd_notify import status_line
 from whatshooked.store.open import open_store
 
 
@@ -141,3 +142,9 @@ async def test_a_web_account_in_a_cluster_opens_its_session_in_the_database_once
     finally:
         await manager.close()
     assert leases.released == ["personal"]
+
+
+def test_systemd_status_counts_standby_accounts_apart() -> None:
+    """A daemon whose WhatsApp Web account another daemon drives is not missing a connection."""
+    assert status_line(["connected", "standby", "disabled"], 2) == \
+        "1/1 accounts connected, 1 disabled, 1 standby, 2 events cached"

@@ -158,11 +158,8 @@ class AccountManager:
         await asyncio.gather(*(self._connect(a) for a in adapters if a.state is not AccountState.STANDBY))
 
     async def hold_forever(self) -> None:
-        """Every third of the lease: renew this daemon's accounts, take those a dead daemon left, hand back
-        those another daemon took (this one could not renew in time)."""
-        if self._leasing is None:
-            return
-        while True:
+        """Every third of the lease: renew ours, take those a dead daemon left, hand back those taken from us."""
+        while self._leasing is not None:
             await asyncio.sleep(self._leasing.interval)
             async with self._lock:
                 await self._rebalance(self._leasing)
@@ -183,8 +180,9 @@ class AccountManager:
                 await self._connect(adapter)
             elif owner != leasing.node:
                 if adapter.state is not AccountState.STANDBY:
-                    log.warning("account %s: driven by node %r now; stopping this daemon's session", adapter.id,
-                                owner, extra={"account_id": adapter.id})
+                    why = f"driven by node {owner!r} now" if owner else "its lease could not be renewed"
+                    log.warning("account %s: %s; stopping this daemon's session", adapter.id, why,
+                                extra={"account_id": adapter.id})
                     await self._stop(adapter)
                 adapter.node = owner
                 adapter.set_state(AccountState.STANDBY)

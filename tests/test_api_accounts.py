@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -50,10 +52,12 @@ async def test_list_masks_secrets(tmp_path: Path) -> None:
 
 async def test_status(tmp_path: Path) -> None:
     async with running(tmp_path, config(accounts=ACCOUNTS + "    disabled: true\n"), env=ENV) as run:
+        node = f"{socket.gethostname()}:{os.getpid()}"  # no storage.node_id: host:pid, as in a cluster
         assert await (await run.client.get("/api/accounts/status")).json() == [
             {"id": "personal", "type": "whatsmeow", "phone_number": "+15551234567", "state": "connected",
-             "last_error": None},
-            {"id": "shop", "type": "business-api", "phone_number": "", "state": "disabled", "last_error": None},
+             "last_error": None, "node": node},
+            {"id": "shop", "type": "business-api", "phone_number": "", "state": "disabled", "last_error": None,
+             "node": node},
         ]
 
 

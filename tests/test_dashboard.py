@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 from pathlib import Path
 from typing import ClassVar
 
@@ -112,8 +114,9 @@ async def test_the_dashboard_shows_accounts_hooks_and_the_qr_and_steers_them_in_
             clicked, _ = await browser.render(url, DISABLE_SHOP, width=1280, screenshot=False)
             await until(lambda: rig.daemon.accounts.get("shop").state is AccountState.DISABLED, within=20)
             paired, _ = await browser.render(url, PAIR, width=1280, screenshot=False)
-    assert any(row.startswith("shop business-api connected") for row in page["accounts"]), page
-    assert any(row.startswith("web whatsmeow qr") for row in page["accounts"]), page
+    node = f"node {socket.gethostname()}:{os.getpid()}"  # the driving daemon: this one
+    assert any(row.startswith(f"shop {node} business-api connected") for row in page["accounts"]), page
+    assert any(row.startswith(f"web {node} whatsmeow qr") for row in page["accounts"]), page
     assert page["qrWidth"] > 100  # the PNG of the pending code, loaded through the page's own credentials
     assert any(row.startswith("rx") for row in page["hooks"]), page
     assert any("<b>bold</b><img src=x onerror=alert(1)>" in row for row in page["hooks"]), page

@@ -53,3 +53,23 @@ async def make_paired_session(path: Path, own_jid: str = OWN_JID) -> None:
             " adv_device_sig, platform, push_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (own_jid, 12345, r(32), r(32), r(32), 1, r(64), r(32), b"", r(64), r(32), r(64), "", "whatshooked test"))
     db.close()
+
+
+async def make_paired_session_pg(database: str, schema: str, own_jid: str = OWN_JID) -> None:
+    """The same in PostgreSQL: `database` is the session's lib/pq URL (search_path = `schema`)."""
+    import asyncpg
+
+    creator = NeonizeSession(Path("/nonexistent/pg-creator.db"), quiet_callbacks(), database=database)
+    await run_offline(creator)
+    await creator.stop()
+    r = os.urandom
+    conn = await asyncpg.connect(database.partition("?")[0])
+    try:
+        await conn.execute(
+            f'INSERT INTO "{schema}".whatsmeow_device (jid, registration_id, noise_key, identity_key, signed_pre_key,'
+            " signed_pre_key_id, signed_pre_key_sig, adv_key, adv_details, adv_account_sig, adv_account_sig_key,"
+            " adv_device_sig, platform, push_name)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            own_jid, 12345, r(32), r(32), r(32), 1, r(64), r(32), b"", r(64), r(32), r(64), "", "whatshooked test")
+    finally:
+        await conn.close()

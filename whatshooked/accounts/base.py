@@ -31,6 +31,8 @@ class AccountState(enum.StrEnum):
     LOGGED_OUT = "logged_out"
     DISABLED = "disabled"
     ERROR = "error"
+    STANDBY = "standby"
+    """Driven by another daemon sharing the database (its node is the status entry's `node`)."""
 
 
 class SendKind(enum.StrEnum):
@@ -121,6 +123,8 @@ class AdapterContext:
     """The daemon's other accounts (a Cloud API webhook hands a sibling number's changes to its account)."""
     seams: Seams = field(default_factory=Seams)
     """Backend-typed replacements for defaults (session factories, timings), for tests; see `seams.py`."""
+    session_database: Callable[[str], Awaitable[str]] | None = None
+    """In a cluster: the database (a URL) an exclusive account's session lives in, made ready; None: local files."""
 
 
 class AccountAdapter(abc.ABC):
@@ -132,12 +136,16 @@ class AccountAdapter(abc.ABC):
     """Management operations beyond sending (`templates.list`, `flows.create`, …)."""
     pairs_by_qr: ClassVar[bool] = False
     """Linked by scanning a QR code (`current_qr`, the `/api/qr/{account}` page)."""
+    exclusive: ClassVar[bool] = False
+    """Driven by one daemon at a time when several share a database (a WhatsApp Web session)."""
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         self.config = config
         self.ctx = ctx
         self._state = AccountState.DISABLED if config.disabled else AccountState.DISCONNECTED
         self._last_error: str | None = None
+        self.node = ""
+        """The node driving it when that is another daemon ("": this one)."""
 
     @property
     def id(self) -> str:

@@ -26,6 +26,7 @@ from whatshooked.accounts.base import (
     SendResult,
     sent_key,
 )
+from whatshooked.accounts.leasing import Leasing
 from whatshooked.accounts.registry import BackendUnavailable, Registry, UnavailableAdapter
 from whatshooked.accounts.seams import Seams
 from whatshooked.accounts.sends import MEDIA_SEND_KINDS
@@ -34,6 +35,7 @@ from whatshooked.errors import NotConnected, RequestError, SendError, UnknownAcc
 from whatshooked.events import Event
 from whatshooked.media.fetch import MediaFetcher, fill_from_url
 from whatshooked.service.metrics import Metrics
+from whatshooked.store.base import AccountLeases
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,10 @@ class Lent:
     metrics: Metrics
     seams: Seams = field(default_factory=Seams)
     """Backend-typed test seams, lent untouched to every adapter."""
+    node: str = ""
+    """This daemon's node id (`storage.node_id`, or host:pid), named in every status entry it drives."""
+    leases: AccountLeases | None = None
+    """A database shared with other daemons: exclusive accounts are driven by whoever holds their lease."""
 
 
 class AccountManager:
@@ -64,6 +70,7 @@ class AccountManager:
         self._registry = registry or Registry()
         self._adapters: dict[str, AccountAdapter] = {}
         self._lock = asyncio.Lock()
+        self._leasing = Leasing(lent.leases) if lent.leases is not None else None
         self.reply_validator: ReplyValidator | None = None
         """Set by the send routes: checks a two-way reply item like the matching /api/send route."""
 
@@ -86,7 +93,7 @@ class AccountManager:
     def status(self) -> list[dict[str, Any]]:
         return [
             {"id": a.id, "type": a.config.type, "phone_number": a.config.phone_number,
-             "state": a.state.value, "last_error": a.last_error}
+             "state": a.state.value, "last_error": a.last_error, "node": a.node or self._lent.node}
             for a in self._adapters.values()
         ]
 
@@ -98,6 +105,7 @@ class AccountManager:
         """Bring the running adapters in line with `config` (start, SIGHUP, API changes)."""
         async with self._lock:
             wanted = {account.id: account for account in config.accounts}
+            freed = [i for i, a in self._adapters.items() if a.exclusive and (i not in wanted or wanted[i].disabled)]
             for account_id in [i for i in self._adapters if i not in wanted]:
                 log.info("account %s removed", account_id, extra={"account_id": account_id})
                 await self._stop(self._adapters.pop(account_id))
@@ -113,7 +121,9 @@ class AccountManager:
                 self._adapters[account_id] = adapter
                 if not account.disabled:
                     started.append(adapter)
-            await asyncio.gather(*(self._connect(a) for a in started))
+            if self._leasing is not None and freed:
+                await self._leasing.release(freed)
+            await self._start(started)
 
     async def restart(self, account_id: str) -> None:
         """Disconnect and connect again with the same config (e.g. to ask for a fresh QR code)."""
@@ -123,18 +133,65 @@ class AccountManager:
             adapter = self._build(old.config, old.ctx.settings)
             self._adapters[account_id] = adapter
             if not adapter.config.disabled:
-                await self._connect(adapter)
+                await self._start([adapter])
 
     async def close(self) -> None:
         async with self._lock:
             adapters, self._adapters = list(self._adapters.values()), {}
             await asyncio.gather(*(self._stop(a) for a in adapters))
+            if self._leasing is not None:  # after the sessions stopped: another daemon may start them at once
+                await self._leasing.release([a.id for a in adapters if a.exclusive])  # only this node's rows go
+
+    # -- several daemons ---------------------------------------------------
+    def _leased(self, adapters: list[AccountAdapter]) -> list[AccountAdapter]:
+        return [a for a in adapters if a.exclusive] if self._leasing is not None else []
+
+    async def _start(self, adapters: list[AccountAdapter]) -> None:
+        """Connect them, except exclusive ones another daemon holds (those wait in `standby`)."""
+        leased = self._leased(adapters)
+        owners = (await self._leasing.owners(leased) or {}) if self._leasing is not None and leased else {}
+        for adapter in leased:
+            owner = owners.get(adapter.id, "")
+            if self._leasing is not None and owner != self._leasing.node:
+                adapter.node = owner
+                adapter.set_state(AccountState.STANDBY)
+        await asyncio.gather(*(self._connect(a) for a in adapters if a.state is not AccountState.STANDBY))
+
+    async def hold_forever(self) -> None:
+        """Every third of the lease: renew ours, take those a dead daemon left, hand back those taken from us."""
+        while self._leasing is not None:
+            await asyncio.sleep(self._leasing.interval)
+            async with self._lock:
+                await self._rebalance(self._leasing)
+
+    async def _rebalance(self, leasing: Leasing) -> None:
+        leased = self._leased([a for a in self._adapters.values() if not a.config.disabled])
+        owners = await leasing.owners(leased)
+        if owners is None:
+            if not leasing.lost():
+                return
+            owners = {}  # this daemon's leases may have run out: stop driving, as if another held them all
+        for adapter in leased:
+            owner = owners.get(adapter.id, "")
+            if owner == leasing.node and adapter.state is AccountState.STANDBY:
+                log.info("account %s: taking it over (its lease was free)", adapter.id,
+                         extra={"account_id": adapter.id})
+                adapter.node = ""
+                await self._connect(adapter)
+            elif owner != leasing.node:
+                if adapter.state is not AccountState.STANDBY:
+                    why = f"driven by node {owner!r} now" if owner else "its lease could not be renewed"
+                    log.warning("account %s: %s; stopping this daemon's session", adapter.id, why,
+                                extra={"account_id": adapter.id})
+                    await self._stop(adapter)
+                adapter.node = owner
+                adapter.set_state(AccountState.STANDBY)
 
     def _build(self, account: AccountConfig, config: Config) -> AccountAdapter:
         lent = self._lent
         ctx = AdapterContext(
             emit=self.emit, http=lent.http, media=lent.media, settings=config, metrics=lent.metrics, accounts=self,
-            seams=lent.seams,
+            seams=lent.seams, session_database=lent.leases.session_database if lent.leases is not None else None,
         )
         try:
             cls = self._registry.adapter_class(account.type)

@@ -42,6 +42,7 @@ from whatshooked.service.systemd_notify import Notifier, status_line
 from whatshooked.service.takeover import take_over_forever
 from whatshooked.store.base import Store, StoreUnreadable
 from whatshooked.store.open import open_store
+from whatshooked.store.postgres import node_id
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +98,16 @@ class Daemon:
             self.dispatcher = Dispatcher(config, self.store, self.http, self.metrics, reply_handler=self._reply)
             await self.dispatcher.start()
             stack.push_async_callback(self._close_dispatcher)
-            lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media,
-                        metrics=self.metrics, seams=self.seams)
+            leases = self.store.account_leases
+            lent = Lent(emit=self.dispatcher.publish, http=self.http, media=self.media, metrics=self.metrics,
+                        seams=self.seams, node=leases.node if leases is not None else node_id(config.storage),
+                        leases=leases)
             self.accounts = AccountManager(lent, self.registry)
             stack.push_async_callback(self.accounts.close)
             await self.accounts.start(config)
             if self.store.lease is not None:  # a database shared with other daemons
                 self._spawn(take_over_forever(self.store, self.dispatcher, self.store.lease), "takeover")
+                self._spawn(self.accounts.hold_forever(), "account-leases")
                 sync = ConfigSync(self.store, self.settings.path, self.settings.reload, self._spawn)
                 self.settings.listen(sync.applied)
                 self.store.on_announcement(sync.heard)

@@ -125,12 +125,13 @@ class Notifier:
 
 
 def status_line(states: Iterable[str], cache_size: int | None) -> str:
-    """`2/3 accounts connected, 5 events cached` — what `systemctl status` shows (disabled accounts aside)."""
+    """`2/3 accounts connected, 5 events cached` — what `systemctl status` shows (disabled accounts, and those
+    another daemon drives, aside)."""
     every = [str(state) for state in states]
-    enabled = [state for state in every if state != "disabled"]
+    enabled = [state for state in every if state not in ("disabled", "standby")]
     connected = sum(1 for state in enabled if state == "connected")
     cache = "cache off" if cache_size is None else f"{cache_size} event{'s' if cache_size != 1 else ''} cached"
-    tail = f", {len(every) - len(enabled)} disabled" if len(every) > len(enabled) else ""
+    tail = "".join(f", {count} {state}" for state in ("disabled", "standby") if (count := every.count(state)))
     return f"{connected}/{len(enabled)} accounts connected{tail}, {cache}"
 
 

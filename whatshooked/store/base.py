@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from whatshooked.errors import StoreError
 from whatshooked.events import Event
@@ -98,6 +99,23 @@ class Owed:
     oldest_at: float | None
 
 
+class AccountLeases(Protocol):
+    """Per-account leases in a shared store (store/postgres/account_leases.py)."""
+
+    node: str
+    lease: float
+
+    async def hold(self, account_ids: Sequence[str]) -> dict[str, str]:
+        """Take or renew the free, own or expired ones; {account id: the node that holds it}."""
+        ...
+
+    async def release(self, account_ids: Sequence[str]) -> None: ...
+
+    async def session_database(self, account_id: str) -> str:
+        """The database (a URL) the account's WhatsApp Web session lives in, ready to be opened."""
+        ...
+
+
 class Store(ABC):
     """Events and their per-hook delivery state; dedupe keys."""
 
@@ -126,6 +144,11 @@ class Store(ABC):
 
     def on_announcement(self, callback: Callable[[str], None] | None) -> None:
         """Shared store: called with what other daemons announce (not this one's own messages)."""
+        return None
+
+    @property
+    def account_leases(self) -> AccountLeases | None:
+        """Shared store: who drives each WhatsApp Web account (one daemon at a time); None: not shared."""
         return None
 
     def check(self) -> str | None:

@@ -35,7 +35,7 @@ from whatshooked.accounts.whatsapp_web.session import (
 )
 from whatshooked.accounts.whatsapp_web.settings import WebSettings
 from whatshooked.config.model import AccountConfig
-from whatshooked.errors import NotConnected, RequestError, SendError
+from whatshooked.errors import NotConnected, RequestError, SendError, StoreError
 from whatshooked.phone import phone_digits
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class WhatsAppWebAdapter(WebLookups):
     operations: ClassVar[frozenset[str]] = frozenset(
         {"chats.typing", "contacts.check", "groups.list", "groups.info", "accounts.logout"})
     pairs_by_qr: ClassVar[bool] = True
+    exclusive: ClassVar[bool] = True
 
     def __init__(self, config: AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
@@ -92,10 +93,8 @@ class WhatsAppWebAdapter(WebLookups):
             reserve_session_thread(loop)
             self._reserved = True
         self.set_state(AccountState.CONNECTING)
-        self.session = self._factory(Path(self.session_path), SessionCallbacks(
-            on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status),
-            device_name=self.web.device_name)
-        self.session.proxy = self.web.proxy
+        # In a cluster the session lives in the shared database: the supervisor makes it once its schema is ready.
+        self.session = self._new_session() if self.ctx.session_database is None else None
         self._supervisor = loop.create_task(self._supervise(), name=f"whatsapp-web:{self.id}")
         self._watchdog = loop.create_task(self._watch(), name=f"whatsapp-web-watchdog:{self.id}")
 
@@ -128,10 +127,26 @@ class WhatsAppWebAdapter(WebLookups):
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(outcome)
 
+    def _new_session(self, database: str | None = None) -> WebSession:
+        place = {"database": database} if database is not None else {}
+        session = self._factory(Path(self.session_path), SessionCallbacks(
+            on_event=self.router.on_event, on_qr=self.router.on_qr, on_login_status=self.router.on_login_status),
+            device_name=self.web.device_name, **place)
+        session.proxy = self.web.proxy
+        return session
+
     async def _supervise(self, fresh: bool = True) -> None:
-        assert self.session is not None
         if not fresh:
             await self._stop_session()  # whatever the dead supervisor left running
+        while self.session is None:  # a cluster: the account's schema first (the database may be away a while)
+            assert self.ctx.session_database is not None
+            try:
+                self.session = self._new_session(await self.ctx.session_database(self.id))
+            except StoreError as exc:
+                delay = self.backoff.next_delay()
+                self.set_state(AccountState.DISCONNECTED, f"{exc}; retrying in {delay:.0f}s")
+                await asyncio.sleep(delay)
+                self.set_state(AccountState.CONNECTING)
         while True:
             loop = asyncio.get_running_loop()
             self._outcome = loop.create_future()

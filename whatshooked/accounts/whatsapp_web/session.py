@@ -91,7 +91,7 @@ class WebSession(Protocol):
 
 
 SessionFactory = Callable[..., WebSession]
-"""`factory(path, callbacks, device_name=…)` → a session."""
+"""`factory(path, callbacks, device_name=…)` → a session; `database=` (a `postgres://` URL) only in a cluster."""
 
 
 def register_callbacks(event: Any, callbacks: SessionCallbacks) -> None:
@@ -152,8 +152,8 @@ class _Client(nz.NewAClient):
     """neonize's client, plus whatsmeow's QR-channel outcomes (neonize drops them), its Go calls gated
     (go_gate), and a signal when Go first calls back for it (its registration is over)."""
 
-    def __init__(self, name: str, on_login_status: Callable[[str], None], device_name: str) -> None:
-        super().__init__(name, props=nz.DeviceProps(os=device_name, platformType=nz.DeviceProps.SAFARI))
+    def __init__(self, name: str, on_login_status: Callable[[str], None], device_name: str, uuid: str) -> None:
+        super().__init__(name, props=nz.DeviceProps(os=device_name, platformType=nz.DeviceProps.SAFARI), uuid=uuid)
         self._NewAClient__client = go_gate.GatedGoCode()
         self._on_login_status = on_login_status
         self.answered: threading.Event | None = None
@@ -182,11 +182,18 @@ class _Client(nz.NewAClient):
 
 
 class NeonizeSession(SessionCalls):
-    """One whatsmeow session: its SQLite file is both neonize's database name and its client id."""
+    """One whatsmeow session: its SQLite file is both neonize's database name and its client id.
 
-    def __init__(self, path: Path, callbacks: SessionCallbacks, device_name: str = "whatshooked") -> None:
+    In a cluster `database` is a `postgres://` URL instead (neonize's Go side then opens whatsmeow's
+    PostgreSQL store through lib/pq), with the account's own schema as its `search_path`; the
+    client id stays the file's path, so no password is handed around as a name.
+    """
+
+    def __init__(self, path: Path, callbacks: SessionCallbacks, device_name: str = "whatshooked",
+                 database: str | None = None) -> None:
         self.path = path
-        self._client = _Client(str(path), callbacks.on_login_status, device_name)
+        self.database = database
+        self._client = _Client(database or str(path), callbacks.on_login_status, device_name, uuid=str(path))
         self._client._stop_finalizer.detach()  # it would Stop a newer session with the same id
         register_callbacks(self._client.event, callbacks)
         self._task: asyncio.Future[Any] | None = None
@@ -198,7 +205,8 @@ class NeonizeSession(SessionCalls):
     async def start(self) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         nz.bind_event_loop(loop)
-        prepare_session_file(self.path)
+        if self.database is None:
+            prepare_session_file(self.path)
         refs = getattr(self._client, "_connect_refs", None)
         if refs is not None:
             self._retired.append(refs)
@@ -271,5 +279,6 @@ class NeonizeSession(SessionCalls):
         return code
 
 
-def neonize_session(path: Path, callbacks: SessionCallbacks, device_name: str = "whatshooked") -> WebSession:
-    return NeonizeSession(path, callbacks, device_name)
+def neonize_session(path: Path, callbacks: SessionCallbacks, device_name: str = "whatshooked",
+                    database: str | None = None) -> WebSession:
+    return NeonizeSession(path, callbacks, device_name, database)

@@ -61,7 +61,16 @@ BEGIN
 END $$;
 """
 
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+# Which daemon drives each WhatsApp Web account (account_leases.py).
+_V2 = """
+CREATE TABLE account_leases (
+    account_id TEXT PRIMARY KEY,
+    node_id TEXT NOT NULL,
+    lease_until DOUBLE PRECISION NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
 LATEST = MIGRATIONS[-1][0]
 OUR_TABLES = ("events", "deliveries", "dedupe")
 

@@ -26,6 +26,7 @@ from whatshooked.errors import StoreError
 from whatshooked.events import Event
 from whatshooked.store.base import Delivery, DeliveryRow, Store
 from whatshooked.store.postgres import claims
+from whatshooked.store.postgres.account_leases import PgAccountLeases
 from whatshooked.store.postgres.adds import Add
 from whatshooked.store.postgres.migrate import prepare
 from whatshooked.store.postgres.notices import Notices
@@ -41,8 +42,9 @@ CONNECT_TIMEOUT = 10.0
 
 class PostgresStore(Store):
     def __init__(self, pool: asyncpg.Pool, where: str, sealer: Sealer | None, node: str, lease: float,
-                 count: int, notices: Notices) -> None:
+                 count: int, notices: Notices, url: str = "") -> None:
         self.where = where
+        self._accounts = PgAccountLeases(pool, url, where, node, lease)
         self._notices = notices
         self.node = node
         self._pool = pool
@@ -71,7 +73,7 @@ class PostgresStore(Store):
             await pool.close()
             raise
         log.info("store %s open as node %s, %d undelivered events", where, node, count)
-        return cls(pool, where, sealer, node, lease, count, Notices(url, where, node))
+        return cls(pool, where, sealer, node, lease, count, Notices(url, where, node), url)
 
     async def close(self) -> None:
         if self._writes.closed:
@@ -95,6 +97,10 @@ class PostgresStore(Store):
     @property
     def lease(self) -> float | None:
         return self._lease
+
+    @property
+    def account_leases(self) -> PgAccountLeases:
+        return self._accounts
 
     def check(self) -> str | None:
         return self._writes.fault

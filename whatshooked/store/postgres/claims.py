@@ -48,12 +48,17 @@ SELECT count(*) > 0 FROM e
 
 def _history(event: int, first: int) -> str:
     """The attempt that led to a mark, recorded by the mark's own statement: ${first} hook id (NULL: none),
-    then at, HTTP status, error, latency; ${event} the event id. An event gone (or going) takes no attempt."""
+    then at, HTTP status, error, latency; ${event} the event id. An event gone (or going) takes no attempt.
+
+    The event is locked (KEY SHARE, as a foreign key check does) before the row is updated, the order
+    wh_delivered takes them in, so a mark here and another daemon's delivered mark cannot deadlock."""
     h, at, status, error, latency = (f"${first + n}" for n in range(5))
-    return f"""WITH h AS (
+    return f"""WITH e AS (
+    SELECT id FROM events WHERE id = ${event} FOR KEY SHARE
+), h AS (
     INSERT INTO attempts (event_id, hook_id, at, http_status, error, latency_ms)
     SELECT e.id, {h}::text, {at}::float8, {status}::int, {error}::text, {latency}::float8
-    FROM (SELECT id FROM events WHERE id = ${event} AND {h}::text IS NOT NULL FOR KEY SHARE) AS e
+    FROM e WHERE {h}::text IS NOT NULL
     ON CONFLICT DO NOTHING
 )
 """
@@ -63,13 +68,13 @@ def _history(event: int, first: int) -> str:
 ATTEMPT = _history(4, 8) + """
 UPDATE deliveries SET state = 'pending', attempts = $1, next_attempt_at = $2, last_error = $3,
     claimed_by = $6, lease_until = wh_now() + $7
-WHERE event_id = $4 AND hook_id = $5 AND state != 'delivered'
+WHERE event_id = (SELECT id FROM e) AND hook_id = $5 AND state != 'delivered'
 """
 
 # $1 error, $2 retryable, $3 event id, $4 hook id; $5.. attempt.
 GIVEN_UP = _history(3, 5) + """
 UPDATE deliveries SET state = 'failed', last_error = $1, retryable = $2, claimed_by = ''
-WHERE event_id = $3 AND hook_id = $4 AND state != 'delivered'
+WHERE event_id = (SELECT id FROM e) AND hook_id = $4 AND state != 'delivered'
 """
 
 # $1 event id, $2 when delivered events are kept (NULL: the event goes): every row delivered, out of the cache.
@@ -77,12 +82,12 @@ FINISH = """
 WITH l AS (
     SELECT id FROM events WHERE id = $1 FOR UPDATE
 ), gone AS (
-    DELETE FROM events WHERE id IN (SELECT id FROM l) AND delivered_at IS NULL AND $2::float8 IS NULL RETURNING 1
+    DELETE FROM events WHERE id = (SELECT id FROM l) AND delivered_at IS NULL AND $2::float8 IS NULL RETURNING 1
 ), rows AS (
     UPDATE deliveries SET state = 'delivered', last_error = '', claimed_by = ''
-    WHERE event_id IN (SELECT id FROM l) AND $2::float8 IS NOT NULL
+    WHERE event_id = (SELECT id FROM l) AND $2::float8 IS NOT NULL
 ), kept AS (
-    UPDATE events SET delivered_at = $2 WHERE id IN (SELECT id FROM l) AND delivered_at IS NULL
+    UPDATE events SET delivered_at = $2 WHERE id = (SELECT id FROM l) AND delivered_at IS NULL
         AND $2::float8 IS NOT NULL RETURNING 1
 )
 SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM kept)

@@ -7,13 +7,15 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.harness import config, hook, running, until
+from tests.support.postgres import BACKENDS, open_backend
 from tests.support.process import free_port
 from tests.support.receiver import HookReceiver, Reply
 from whatshooked.events import Event
 from whatshooked.store.base import Attempt
 from whatshooked.store.memory import MemoryStore
-from whatshooked.store.sqlite.store import SQLiteStore
 
 ACCOUNTS = "  - id: personal\n  - id: work\n"
 
@@ -123,10 +125,13 @@ async def test_the_cache_comes_in_pages_and_filters_and_refuses_unknown_paramete
             assert named in await response.text()
 
 
-async def test_an_attempt_at_an_event_deleted_meanwhile_is_dropped_not_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_an_attempt_at_an_event_deleted_meanwhile_is_dropped_not_an_error(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     """An attempt ends after its event was cleared or pruned: its record has no event to belong to.
     It must not fail the write it shares (the mark, and the other writes of that commit)."""
-    store = await SQLiteStore.open(tmp_path / "store.db")
+    store = await open_backend(backend, tmp_path, request)
     try:
         gone, kept = Event("message.received", {"account_id": "a"}), Event("message.received", {"account_id": "a"})
         await store.add_event(gone, ["h"])

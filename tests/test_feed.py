@@ -7,7 +7,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.harness import config, hook, running, until
+from tests.support.postgres import BACKENDS, open_backend
 from tests.support.receiver import HookReceiver, Reply
 from whatshooked.events import Event
 from whatshooked.store.sqlite.migrations import _v1
@@ -93,9 +96,11 @@ async def test_the_feed_needs_the_cache(tmp_path: Path) -> None:
         assert response.status == 503 and "message_cache.enabled" in await response.text()
 
 
-async def test_seq_is_never_reused_and_delivered_events_leave_when_keep_delivered_is_off(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    store = await SQLiteStore.open(path)
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_seq_is_never_reused_and_delivered_events_leave_when_keep_delivered_is_off(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    store = await open_backend(backend, tmp_path, request)
     try:
         store.set_keep_delivered(0)
         first = event()
@@ -106,7 +111,7 @@ async def test_seq_is_never_reused_and_delivered_events_leave_when_keep_delivere
         await store.add_event(second, ["h"])
     finally:
         await store.close()
-    store = await SQLiteStore.open(path)
+    store = await open_backend(backend, tmp_path, request)  # the same file, or the same database
     try:
         await store.clear()
         third = event()
@@ -117,8 +122,11 @@ async def test_seq_is_never_reused_and_delivered_events_leave_when_keep_delivere
         await store.close()
 
 
-async def test_delivered_events_are_kept_for_the_feed_then_expire(tmp_path: Path) -> None:
-    store = await SQLiteStore.open(tmp_path / "store.db")
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_delivered_events_are_kept_for_the_feed_then_expire(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    store = await open_backend(backend, tmp_path, request)
     try:
         store.set_keep_delivered(3600)
         done, owed = event(), event("work")

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import AUTH, config, running, until
+from tests.support.postgres import BACKENDS, open_backend
 from whatshooked.accounts.base import SendRequest, SendResult
 from whatshooked.errors import SendError
 from whatshooked.store.base import KeptAnswer, Store
 from whatshooked.store.memory import MemoryStore
-from whatshooked.store.sqlite.store import SQLiteStore
 
 ACCOUNTS = "  - id: shop\n  - id: personal\n"
 TEXT = {"account_id": "shop", "to": "+15551234567", "text": "hi"}
@@ -134,20 +134,19 @@ async def test_a_restart_keeps_the_keys(tmp_path: Path) -> None:
         assert run.adapter("shop").sent == []
 
 
-async def _both_stores(tmp_path: Path) -> list[Store]:
-    return [await SQLiteStore.open(tmp_path / "store.db"), MemoryStore()]
-
-
-async def test_answers_are_kept_24_hours_in_both_stores(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["memory", *BACKENDS])
+async def test_answers_are_kept_24_hours_in_every_store(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     now = time.time()
-    for store in await _both_stores(tmp_path):
-        try:
-            old = KeptAnswer("f", 200, "application/json", b"{}", now - 86_401)
-            await store.keep_answer("shop", "old", old, now - 2 * 86_400)
-            fresh = KeptAnswer("f", 200, "application/json", b'{"a":1}', now)
-            await store.keep_answer("shop", "fresh", fresh, now - 86_400)  # also forgets "old"
-            assert await store.kept_answer("shop", "fresh", now - 86_400) == fresh
-            assert await store.kept_answer("other", "fresh", now - 86_400) is None
-            assert await store.kept_answer("shop", "old", now - 2 * 86_400) is None
-        finally:
-            await store.close()
+    store: Store = MemoryStore() if backend == "memory" else await open_backend(backend, tmp_path, request)
+    try:
+        old = KeptAnswer("f", 200, "application/json", b"{}", now - 86_401)
+        await store.keep_answer("shop", "old", old, now - 2 * 86_400)
+        fresh = KeptAnswer("f", 200, "application/json", b'{"a":1}', now)
+        await store.keep_answer("shop", "fresh", fresh, now - 86_400)  # also forgets "old"
+        assert await store.kept_answer("shop", "fresh", now - 86_400) == fresh
+        assert await store.kept_answer("other", "fresh", now - 86_400) is None
+        assert await store.kept_answer("shop", "old", now - 2 * 86_400) is None
+    finally:
+        await store.close()

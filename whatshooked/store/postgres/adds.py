@@ -26,10 +26,11 @@ class Add:
     row: tuple[str, str, str, float, bytes]  # id, type, timestamp, created_at, body
     hook_ids: list[str]
     dedupe_key: str | None
-    future: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    account_id: str | None = None
+    future: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-Run = Callable[[list[Add]], Awaitable[set[str]]]  # a batch in one statement -> the ids stored
+Run = Callable[[list[Add]], Awaitable[dict[str, int]]]  # a batch in one statement -> {id stored: its seq}
 
 
 class AddQueue:
@@ -38,7 +39,7 @@ class AddQueue:
         self._pending: list[Add] = []
         self._task: asyncio.Task[None] | None = None
 
-    def submit(self, add: Add) -> asyncio.Future[bool]:
+    def submit(self, add: Add) -> asyncio.Future[int]:
         self._pending.append(add)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain(), name="whatshooked-store-adds")
@@ -69,7 +70,7 @@ class AddQueue:
                 _settle(add, exc=exc)
             return
         for add in batch:
-            _settle(add, result=add.row[0] in stored)
+            _settle(add, result=stored.get(add.row[0], 0))
 
 
 def _settle(add: Add, result: Any = None, exc: BaseException | None = None) -> None:
@@ -78,4 +79,4 @@ def _settle(add: Add, result: Any = None, exc: BaseException | None = None) -> N
     if exc is not None:
         add.future.set_exception(exc)
     else:
-        add.future.set_result(bool(result))
+        add.future.set_result(int(result))

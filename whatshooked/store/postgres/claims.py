@@ -20,7 +20,7 @@ WITH c AS (
     FROM c WHERE d.event_id = c.event_id AND d.hook_id = c.hook_id
     RETURNING d.event_id, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable
 )
-SELECT e.body, u.hook_id, u.state, u.attempts, u.next_attempt_at, u.retryable
+SELECT e.seq, e.body, u.hook_id, u.state, u.attempts, u.next_attempt_at, u.retryable
 FROM u JOIN events e ON e.id = u.event_id ORDER BY e.seq
 """
 
@@ -28,41 +28,89 @@ RENEW = "UPDATE deliveries SET lease_until = wh_now() + $2 WHERE claimed_by = $1
 RELEASE = "UPDATE deliveries SET claimed_by = '', lease_until = 0 WHERE claimed_by = $1 AND state = 'pending'"
 
 GIVEN_UP_FOR = """
-SELECT e.body, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable
+SELECT e.seq, e.body, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable
 FROM deliveries d JOIN events e ON e.id = d.event_id
 WHERE d.state = 'failed' AND d.retryable AND d.hook_id = $1 ORDER BY e.seq
 """
 
-# $1 event id, $2 hook ids, $3 node, $4 lease seconds: rows for more hooks (replays), existing rows kept.
+# $1 event id, $2 hook ids, $3 node, $4 lease seconds: rows for more hooks (replays), existing rows kept;
+# false (nothing written) when the event is gone, checked under a lock that a deletion waits for.
 ADD_ROWS = """
-INSERT INTO deliveries (event_id, hook_id, claimed_by, lease_until)
-SELECT $1, h, $3, wh_now() + $4 FROM unnest($2::text[]) AS h ON CONFLICT DO NOTHING
+WITH e AS (
+    SELECT id FROM events WHERE id = $1 FOR KEY SHARE
+), r AS (
+    INSERT INTO deliveries (event_id, hook_id, claimed_by, lease_until)
+    SELECT e.id, h, $3, wh_now() + $4 FROM e, unnest($2::text[]) AS h ON CONFLICT DO NOTHING
+)
+SELECT count(*) > 0 FROM e
 """
 
-# $1 attempts, $2 next_attempt_at, $3 error, $4 event id, $5 hook id, $6 node, $7 lease seconds.
-ATTEMPT = """
+
+def _history(event: int, first: int) -> str:
+    """The attempt that led to a mark, recorded by the mark's own statement: ${first} hook id (NULL: none),
+    then at, HTTP status, error, latency; ${event} the event id. An event gone (or going) takes no attempt.
+
+    The event is locked (KEY SHARE, as a foreign key check does) before the row is updated, the order
+    wh_delivered takes them in, so a mark here and another daemon's delivered mark cannot deadlock."""
+    h, at, status, error, latency = (f"${first + n}" for n in range(5))
+    return f"""WITH e AS (
+    SELECT id FROM events WHERE id = ${event} FOR KEY SHARE
+), h AS (
+    INSERT INTO attempts (event_id, hook_id, at, http_status, error, latency_ms)
+    SELECT e.id, {h}::text, {at}::float8, {status}::int, {error}::text, {latency}::float8
+    FROM e WHERE {h}::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+)
+"""
+
+
+# $1 attempts, $2 next_attempt_at, $3 error, $4 event id, $5 hook id, $6 node, $7 lease seconds; $8.. attempt.
+ATTEMPT = _history(4, 8) + """
 UPDATE deliveries SET state = 'pending', attempts = $1, next_attempt_at = $2, last_error = $3,
     claimed_by = $6, lease_until = wh_now() + $7
-WHERE event_id = $4 AND hook_id = $5 AND state != 'delivered'
+WHERE event_id = (SELECT id FROM e) AND hook_id = $5 AND state != 'delivered'
 """
 
-# $1 error, $2 retryable, $3 event id, $4 hook id.
-GIVEN_UP = """
+# $1 error, $2 retryable, $3 event id, $4 hook id; $5.. attempt.
+GIVEN_UP = _history(3, 5) + """
 UPDATE deliveries SET state = 'failed', last_error = $1, retryable = $2, claimed_by = ''
-WHERE event_id = $3 AND hook_id = $4 AND state != 'delivered'
+WHERE event_id = (SELECT id FROM e) AND hook_id = $4 AND state != 'delivered'
 """
 
-DELETE_ONE = "WITH d AS (DELETE FROM events WHERE id = $1 RETURNING 1) SELECT count(*) FROM d"
-DELETE_ALL = "WITH d AS (DELETE FROM events RETURNING 1) SELECT count(*) FROM d"
+# $1 event id, $2 when delivered events are kept (NULL: the event goes): every row delivered, out of the cache.
+FINISH = """
+WITH l AS (
+    SELECT id FROM events WHERE id = $1 FOR UPDATE
+), gone AS (
+    DELETE FROM events WHERE id = (SELECT id FROM l) AND delivered_at IS NULL AND $2::float8 IS NULL RETURNING 1
+), rows AS (
+    UPDATE deliveries SET state = 'delivered', last_error = '', claimed_by = ''
+    WHERE event_id = (SELECT id FROM l) AND $2::float8 IS NOT NULL
+), kept AS (
+    UPDATE events SET delivered_at = $2 WHERE id = (SELECT id FROM l) AND delivered_at IS NULL
+        AND $2::float8 IS NOT NULL RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM kept)
+"""
 
-# $1 cutoff (Unix seconds), $2 max events: (dropped by age, dropped beyond max_events), old keys too.
+# (deleted, of them still in the cache): a delivered event kept for the feed is not counted in the cache.
+DELETE_ONE = """
+WITH d AS (DELETE FROM events WHERE id = $1 RETURNING delivered_at)
+SELECT ARRAY[count(*), count(*) FILTER (WHERE delivered_at IS NULL)] FROM d
+"""
+DELETE_ALL = "WITH d AS (DELETE FROM events WHERE delivered_at IS NULL RETURNING 1) SELECT count(*) FROM d"
+
+# $1 cutoff (Unix seconds), $2 max events, $3 delivered events kept since: (dropped by age, dropped beyond
+# max_events) of the cache; delivered events kept longer than keep_delivered and old keys go too.
 PRUNE = """
 WITH aged AS (
-    DELETE FROM events WHERE created_at < $1 RETURNING seq
+    DELETE FROM events WHERE delivered_at IS NULL AND created_at < $1 RETURNING seq
 ), over AS (
-    DELETE FROM events WHERE created_at >= $1 AND seq <= (
-        SELECT seq FROM events WHERE created_at >= $1 ORDER BY seq DESC LIMIT 1 OFFSET $2
+    DELETE FROM events WHERE delivered_at IS NULL AND created_at >= $1 AND seq <= (
+        SELECT seq FROM events WHERE delivered_at IS NULL AND created_at >= $1 ORDER BY seq DESC LIMIT 1 OFFSET $2
     ) RETURNING seq
+), expired AS (
+    DELETE FROM events WHERE delivered_at IS NOT NULL AND delivered_at < $3
 ), keys AS (
     DELETE FROM dedupe WHERE seen_at < $1
 )

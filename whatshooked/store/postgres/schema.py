@@ -8,6 +8,8 @@ clock (`_now()`), so daemons on machines whose clocks differ still agree on when
 
 from __future__ import annotations
 
+from whatshooked.store.postgres.migrations import V2_FEED, V3_IDEMPOTENCY
+
 MIGRATE_LOCK = 0x7768_6B31  # "whk1": pg_advisory_lock key of the migrations
 SEQ_LOCK = 0x7768_6B32  # "whk2": held by each batch of events until it commits (see ADD_EVENTS)
 
@@ -62,7 +64,7 @@ END $$;
 """
 
 # Which daemon drives each WhatsApp Web account (account_leases.py).
-_V2 = """
+_V4_LEASES = """
 CREATE TABLE account_leases (
     account_id TEXT PRIMARY KEY,
     node_id TEXT NOT NULL,
@@ -70,41 +72,44 @@ CREATE TABLE account_leases (
 );
 """
 
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, V2_FEED), (3, V3_IDEMPOTENCY), (4, _V4_LEASES))
 LATEST = MIGRATIONS[-1][0]
 OUR_TABLES = ("events", "deliveries", "dedupe")
 
 # Events in, many at once, in the order given (seq follows it): $1..$6 arrays of id, type, timestamp,
 # created_at, body, dedupe key (NULL: none); $7, $8 arrays of (event id, hook id) rows; $9 node; $10 lease
-# seconds. One statement, so one round trip and one transaction. A key already stored (by any daemon)
-# stores nothing; one being stored by another transaction right now makes this one wait, then find it;
-# a key repeated in the batch goes with its first event. Returns the ids stored.
+# seconds; $11 account ids. One statement, so one round trip and one transaction. A key already stored (by
+# any daemon) stores nothing; one being stored by another transaction right now makes this one wait, then
+# find it; a key repeated in the batch goes with its first event. Returns the ids stored and their seqs.
 # Batches take SEQ_LOCK (a transaction advisory lock, held until the commit), so batches of all daemons
 # commit one after another in `seq` order: a reader of the feed (`seq > n`) never sees a later seq
 # before an earlier one commits, and never skips it. It also makes racing batches wait instead of deadlock.
 ADD_EVENTS = """
 WITH input AS (
     SELECT t.* FROM (SELECT pg_advisory_xact_lock(SEQ_LOCK)) AS l,
-        unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bytea[], $6::text[])
-        WITH ORDINALITY AS t(id, type, timestamp, created_at, body, key, n)
+        unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bytea[], $6::text[], $11::text[])
+        WITH ORDINALITY AS t(id, type, timestamp, created_at, body, key, account_id, n)
 ), firsts AS (
     SELECT DISTINCT ON (key) key, n, created_at FROM input WHERE key IS NOT NULL ORDER BY key, n
 ), k AS (
     INSERT INTO dedupe (key, seen_at) SELECT key, created_at FROM firsts ORDER BY key
     ON CONFLICT DO NOTHING RETURNING key
 ), e AS (
-    INSERT INTO events (id, type, timestamp, created_at, body)
-    SELECT i.id, i.type, i.timestamp, i.created_at, i.body FROM input i
+    INSERT INTO events (id, type, timestamp, created_at, body, account_id)
+    SELECT i.id, i.type, i.timestamp, i.created_at, i.body, i.account_id FROM input i
     WHERE i.key IS NULL OR EXISTS (SELECT 1 FROM k JOIN firsts f ON f.key = k.key WHERE f.n = i.n)
     ORDER BY i.n
-    ON CONFLICT (id) DO NOTHING RETURNING id
+    ON CONFLICT (id) DO NOTHING RETURNING id, seq
 ), d AS (
     INSERT INTO deliveries (event_id, hook_id, claimed_by, lease_until)
     SELECT r.event_id, r.hook_id, $9, wh_now() + $10
     FROM unnest($7::text[], $8::text[]) AS r(event_id, hook_id) JOIN e ON e.id = r.event_id
     ON CONFLICT DO NOTHING
 )
-SELECT COALESCE(array_agg(id), '{}') FROM e
+SELECT COALESCE(array_agg(id), '{}'), COALESCE(array_agg(seq), '{}') FROM e
 """.replace("SEQ_LOCK", str(SEQ_LOCK))
 
-DELIVERED = "SELECT wh_delivered($1::text[], $2::text[])"
+# $1, $2 the marks' (event id, hook id); $3 when delivered events are kept (NULL: they go); $4..$9 the
+# attempts' event ids, hook ids, times, HTTP statuses, errors, latencies.
+DELIVERED = ("SELECT wh_delivered($1::text[], $2::text[], $3::float8, $4::text[], $5::text[], $6::float8[], "
+             "$7::int[], $8::text[], $9::float8[])")

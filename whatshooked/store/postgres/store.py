@@ -23,11 +23,13 @@ from typing import Any
 import asyncpg
 
 from whatshooked.errors import StoreError
-from whatshooked.events import Event
-from whatshooked.store.base import Delivery, DeliveryRow, Store
+from whatshooked.events import Event, with_seq
+from whatshooked.store.base import Attempt, Delivery, DeliveryRow, Store
 from whatshooked.store.postgres import claims
 from whatshooked.store.postgres.account_leases import PgAccountLeases
 from whatshooked.store.postgres.adds import Add
+from whatshooked.store.postgres.answers import KeptAnswers
+from whatshooked.store.postgres.history import HistoryReads
 from whatshooked.store.postgres.migrate import prepare
 from whatshooked.store.postgres.notices import Notices
 from whatshooked.store.postgres.schema import ADD_EVENTS
@@ -36,11 +38,13 @@ from whatshooked.store.seal import Sealer, open_plain
 
 log = logging.getLogger(__name__)
 
+COUNT = "SELECT count(*) FROM events WHERE delivered_at IS NULL"  # the cache's size
+
 POOL_SIZE = 10
 CONNECT_TIMEOUT = 10.0
 
 
-class PostgresStore(Store):
+class PostgresStore(KeptAnswers, HistoryReads, Store):
     def __init__(self, pool: asyncpg.Pool, where: str, sealer: Sealer | None, node: str, lease: float,
                  count: int, notices: Notices, url: str = "") -> None:
         self.where = where
@@ -50,6 +54,7 @@ class PostgresStore(Store):
         self._pool = pool
         self._sealer = sealer
         self._lease = lease
+        self._keep_delivered = 0.0
         self._count = count
         self._on_count: Callable[[int], None] | None = None
         self._writes = Writes(pool, where, self._add_batch)
@@ -65,7 +70,7 @@ class PostgresStore(Store):
         try:
             async with pool.acquire() as conn:
                 await prepare(conn, where, sealer)
-                count = int(await conn.fetchval("SELECT count(*) FROM events"))
+                count = int(await conn.fetchval(COUNT))
         except asyncpg.PostgresError as exc:
             await pool.close()
             raise StoreError(f"storage.url: {where}: {exc}") from None
@@ -125,64 +130,81 @@ class PostgresStore(Store):
             if self._on_count is not None:
                 self._on_count(self._count)
 
+    def set_keep_delivered(self, seconds: float) -> None:
+        self._writes.keep_delivered = seconds > 0
+        self._keep_delivered = seconds
+
+    def _keep_at(self) -> float | None:
+        """When an event delivered now is marked so (kept for the feed), or None: it goes."""
+        return time.time() if self._writes.keep_delivered else None
+
     # -- writes ------------------------------------------------------------
     def add_event_soon(
         self, event: Event, hook_ids: Sequence[str], body: bytes | None = None,
-        after: Callable[[], None] | None = None, dedupe_key: str | None = None,
-    ) -> asyncio.Future[bool]:
-        """Hand the event over; the future completes, and `after` runs, once it is committed (not for a
-        dedupe key stored before, by this daemon or another: the future gives False)."""
+        after: Callable[[int], None] | None = None, dedupe_key: str | None = None,
+    ) -> asyncio.Future[int]:
+        """Hand the event over; the future gives its seq, and `after(seq)` runs, once it is committed (0,
+        and no `after`, for a dedupe key stored before, by this daemon or another)."""
         self._writes.refuse_if_closed()
         plain = body if body is not None else event.to_json()
         blob = plain if self._sealer is None else self._sealer.seal(plain)
         future = self._writes.adds.submit(Add((event.id, event.type, event.timestamp, time.time(), blob),
-                                       list(hook_ids), dedupe_key))
+                                              list(hook_ids), dedupe_key, event.account_id))
 
-        def stored(done: asyncio.Future[bool]) -> None:
+        def stored(done: asyncio.Future[int]) -> None:
             if done.cancelled() or done.exception() is not None or not done.result():
                 return
             self._counted(1)
             if after is not None:
                 try:
-                    after()
+                    after(done.result())
                 except Exception:
                     log.exception("after a store write")
 
         future.add_done_callback(stored)
         return future
 
-    async def _add_batch(self, batch: list[Add]) -> set[str]:
+    async def _add_batch(self, batch: list[Add]) -> dict[str, int]:
         rows = [add.row for add in batch]
         pairs = [(add.row[0], hook_id) for add in batch for hook_id in add.hook_ids]
-        stored = await self._writes.fetchval(
+        stored = await self._writes.fetchrow(
             ADD_EVENTS, *(list(column) for column in zip(*rows, strict=True)), [a.dedupe_key for a in batch],
-            [p[0] for p in pairs], [p[1] for p in pairs], self.node, self._lease)
-        return set(stored)
+            [p[0] for p in pairs], [p[1] for p in pairs], self.node, self._lease, [a.account_id for a in batch])
+        return dict(zip(stored[0], stored[1], strict=True))
 
-    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> None:
-        await asyncio.shield(self._writes.start(claims.ADD_ROWS, event_id, list(hook_ids), self.node, self._lease))
+    async def add_deliveries(self, event_id: str, hook_ids: Sequence[str]) -> bool:
+        return bool(await asyncio.shield(self._writes.start(claims.ADD_ROWS, event_id, list(hook_ids), self.node,
+                                                            self._lease)))
 
     async def mark_attempt(
-        self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str
+        self, event_id: str, hook_id: str, attempts: int, next_attempt_at: float, error: str,
+        attempt: Attempt | None = None,
     ) -> None:
         await asyncio.shield(self._writes.start(claims.ATTEMPT, attempts, next_attempt_at, error, event_id, hook_id,
-                                         self.node, self._lease))
+                                                self.node, self._lease, *_history(attempt)))
 
-    async def mark_given_up(self, event_id: str, hook_id: str, error: str, retryable: bool = True) -> None:
-        await asyncio.shield(self._writes.start(claims.GIVEN_UP, error, retryable, event_id, hook_id))
+    async def mark_given_up(
+        self, event_id: str, hook_id: str, error: str, retryable: bool = True, attempt: Attempt | None = None,
+    ) -> None:
+        await asyncio.shield(self._writes.start(claims.GIVEN_UP, error, retryable, event_id, hook_id,
+                                                *_history(attempt)))
 
-    async def mark_delivered(self, event_id: str, hook_id: str) -> None:
-        task = self._writes.mark(event_id, hook_id, self._gone, lazy=False)
+    async def mark_delivered(self, event_id: str, hook_id: str, attempt: Attempt | None = None) -> None:
+        task = self._writes.mark(event_id, hook_id, attempt, self._gone, lazy=False)
         if task is not None:
             await asyncio.shield(task)
 
-    def mark_delivered_soon(self, event_id: str, hook_id: str) -> None:
+    def mark_delivered_soon(self, event_id: str, hook_id: str, attempt: Attempt | None = None) -> None:
         """Queued for a few milliseconds to share one call with others (a crash before it: a duplicate)."""
-        self._writes.mark(event_id, hook_id, self._gone, lazy=True)
+        self._writes.mark(event_id, hook_id, attempt, self._gone, lazy=True)
+
+    async def finish_event(self, event_id: str) -> None:
+        await asyncio.shield(self._writes.start(claims.FINISH, event_id, self._keep_at(), after=self._gone))
 
     async def delete_event(self, event_id: str) -> bool:
-        gone = int(await asyncio.shield(self._writes.start(claims.DELETE_ONE, event_id, after=self._gone)))
-        return gone > 0
+        deleted, cached = await asyncio.shield(self._writes.start(claims.DELETE_ONE, event_id,
+                                                                  after=lambda row: self._gone(row[1])))
+        return int(deleted) > 0
 
     async def clear(self) -> int:
         return int(await asyncio.shield(self._writes.start(claims.DELETE_ALL, after=self._gone)))
@@ -192,9 +214,10 @@ class PostgresStore(Store):
 
     async def prune(self, max_age: float, max_events: int, now: float | None = None) -> dict[str, int]:
         """Drop events older than `max_age` seconds, then the oldest beyond `max_events`; old dedupe keys too."""
-        cutoff = (time.time() if now is None else now) - max_age
-        aged, over = await asyncio.shield(self._writes.start(claims.PRUNE, cutoff, max_events,
-                                                      after=lambda row: self._counted(-(row[0] + row[1]))))
+        moment = time.time() if now is None else now
+        aged, over = await asyncio.shield(self._writes.start(claims.PRUNE, moment - max_age, max_events,
+                                                             moment - self._keep_delivered,
+                                                             after=lambda row: self._counted(-(row[0] + row[1]))))
         return {"max_age": int(aged), "max_events": int(over)}
 
     # -- claims --------------------------------------------------------------
@@ -204,7 +227,7 @@ class PostgresStore(Store):
             await asyncio.sleep(self._lease / 3)
             try:
                 await self._pool.execute(claims.RENEW, self.node, self._lease)
-                self._counted(int(await self._pool.fetchval("SELECT count(*) FROM events")) - self._count)
+                self._counted(int(await self._pool.fetchval(COUNT)) - self._count)
             except (*UNREACHABLE, asyncpg.PostgresError) as exc:
                 log.warning("store %s: could not renew this daemon's delivery leases: %s", self.where, exc)
 
@@ -231,7 +254,7 @@ class PostgresStore(Store):
         return [self._delivery(row) for row in rows]
 
     def _delivery(self, row: Any) -> Delivery:
-        body = self._plain(row["body"])
+        body = with_seq(self._plain(row["body"]), row["seq"])
         return Delivery(Event.from_json(body), body, row["hook_id"], row["state"], row["attempts"],
                         row["next_attempt_at"], row["retryable"])
 
@@ -241,23 +264,10 @@ class PostgresStore(Store):
             "SELECT 1 FROM deliveries WHERE event_id = $1 AND hook_id = $2 AND state != 'delivered'",
             event_id, hook_id))
 
-    async def list_undelivered(self, event_type: str | None = None, limit: int | None = None) -> list[Event]:
-        await self._writes.settled()
-        rows = await self._pool.fetch(
-            "SELECT body FROM events WHERE ($1::text IS NULL OR type = $1) ORDER BY seq LIMIT $2",
-            event_type or None, limit)
-        return [Event.from_json(self._plain(row[0])) for row in rows]
-
-    async def events_after(self, seq: int, limit: int) -> list[tuple[int, Event, bytes]]:
-        await self._writes.settled()
-        rows = await self._pool.fetch("SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", seq, limit)
-        pages = [(int(row[0]), self._plain(row[1])) for row in rows]
-        return [(position, Event.from_json(body), body) for position, body in pages]
-
     async def get_body(self, event_id: str) -> bytes | None:
         await self._writes.settled()
-        blob = await self._pool.fetchval("SELECT body FROM events WHERE id = $1", event_id)
-        return None if blob is None else self._plain(blob)
+        row = await self._pool.fetchrow("SELECT seq, body FROM events WHERE id = $1", event_id)
+        return None if row is None else with_seq(self._plain(row["body"]), row["seq"])
 
     def _plain(self, blob: bytes) -> bytes:
         data = bytes(blob)
@@ -272,7 +282,15 @@ class PostgresStore(Store):
 
     async def stats(self) -> tuple[int, dict[str, int]]:
         await self._writes.settled()
-        rows = await self._pool.fetch("SELECT type, count(*) FROM events GROUP BY type ORDER BY type")
+        rows = await self._pool.fetch(
+            "SELECT type, count(*) FROM events WHERE delivered_at IS NULL GROUP BY type ORDER BY type")
         by_type = {row[0]: int(row[1]) for row in rows}
         return sum(by_type.values()), by_type
 
+
+
+def _history(attempt: Attempt | None) -> tuple[Any, ...]:
+    """The attempt's columns for a mark's statement (claims._history); all NULL without one."""
+    if attempt is None:
+        return (None,) * 5
+    return attempt.hook_id, attempt.at, attempt.http_status, attempt.error, attempt.latency_ms

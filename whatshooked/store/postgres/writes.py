@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from whatshooked.errors import StoreError
-from whatshooked.store.base import StoreUnavailable
+from whatshooked.store.base import Attempt, StoreUnavailable
 from whatshooked.store.postgres.adds import AddQueue, Run
 from whatshooked.store.postgres.schema import DELIVERED
 
@@ -37,7 +38,9 @@ class Writes:
         self.fault: str | None = None  # why the last write could not reach the database, until one does
         self.closed = False
         self._inflight: set[asyncio.Task[Any]] = set()
+        self.keep_delivered = False  # delivered events stay (marked) rather than go (message_cache.keep_delivered)
         self._marks: list[tuple[str, str]] = []
+        self._attempts: list[tuple[str, Attempt]] = []
         self._marks_gone: Callable[[int], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -47,8 +50,12 @@ class Writes:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         """One statement; an unreachable database is a StoreUnavailable (503), remembered in `fault`."""
+        return await self.fetchrow(sql, *args, value=True)
+
+    async def fetchrow(self, sql: str, *args: Any, value: bool = False) -> Any:
+        """The same, giving the first row (or with `value`, its first column)."""
         try:
-            result = await self._pool.fetchval(sql, *args)
+            result = await (self._pool.fetchval if value else self._pool.fetchrow)(sql, *args)
         except UNREACHABLE as exc:
             self.fault = f"PostgreSQL at {self._where} cannot be reached: {exc}"
             raise StoreUnavailable(self.fault) from None
@@ -76,11 +83,15 @@ class Writes:
                 log.exception("after a store write")
         return result
 
-    def mark(self, event_id: str, hook_id: str, gone: Callable[[int], None], lazy: bool) -> asyncio.Task[Any] | None:
-        """A delivered mark; `gone(n)` with the events that left. Lazy: queued for company, no task yet."""
+    def mark(self, event_id: str, hook_id: str, attempt: Attempt | None, gone: Callable[[int], None],
+             lazy: bool) -> asyncio.Task[Any] | None:
+        """A delivered mark (and the attempt behind it); `gone(n)` with the events that left the cache.
+        Lazy: queued for company, no task yet."""
         if lazy:
             self.refuse_if_closed()
         self._marks.append((event_id, hook_id))
+        if attempt is not None:
+            self._attempts.append((event_id, attempt))
         self._marks_gone = gone
         if not lazy or len(self._marks) >= LAZY_BATCH:
             return self.flush_marks()
@@ -95,8 +106,12 @@ class Writes:
         if not self._marks:
             return None
         marks, self._marks = self._marks, []
+        tried, self._attempts = self._attempts, []
         gone = self._marks_gone
         task = self.start(DELIVERED, [m[0] for m in marks], [m[1] for m in marks],
+                          time.time() if self.keep_delivered else None, [t[0] for t in tried],
+                          [t[1].hook_id for t in tried], [t[1].at for t in tried], [t[1].http_status for t in tried],
+                          [t[1].error for t in tried], [t[1].latency_ms for t in tried],
                           after=None if gone is None else lambda n: gone(int(n)), late=True)
         task.add_done_callback(partial(_log_lost_marks, len(marks)))
         return task

@@ -22,10 +22,10 @@ from typing import Any
 
 import asyncpg
 
+import whatshooked.store.postgres.claims as claims
 from whatshooked.errors import StoreError
 from whatshooked.events import Event, with_seq
 from whatshooked.store.base import Attempt, Delivery, DeliveryRow, Store
-from whatshooked.store.postgres import claims
 from whatshooked.store.postgres.account_leases import PgAccountLeases
 from whatshooked.store.postgres.adds import Add
 from whatshooked.store.postgres.answers import KeptAnswers

@@ -11,9 +11,9 @@ from typing import Any
 
 import aiosqlite
 
+import whatshooked.store.sqlite.queries as queries
 from whatshooked.events import Event, with_seq
 from whatshooked.store.base import Attempt, CacheQuery, DeliveryRow, Owed
-from whatshooked.store.sqlite import queries
 from whatshooked.store.sqlite.writer import Writer
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiosqlite
 
+import whatshooked.store.sqlite.queries as queries
 from whatshooked.errors import StoreError
 from whatshooked.events import Event, with_seq
 from whatshooked.private_files import create_private_file, make_private_dir
@@ -35,7 +36,6 @@ from whatshooked.store.base import (
     StoreUnreadable,
 )
 from whatshooked.store.seal import Sealer, open_plain, reseal_all
-from whatshooked.store.sqlite import queries
 from whatshooked.store.sqlite.answers import KeptAnswers
 from whatshooked.store.sqlite.guard import probe, unreadable
 from whatshooked.store.sqlite.history import HistoryReads

@@ -113,7 +113,7 @@ class Dispatcher:
         self._prune_soon = asyncio.Event()
         self._started = False
         self._closing = False
-        self._replayer = Replayer(store, self.matching, lambda: self._closing)
+        self._replayer = Replayer(store, self.matching, lambda: self._closing, lambda: self.hooks.keys())
         self.replays = ReplayJobs(self._replayer, self._chores.spawn)  # manual replays, followed by id
         self.health = Health(HookEvents(store, self.matching, self._runners.get, self.publish, self._chores.spawn,
                                         lambda: self._closing))

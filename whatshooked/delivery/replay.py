@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 
 from whatshooked.delivery.job import Job
@@ -36,11 +36,14 @@ class Replayer:
     """Reads the store; `matching(event)` gives the runners an event goes to now (the dispatcher's)."""
 
     def __init__(
-        self, store: Store, matching: Callable[[Event], list[HookRunner]], closing: Callable[[], bool]
+        self, store: Store, matching: Callable[[Event], list[HookRunner]], closing: Callable[[], bool],
+        configured: Callable[[], Collection[str]] = frozenset,
     ) -> None:
         self._store = store
         self._matching = matching
         self._closing = closing
+        self._configured = configured
+        """The ids of every configured hook, active or paused."""
 
     async def recover(self, runner: HookRunner) -> None:
         """The hook answered 2xx: send what it is owed now, oldest first.
@@ -146,8 +149,12 @@ class Replayer:
                       extra={"event_id": event.id, "hook_id": runner.hook.id})
         results = await asyncio.gather(*(runner.replay(event, body) for runner in targets))
         if all(results):
-            left = [row for row in await store.deliveries_of(event.id) if row.state != "delivered"]
-            if hook_id is None or not left:
+            # Finished only when no configured hook is owed it: a paused or re-routed hook (not a target
+            # now) keeps its row; rows of hooks removed from the config do not hold the event.
+            configured = self._configured()
+            left = [row for row in await store.deliveries_of(event.id)
+                    if row.state != "delivered" and row.hook_id in configured]
+            if not left:
                 await store.finish_event(event.id)
             return DELIVERED
         # A job that found its row gone or delivered (another replay got there first) reports False.

@@ -140,10 +140,13 @@ class CloudWebhook:
         Each emit hands its event to the store before it first waits, so starting a run of items at once
         keeps their order in the store and lets one commit take them all (Meta sends up to 100 per POST;
         one at a time, each waited for its own commit). An item with media is fetched first, so the items
-        after it wait for it, as they would have. The first failure is raised once all have ended."""
+        after it wait for it, as they would have. An item without a dedupe key is raised on its own once
+        everything before it is committed: after a failure (the POST answered 5xx) Meta redelivers the
+        whole POST, and only keyed items are recognised then, so nothing keyless may be committed beyond
+        a failure. The first failure of a run is raised once the run has ended."""
         run: list[Inbound] = []
         for item in [*items, None]:
-            if item is not None and item.media is None:
+            if item is not None and item.media is None and item.dedupe_key is not None:
                 run.append(item)
                 continue
             if run:

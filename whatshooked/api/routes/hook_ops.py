@@ -72,6 +72,20 @@ def _kept(body: dict[str, Any], current: HookConfig) -> set[str]:
     return kept
 
 
+def _rotation_context(current: HookConfig, sent: dict[str, Any]) -> dict[str, Any]:
+    """What the stored hook adds to a rotation sent without it: `previous_secret` needs a `secret` and a
+    `previous_secret_until`, which the update may keep ("***", or not sent). Checked with, never written."""
+    context: dict[str, Any] = {}
+    if sent.get("previous_secret") in (None, ""):
+        return context
+    if "secret" not in sent and current.secret:
+        context["secret"] = current.secret.reveal()
+    if "previous_secret_until" not in sent and current.previous_secret_until is not None:
+        until = time.gmtime(current.previous_secret_until)
+        context["previous_secret_until"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", until)
+    return context
+
+
 async def hooks_update(request: web.Request) -> web.Response:
     body = await bodies.read_json(request)
     bodies.known_only(body, HOOK_KEYS, "a hook")
@@ -87,7 +101,7 @@ async def hooks_update(request: web.Request) -> web.Response:
         sent["headers"] = {name: ("x" if name in masked_headers else value) for name, value in headers.items()}
     # Checked as a whole hook would be: the URL it will have, and what this update sends.
     accounts = {account.id for account in request.app[SETTINGS].config.accounts}
-    entry = hook_entry({"id": hook_id, "url": current.url, **sent}, accounts)
+    entry = hook_entry({"id": hook_id, "url": current.url, **_rotation_context(current, sent), **sent}, accounts)
 
     def edit(raw: dict[str, Any]) -> None:
         found = [h for h in hooks_of(raw) if isinstance(h, dict) and h.get("id") == hook_id]

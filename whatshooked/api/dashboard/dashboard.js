@@ -3,6 +3,10 @@
 "use strict";
 
 const $ = (selector) => document.querySelector(selector);
+// Built from origin and path, never from the page's URL as typed: a page opened as http://user:pass@host/
+// would resolve relative paths with those credentials, which fetch refuses (the browser sends the cached
+// ones anyway). The page's own folder, so the dashboard also works behind a proxy at a sub-path.
+const BASE = window.location.origin + window.location.pathname.replace(/\/[^/]*$/, "");
 let firstRender = null;
 window.dashboardReady = new Promise((resolve) => { firstRender = resolve; });
 
@@ -12,9 +16,7 @@ async function api(method, path, body) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  // Absolute: a page opened as http://user:pass@host/ would resolve a relative path with those
-  // credentials, which fetch refuses; the browser sends the cached ones to its own origin anyway.
-  const response = await fetch(window.location.origin + path, init);
+  const response = await fetch(BASE + path, init);
   const text = await response.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
@@ -57,7 +59,7 @@ function accountRow(account) {
   if (account.last_error) state.append(el("div", { className: "muted", textContent: account.last_error }));
   if (account.state === "qr") {
     state.append(el("img", { className: "qr", alt: `QR code to link ${account.id}`,
-                             src: `${window.location.origin}/api/qr/${encodeURIComponent(account.id)}.png?at=${Date.now()}` }));
+                             src: `${BASE}/api/qr/${encodeURIComponent(account.id)}.png?at=${Date.now()}` }));
     const phone = el("input", { type: "tel", placeholder: "+15551234567", ariaLabel: "phone number" });
     const form = el("form", { className: "pair" }, phone, el("button", { type: "submit", textContent: "Pair by code" }));
     form.addEventListener("submit", async (event) => {

@@ -17,6 +17,13 @@ from whatshooked.events import Event
 ACCOUNTS = "  - id: personal\n  - id: shop\n    type: whatsmeow\n"
 
 
+def hooks_answer_again(*receivers: HookReceiver) -> None:
+    """Both hooks come back: only what the replay sends from now on is counted."""
+    for receiver in receivers:
+        receiver.requests.clear()
+        receiver.default = Reply(status=200)
+
+
 async def kept(run: Running) -> list[Event]:
     """Four events no hook took: two accounts, two types. The hooks refused them (400), so when they take
     events again no automatic replay sends them (that is for errors worth retrying): only the manual one."""
@@ -63,9 +70,7 @@ async def test_filters_pick_the_events(tmp_path: Path, receiver: HookReceiver, o
     receiver.default = other.default = Reply(status=400)
     async with running(tmp_path, setup_text(receiver, other)) as run:
         events = await kept(run)
-        receiver.requests.clear()
-        other.requests.clear()
-        receiver.default = other.default = Reply(status=200)
+        hooks_answer_again(receiver, other)
         response = await run.client.post("/api/cache/replay", params=query)
         assert response.status == 200, await response.text()
         answer = await response.json()
@@ -78,9 +83,7 @@ async def test_hook_and_time_window_in_the_body(tmp_path: Path, receiver: HookRe
     receiver.default = other.default = Reply(status=400)
     async with running(tmp_path, setup_text(receiver, other)) as run:
         events = await kept(run)
-        receiver.requests.clear()
-        other.requests.clear()
-        receiver.default = other.default = Reply(status=200)
+        hooks_answer_again(receiver, other)
         body = {"hook_id": "audit", "since": events[1].timestamp, "until": "2999-01-01T00:00:00Z"}
         answer = await (await run.client.post("/api/cache/replay", json=body)).json()
         assert receiver.requests == []  # only to `audit`

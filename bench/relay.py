@@ -126,36 +126,48 @@ async def main(args: argparse.Namespace) -> int:
         process.start()
     graph_url, _ = rig_conn.recv()
     relay_url = relay_conn.recv() + WEBHOOK_PATH
-    rounds: list[tuple[Result, Result]] = []
+    rounds: list[list[Result]] = []
+    loops = args.loops.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        port = free_port()
-        config = folder / "config.yaml"
-        text = config_text(folder, port, graph_url, sink_url, business={})
-        config.write_text(text.replace(f"    url: {sink_url}\n", f"    url: {sink_url}\n    secret: {HOOK_SECRET}\n"))
-        daemon = ServeProcess(config, port)
+        daemons = []
+        for loop in loops:  # one daemon per event loop, each on its own store
+            folder = Path(tmp) / loop
+            folder.mkdir()
+            port = free_port()
+            config = folder / "config.yaml"
+            text = config_text(folder, port, graph_url, sink_url, business={})
+            text = text.replace(f"    url: {sink_url}\n", f"    url: {sink_url}\n    secret: {HOOK_SECRET}\n")
+            config.write_text(text.replace("server:\n", f"server:\n  event_loop: {loop}\n", 1))
+            daemons.append(ServeProcess(config, port))
         try:
-            await daemon.start()
-            await daemon.healthy()
-            assert daemon.proc is not None and helpers[1].pid is not None
+            for daemon in daemons:
+                await daemon.start()
+                await daemon.healthy()
+            assert helpers[1].pid is not None
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
-                url = daemon.url + WEBHOOK_PATH
+                urls = [(d.url + WEBHOOK_PATH, d.proc.pid) for d in daemons if d.proc is not None]
                 await run("relay", http, relay_url, helpers[1].pid, sink, 500, args.concurrency)  # warm-up
-                await run("daemon", http, url, daemon.proc.pid, sink, 500, args.concurrency)
+                for url, pid in urls:
+                    await run("daemon", http, url, pid, sink, 500, args.concurrency)
                 for _ in range(args.rounds):
-                    rounds.append((await run("relay (bare aiohttp)", http, relay_url, helpers[1].pid, sink, args.n,
-                                             args.concurrency),
-                                   await run("daemon (serve, signed)", http, url, daemon.proc.pid, sink, args.n,
-                                             args.concurrency)))
-                paced = await run(f"daemon paced {args.paced}/s", http, url, daemon.proc.pid, sink,
+                    results = [await run("relay (bare aiohttp)", http, relay_url, helpers[1].pid, sink, args.n,
+                                         args.concurrency)]
+                    for loop, (url, pid) in zip(loops, urls, strict=True):
+                        results.append(await run(f"daemon ({loop})", http, url, pid, sink, args.n, args.concurrency))
+                    rounds.append(results)
+                url, pid = urls[0]
+                paced = await run(f"daemon ({loops[0]}) paced {args.paced}/s", http, url, pid, sink,
                                   args.paced * 5, args.concurrency, rate=args.paced)
-            daemon.send(signal.SIGTERM)
-            await daemon.wait(15)
+            for daemon in daemons:
+                daemon.send(signal.SIGTERM)
+                await daemon.wait(15)
         except BaseException:
-            print(daemon.output(), file=sys.stderr)
+            for daemon in daemons:
+                print(daemon.output(), file=sys.stderr)
             raise
         finally:
-            await daemon.stop()
+            for daemon in daemons:
+                await daemon.stop()
             for conn in (rig_conn, relay_conn):
                 conn.send("stop")
             for process in helpers:
@@ -164,17 +176,20 @@ async def main(args: argparse.Namespace) -> int:
     return report(rounds, paced)
 
 
-def report(rounds: list[tuple[Result, Result]], paced: Result) -> int:
+def report(rounds: list[list[Result]], paced: Result) -> int:
     print(f"{'round':<6} {'run':<24} {'events':>7} {'events/s':>9} {'200 p50':>8} {'200 p99':>8} "
           f"{'hook p99':>9} {'CPU us/ev':>9}")
-    for number, pair in enumerate(rounds, 1):
-        for r in pair:
+    for number, results in enumerate(rounds, 1):
+        for r in results:
             print(f"{number:<6} {r.name:<24} {r.events:>7} {r.rate:>9.0f} {r.percentile(r.answers, 50):>8.2f} "
                   f"{r.percentile(r.answers, 99):>8.2f} {r.percentile(r.arrivals, 99):>9.2f} {r.cpu_per_event:>9.0f}")
-    best_relay = max(r.rate for r, _ in rounds)
-    best_daemon = max(d.rate for _, d in rounds)
-    print(f"best of {len(rounds)}: relay {best_relay:.0f}/s, daemon {best_daemon:.0f}/s = "
-          f"{best_daemon / best_relay:.2f} x the relay (goal >= 0.75)")
+    best_relay = max(results[0].rate for results in rounds)
+    relay_cpu = min(results[0].cpu_per_event for results in rounds)
+    for column in range(1, len(rounds[0])):
+        best = max(results[column].rate for results in rounds)
+        cpu = min(results[column].cpu_per_event for results in rounds)
+        print(f"best of {len(rounds)}: {rounds[0][column].name} {best:.0f}/s = {best / best_relay:.2f} x the relay's "
+              f"{best_relay:.0f}/s (goal >= 0.75); least CPU {cpu:.0f} us/event = {cpu / relay_cpu:.2f} x the relay's")
     print(f"{paced.name}: POST->200 p50 {paced.percentile(paced.answers, 50):.2f} ms, "
           f"p99 {paced.percentile(paced.answers, 99):.2f} ms (goal < 25), POST->hook p99 "
           f"{paced.percentile(paced.arrivals, 99):.2f} ms, CPU {paced.cpu_per_event:.0f} us/event")
@@ -187,6 +202,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="POSTs in flight (default 32)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each compared")
     parser.add_argument("--paced", type=int, default=1000, help="events/s of the paced run (default 1000)")
+    parser.add_argument("--loops", default="uvloop,asyncio",
+                        help="server.event_loop of each daemon, compared in the same rounds (default uvloop,asyncio)")
     return parser.parse_args(argv)
 
 

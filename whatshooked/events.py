@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,18 +14,33 @@ from typing import Any
 from whatshooked import strict_json
 
 _COUNTER = [0]  # per-process tie-breaker for ids made in the same millisecond
+_RANDOM = random.Random(os.urandom(16))
+"""Ids need to be unique, not secret: a generator seeded once from the OS costs a fraction of an
+`os.urandom` call per event (a system call on the hot path)."""
+_SECONDS: dict[float, str] = {}  # whole seconds formatted lately: one strftime per second, not per event
 
 
 def _new_id() -> str:
     """Time-ordered, unique id: `evt_` + 12 hex ms + 4 hex counter + 8 hex random."""
     _COUNTER[0] = (_COUNTER[0] + 1) & 0xFFFF
-    return f"evt_{int(time.time() * 1000):012x}{_COUNTER[0]:04x}{os.urandom(4).hex()}"
+    return f"evt_{int(time.time() * 1000):012x}{_COUNTER[0]:04x}{_RANDOM.getrandbits(32):08x}"
 
 
 def utc_timestamp(epoch: float | None = None) -> str:
     """ISO 8601 with milliseconds and a `Z`, e.g. `2026-11-21T10:00:00.123Z`."""
-    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if epoch is None:
+        epoch = time.time()
+    fraction, whole = math.modf(epoch)
+    micros = round(fraction * 1e6)  # as datetime rounds it: half to even, to the microsecond
+    if epoch < 0 or micros >= 1_000_000:  # rare: leave the carry and negative times to datetime
+        moment = datetime.fromtimestamp(epoch, tz=UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    text = _SECONDS.get(whole)
+    if text is None:  # the event's own time and the time a message says it was sent: a few seconds at once
+        if len(_SECONDS) >= 256:
+            _SECONDS.clear()
+        text = _SECONDS[whole] = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+    return f"{text}{micros // 1000:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +64,7 @@ class Event:
 
     def to_json(self) -> bytes:
         """Standard JSON always (strict_json.dumps): never NaN/Infinity, never a lone surrogate."""
-        return strict_json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+        return strict_json.compact(self.to_dict())
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Event:

@@ -5,6 +5,10 @@ Python's json reads `NaN`/`Infinity` and turns `1e999` into `inf`, then writes t
 which cannot be encoded to UTF-8 at all (the store or a hook's body would fail on it). So JSON is
 read here with non-finite numbers refused and lone surrogates replaced by U+FFFD, and written with
 the same two guards as a last line.
+
+orjson reads and writes the common case several times faster; whatever it would read differently
+(integers past 64 bits become floats there) or refuses (non-finite numbers, lone surrogates, nesting
+past 1024) goes the standard library's way, so the answers are the same, only sooner.
 """
 
 from __future__ import annotations
@@ -14,9 +18,15 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 """Any surrogate left in a Python str is a lone one (the parser joins valid pairs into one character)."""
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
+"""Nineteen digits in a row may be an integer past 64 bits (or below -2**63), which orjson would read
+as a float: looked for with bytes.translate and `in` (a regex took five times orjson's own time)."""
 
 
 class NotFinite(ValueError):
@@ -50,6 +60,11 @@ def loads(raw: bytes | str) -> Any:
 
     May raise RecursionError for bodies nested too deep, as json.loads does.
     """
+    if isinstance(raw, bytes) and _LONG_NUMBER not in raw.translate(_DIGITS):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # the standard library's reading decides: its error, or U+FFFD for a lone surrogate
     value = json.loads(raw, parse_constant=_constant, parse_float=_float)
     if isinstance(raw, str):
         if _SURROGATE.search(raw) or _SURROGATE_ESCAPE.search(raw.encode("utf-8", "surrogatepass")):
@@ -77,3 +92,11 @@ def dumps(value: Any, **options: Any) -> str:
     except ValueError:  # "Out of range float values are not JSON compliant"
         text = json.dumps(_finite(value), allow_nan=False, **options)
     return _SURROGATE.sub("\ufffd", text)
+
+
+def compact(value: Any) -> bytes:
+    """UTF-8 JSON without spaces (dumps with `separators=(",", ":"), ensure_ascii=False`), same guards."""
+    try:
+        return orjson.dumps(value)  # NaN/Infinity become null here too
+    except TypeError:  # a lone surrogate, an integer past 64 bits, a key that is not a string
+        return dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

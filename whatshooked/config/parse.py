@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from typing import Any
 
@@ -155,7 +156,17 @@ class ConfigBuilder(SectionReader):
             trusted_origins=self.origins(sv.get("trusted_origins")),
             request_timeout=self.timeout(sv),
             max_connections=self.positive(sv, "server", "max_connections", 1024),
+            event_loop=self.event_loop(sv),
         )
+
+    def event_loop(self, sv: dict[str, Any]) -> str:
+        value = self.get(sv, "server", "event_loop", str, "auto")
+        if value not in EVENT_LOOPS:
+            self.problem("server.event_loop", f"must be one of {', '.join(EVENT_LOOPS)}, not {value!r}")
+            return "auto"
+        if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
+            self.problem("server.event_loop", "uvloop is not installed (pip install uvloop), or use auto or asyncio")
+        return value
 
     def origins(self, value: Any) -> tuple[str, ...]:
         found, problems = trusted_origins(value)
@@ -269,5 +280,6 @@ _STORAGE_KEYS = {"path", "url", "node_id", "lease", "encryption_key", "old_encry
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _TOP_KEYS = ("server", "storage", "message_cache", "delivery", "media", "logging", "accounts", "hooks")
 _SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public",
-                "trusted_origins", "request_timeout", "max_connections"}
+                "trusted_origins", "request_timeout", "max_connections", "event_loop"}
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 _ACCOUNT_KEYS = {"id", "type", "phone_number", "disabled"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"whatshooked/{__version__}"
 REPLY_LIMIT = 64 * 1024 * 1024  # the most of a hook's answer read for `{"send": ...}`: server.max_body
 RETRYABLE_STATUS = frozenset({408, 429})
+LARGE_BODY = 1024 * 1024  # aiohttp's TOO_LARGE_BYTES_BODY
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,8 @@ async def attempt(
     """
     at, started = time.time(), time.monotonic()
     outcome = await _attempt(http, hook, key, event, body, limits, want_reply, reply_limit)
-    return replace(outcome, at=at, latency_ms=round((time.monotonic() - started) * 1000, 1))
+    latency_ms = round((time.monotonic() - started) * 1000, 1)  # dataclasses.replace costs more than the rest
+    return Outcome(outcome.status, outcome.error, outcome.retry_after, outcome.reply, at, latency_ms)
 
 
 async def _attempt(
@@ -102,7 +104,7 @@ async def _attempt(
     headers = delivery_headers(hook, key, event, int(time.time()), sent)
     try:
         async with http.request(
-            hook.method, hook.url, headers=headers, data=None if is_get else io.BytesIO(sent),
+            hook.method, hook.url, headers=headers, data=None if is_get else _payload(sent),
             params=query_params(event) if is_get else None, timeout=limits,
             allow_redirects=False, ssl=False if hook.allow_insecure else True,
         ) as response:
@@ -119,6 +121,11 @@ async def _attempt(
         return Outcome(None, f"no answer within {limits.total:g}s")
     except (aiohttp.ClientError, OSError) as exc:
         return Outcome(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+def _payload(body: bytes) -> bytes | io.BytesIO:
+    """Bytes as they are; past aiohttp's 1 MiB mark as a stream (it warns that raw bytes that big block)."""
+    return body if len(body) < LARGE_BODY else io.BytesIO(body)
 
 
 async def _read_reply(response: aiohttp.ClientResponse, hook_id: str, limit: int) -> Any:

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -225,7 +225,7 @@ class Dispatcher:
 
     def _committed(self, event: Event, body: bytes, runners: list[HookRunner], seq: int) -> None:
         """Hooks receive the event with the seq its commit gave it."""
-        event, body = replace(event, seq=seq), with_seq(body, seq)
+        event, body = Event(event.type, event.data, event.id, event.timestamp, seq), with_seq(body, seq)
         if self._store.count > self._config.message_cache.max_events:
             self._prune_soon.set()
         # The latency metric runs from the commit; with nothing kept there is none to measure from.

@@ -34,8 +34,10 @@ from whatshooked.config.settings import Settings
 from whatshooked.delivery.dispatcher import Dispatcher
 from whatshooked.errors import ConfigError, ListenError
 from whatshooked.events import Event
+from whatshooked.executors import default_executor, set_default_executor
 from whatshooked.media.store import MediaStore
 from whatshooked.service.config_sync import ConfigSync
+from whatshooked.service.event_loop import loop_factory, loop_name
 from whatshooked.service.go_output import release_go_output
 from whatshooked.service.metrics import Metrics
 from whatshooked.service.systemd_notify import Notifier, status_line
@@ -182,7 +184,8 @@ def serve(settings: Settings, registry: Registry | None = None, seams: Seams | N
     with logs and stdout flushed, the process ends at once with exit 0 (`os._exit`). A normal stop, with
     no such thread, exits the normal way.
     """
-    runner = asyncio.Runner()
+    runner = asyncio.Runner(loop_factory=loop_factory(settings.config.server.event_loop))
+    set_default_executor(runner.get_loop(), concurrent.futures.ThreadPoolExecutor(thread_name_prefix="whatshooked"))
     try:
         runner.run(run(settings, registry, seams=seams))
     finally:
@@ -206,10 +209,10 @@ def _release_default_executor(loop: asyncio.AbstractEventLoop) -> None:
 
     An idle replacement stays behind for the loop's own final join (which then has nothing to wait for).
     """
-    executor = getattr(loop, "_default_executor", None)  # asyncio has no public getter
+    executor = default_executor(loop)
     if executor is not None:
         executor.shutdown(wait=False, cancel_futures=True)
-        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+        set_default_executor(loop, concurrent.futures.ThreadPoolExecutor(max_workers=1))
 
 
 def _busy_threads(grace: float) -> list[str]:
@@ -300,7 +303,7 @@ async def _listen(daemon: Daemon, notifier: Notifier, stop: asyncio.Event, early
     loop.set_exception_handler(quiet_fd_exhaustion)
     try:
         await GuardedSite(runner, server.host, server.port, app[CONNECTIONS]).start()
-        log.info("API listening on http://%s:%d", server.host, server.port)
+        log.info("API listening on http://%s:%d (event loop: %s)", server.host, server.port, loop_name(loop))
         config = daemon.settings.config
         log.info("whatshooked ready: %d account(s), %d hook(s), cache %s", len(config.accounts),
                  len(config.hooks), "on" if daemon.store.persistent else "off")

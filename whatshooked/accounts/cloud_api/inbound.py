@@ -58,8 +58,10 @@ def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, header[len("sha256="):].strip().lower())
 
 
-def parse_payload(payload: Any, account_id: str, phone_number_id: str) -> Parsed:
+def parse_payload(payload: Any, account_id: str, phone_number_id: str, shallow: bool = False) -> Parsed:
     """Every change of every entry; raises ValueError when this is not a WhatsApp webhook at all.
+
+    `shallow`: the caller knows no part nests too deep (unreadable.nests_within), so no change is walked.
 
     Inside a webhook nothing raises: a part of the wrong type or shape becomes a `business.errors`
     event (see `unreadable`), so Meta gets its 200 and the part is not lost.
@@ -75,7 +77,7 @@ def parse_payload(payload: Any, account_id: str, phone_number_id: str) -> Parsed
         if isinstance(entry.get("id"), (str, int)) and entry["id"]:
             parsed.waba_ids.add(str(entry["id"]))
         for change in changes:
-            _guarded_change(entry, change, account_id, phone_number_id, parsed)
+            _guarded_change(entry, change, account_id, phone_number_id, parsed, shallow)
     return parsed
 
 
@@ -85,12 +87,12 @@ def unreadable(why: str, raw: Any) -> Inbound:
 
 
 def _guarded_change(entry: dict[str, Any], change: Any, account_id: str, phone_number_id: str,
-                    parsed: Parsed) -> None:
+                    parsed: Parsed, shallow: bool = False) -> None:
     """One change; what it yields is kept only when all of it could be read."""
     if not isinstance(change, dict):
         parsed.items.append(unreadable("a change is not an object", change))
         return
-    if unread.too_deep(change):
+    if not shallow and unread.too_deep(change):
         parsed.items.append(unreadable("a change nests too deep to be raised", None))
         return
     own = Parsed()

@@ -60,6 +60,13 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def nests_within(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """True when a JSON body surely cannot nest past `limit`: it opens no more than `limit` objects and
+    lists in all. Then no part of it needs `too_deep`'s walk (a POST of one message opens about 12);
+    False says only "maybe" (a batch of many messages): its parts are walked."""
+    return body.count(b"{") + body.count(b"[") <= limit
+
+
 def unreadable_data(why: str, raw: Any = None) -> dict[str, Any]:
     """`business.errors` data for a part of a webhook whatshooked could not turn into an event."""
     error = {"code": None, "title": "Unreadable webhook content", "message": why, "error_data": {"details": why}}

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from whatshooked.accounts.cloud_api.inbound import Inbound, Parsed, parse_payload, signature_ok, unreadable
 from whatshooked.accounts.cloud_api.media_check import check_download
-from whatshooked.accounts.cloud_api.unreadable import OutOfRange, TooDeep, load_body
+from whatshooked.accounts.cloud_api.unreadable import OutOfRange, TooDeep, load_body, nests_within
 from whatshooked.accounts.cloud_api.webhook_body import BODIES, MAX_BODY, Busy
 from whatshooked.errors import SendError, StoreError
 
@@ -84,7 +84,8 @@ class CloudWebhook:
                         self.adapter.id, request.remote, SIGNATURE_HEADER, extra={"account_id": self.adapter.id})
             return web.Response(status=401, text=f"{SIGNATURE_HEADER} does not match")
         try:
-            parsed = parse_payload(load_body(body), self.adapter.id, self.adapter.api.phone_number_id)
+            payload = load_body(body)
+            parsed = parse_payload(payload, self.adapter.id, self.adapter.api.phone_number_id, nests_within(body))
         except (TooDeep, OutOfRange) as exc:  # JSON all the same: answered 200 (Meta would redeliver), raised as such
             parsed = Parsed(items=[unreadable(str(exc), None)])
         except ValueError as exc:
@@ -149,7 +150,9 @@ class CloudWebhook:
             if item is not None and item.media is None and item.dedupe_key is not None:
                 run.append(item)
                 continue
-            if run:
+            if len(run) == 1:  # most POSTs hold one message: no gather for a run of one
+                await self.raise_item(run.pop())
+            elif run:
                 outcomes = await asyncio.gather(*(self.raise_item(one) for one in run), return_exceptions=True)
                 run = []
                 for outcome in outcomes:

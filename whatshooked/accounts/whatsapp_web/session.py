@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from whatshooked.accounts.whatsapp_web import bindings as nz
 from whatshooked.accounts.whatsapp_web import go_gate
 from whatshooked.accounts.whatsapp_web.session_calls import SessionCalls
+from whatshooked.executors import default_executor, set_default_executor
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +134,17 @@ def reserve_session_thread(loop: asyncio.AbstractEventLoop, sessions: int = 1) -
     every other blocking call. The daemon may call this once with the number of whatsmeow accounts;
     adapters call it at start so the pool grows as sessions are added.
     """
-    current = getattr(loop, "_default_executor", None)  # asyncio has no public getter
+    current = default_executor(loop)
     reserved = (current.sessions if isinstance(current, _SessionExecutor) else 0) + sessions
     if isinstance(current, _SessionExecutor) and current.capacity >= reserved + EXECUTOR_HEADROOM:
         current.sessions = reserved
         return
-    loop.set_default_executor(_SessionExecutor(reserved))
+    set_default_executor(loop, _SessionExecutor(reserved))
     log.debug("default executor sized for %d WhatsApp Web sessions", reserved)
 
 
 def release_session_thread(loop: asyncio.AbstractEventLoop) -> None:
-    current = getattr(loop, "_default_executor", None)
+    current = default_executor(loop)
     if isinstance(current, _SessionExecutor) and current.sessions > 0:
         current.sessions -= 1
 

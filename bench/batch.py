@@ -8,6 +8,8 @@ flight. Printed per round: events committed per second (N / time until the last 
 a 200 comes only after the commit) and events delivered per second (until the sink has all N).
 The baseline in the same run is the same POSTs to a bare aiohttp app that checks the signature and
 parses the JSON (inbound.py's), so the ratio says what storing and raising costs over reading.
+The last column is a second daemon with no hook, taking the same POSTs: committing alone, with no
+delivery to the hook competing for the same core.
 """
 
 from __future__ import annotations
@@ -87,17 +89,22 @@ async def main(args: argparse.Namespace) -> int:
     baseline_url = base_conn.recv() + WEBHOOK_PATH
     n = args.posts * args.per_post
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        port = free_port()
-        config = folder / "config.yaml"
-        config.write_text(config_text(folder, port, graph_url, sink_url, business={}))
-        daemon = ServeProcess(config, port)
+        daemons = []
+        for name, hook in (("hooked", sink_url), ("no hook", None)):  # the second commits and delivers nothing
+            folder = Path(tmp) / name.replace(" ", "-")
+            folder.mkdir()
+            port = free_port()
+            config = folder / "config.yaml"
+            config.write_text(config_text(folder, port, graph_url, hook, business={}))
+            daemons.append(ServeProcess(config, port))
+        daemon, bare = daemons
         try:
-            await daemon.start()
-            await daemon.healthy()
+            for one in daemons:
+                await one.start()
+                await one.healthy()
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
                 print(f"{'round':<6} {'baseline ev/s':>14} {'committed ev/s':>15} {'delivered ev/s':>15} "
-                      f"{'x baseline':>11}")
+                      f"{'x baseline':>11} {'no hook: committed ev/s':>24}")
                 for number in range(1, args.rounds + 1):
                     base_seconds = await post_all(http, baseline_url, batched_posts(args.posts, args.per_post),
                                                   args.concurrency)
@@ -107,15 +114,20 @@ async def main(args: argparse.Namespace) -> int:
                     committed = await post_all(http, daemon.url + WEBHOOK_PATH, posts, args.concurrency)
                     await asyncio.wait_for(sink.done.wait(), 300)
                     delivered = max(sink.arrived.values()) - started
+                    alone = await post_all(http, bare.url + WEBHOOK_PATH, batched_posts(args.posts, args.per_post),
+                                           args.concurrency)
                     print(f"{number:<6} {n / base_seconds:>14.0f} {n / committed:>15.0f} {n / delivered:>15.0f} "
-                          f"{base_seconds / committed:>11.2f}")
-            daemon.send(signal.SIGTERM)
-            await daemon.wait(30)
+                          f"{base_seconds / committed:>11.2f} {n / alone:>24.0f}")
+            for one in daemons:
+                one.send(signal.SIGTERM)
+                await one.wait(30)
         except BaseException:
-            print(daemon.output(), file=sys.stderr)
+            for one in daemons:
+                print(one.output(), file=sys.stderr)
             raise
         finally:
-            await daemon.stop()
+            for one in daemons:
+                await one.stop()
             for conn in (rig_conn, base_conn):
                 conn.send("stop")
             for process in helpers:

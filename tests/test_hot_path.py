@@ -174,3 +174,36 @@ def test_an_unknown_event_loop_is_a_config_error_naming_the_key(tmp_path: Path) 
     done = run_cli("check-config", "-c", str(path), cwd=tmp_path)
     assert done.returncode != 0
     assert "server.event_loop" in done.stderr + done.stdout and "trio" in done.stderr + done.stdout
+
+
+def walked_too_deep(value: object, limit: int) -> bool:
+    """The walk as it was before it recursed: breadth of a stack of (node, depth)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def test_the_recursive_depth_check_answers_as_the_walk_did() -> None:
+    rng = random.Random(3)
+
+    def value(depth: int) -> object:
+        if depth == 0:
+            return rng.choice([1, "s", None, [], {}])
+        children = [value(depth - 1), *(rng.choice([1, [], {}]) for _ in range(rng.randint(0, 3)))]
+        return children if rng.random() < 0.5 else {f"k{i}": child for i, child in enumerate(children)}
+
+    for _ in range(3000):
+        nested = value(rng.randint(0, 20))
+        for limit in (0, 1, 2, 3, 5, 8, 13, MAX_DEPTH):
+            assert too_deep(nested, limit) == walked_too_deep(nested, limit)
+    chain: list[object] = []
+    for _ in range(5000):  # far deeper than Python's recursion limit: the check stops at MAX_DEPTH
+        chain = [chain]
+    assert too_deep(chain)

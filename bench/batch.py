@@ -90,21 +90,27 @@ async def main(args: argparse.Namespace) -> int:
     n = args.posts * args.per_post
     with tempfile.TemporaryDirectory() as tmp:
         daemons = []
-        for name, hook in (("hooked", sink_url), ("no hook", None)):  # the second commits and delivers nothing
+        # (name, hook, environment): the second commits and delivers nothing
+        runs: list[tuple[str, str | None, dict[str, str] | None]] = [("hooked", sink_url, None),
+                                                                       ("no hook", None, None)]
+        if args.before:  # the same as "hooked", run by the code in that checkout
+            runs.append(("before", sink_url, {"PYTHONPATH": args.before}))
+        for name, hook, env in runs:
             folder = Path(tmp) / name.replace(" ", "-")
             folder.mkdir()
             port = free_port()
             config = folder / "config.yaml"
             config.write_text(config_text(folder, port, graph_url, hook, business={}))
-            daemons.append(ServeProcess(config, port))
-        daemon, bare = daemons
+            daemons.append(ServeProcess(config, port, env=env))
+        daemon, bare = daemons[:2]
         try:
             for one in daemons:
                 await one.start()
                 await one.healthy()
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
                 print(f"{'round':<6} {'baseline ev/s':>14} {'committed ev/s':>15} {'delivered ev/s':>15} "
-                      f"{'x baseline':>11} {'no hook: committed ev/s':>24}")
+                      f"{'x baseline':>11} {'no hook: committed ev/s':>24}"
+                      + (f" {'before: committed ev/s':>19}" if args.before else ""))
                 for number in range(1, args.rounds + 1):
                     base_seconds = await post_all(http, baseline_url, batched_posts(args.posts, args.per_post),
                                                   args.concurrency)
@@ -116,8 +122,15 @@ async def main(args: argparse.Namespace) -> int:
                     delivered = max(sink.arrived.values()) - started
                     alone = await post_all(http, bare.url + WEBHOOK_PATH, batched_posts(args.posts, args.per_post),
                                            args.concurrency)
+                    before = ""
+                    if args.before:
+                        sink.expect(n)
+                        old = await post_all(http, daemons[2].url + WEBHOOK_PATH,
+                                             batched_posts(args.posts, args.per_post), args.concurrency)
+                        await asyncio.wait_for(sink.done.wait(), 300)
+                        before = f" {n / old:>19.0f}"
                     print(f"{number:<6} {n / base_seconds:>14.0f} {n / committed:>15.0f} {n / delivered:>15.0f} "
-                          f"{base_seconds / committed:>11.2f} {n / alone:>24.0f}")
+                          f"{base_seconds / committed:>11.2f} {n / alone:>24.0f}{before}")
             for one in daemons:
                 one.send(signal.SIGTERM)
                 await one.wait(30)
@@ -143,6 +156,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--per-post", type=int, default=100, help="messages in each POST (default 100)")
     parser.add_argument("--concurrency", type=int, default=4, help="POSTs in flight (default 4)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--before", default="", type=lambda path: str(Path(path).resolve()),
+                        help="a checkout of older code (git worktree add /tmp/before REV): its daemon runs too")
     return parser.parse_args(argv)
 
 

@@ -130,13 +130,18 @@ async def main(args: argparse.Namespace) -> int:
     loops = args.loops.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         daemons = []
-        for loop in loops:  # one daemon per event loop, each on its own store
+        runs = [*loops, *(["before"] if args.before else [])]
+        for loop in runs:  # one daemon per event loop (and the code before), each on its own store
             folder = Path(tmp) / loop
             folder.mkdir()
             port = free_port()
             config = folder / "config.yaml"
             text = config_text(folder, port, graph_url, sink_url, business={})
             text = text.replace(f"    url: {sink_url}\n", f"    url: {sink_url}\n    secret: {HOOK_SECRET}\n")
+            if loop == "before":  # that code knows no server.event_loop
+                daemons.append(ServeProcess(config, port, env={"PYTHONPATH": args.before}))
+                config.write_text(text)
+                continue
             config.write_text(text.replace("server:\n", f"server:\n  event_loop: {loop}\n", 1))
             daemons.append(ServeProcess(config, port))
         try:
@@ -152,7 +157,7 @@ async def main(args: argparse.Namespace) -> int:
                 for _ in range(args.rounds):
                     results = [await run("relay (bare aiohttp)", http, relay_url, helpers[1].pid, sink, args.n,
                                          args.concurrency)]
-                    for loop, (url, pid) in zip(loops, urls, strict=True):
+                    for loop, (url, pid) in zip(runs, urls, strict=True):
                         results.append(await run(f"daemon ({loop})", http, url, pid, sink, args.n, args.concurrency))
                     rounds.append(results)
                 url, pid = urls[0]
@@ -202,6 +207,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="POSTs in flight (default 32)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each compared")
     parser.add_argument("--paced", type=int, default=1000, help="events/s of the paced run (default 1000)")
+    parser.add_argument("--before", default="", type=lambda path: str(Path(path).resolve()),
+                        help="a checkout of older code (git worktree add /tmp/before REV): its daemon runs too")
     parser.add_argument("--loops", default="uvloop,asyncio",
                         help="server.event_loop of each daemon, compared in the same rounds (default uvloop,asyncio)")
     return parser.parse_args(argv)

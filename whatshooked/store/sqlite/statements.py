@@ -34,7 +34,7 @@ def statements(index: int, rows: list[tuple[Any, ...]]) -> list[tuple[str, list[
         return [(_PER_ROW[index], list(row)) for row in rows]  # rare (failures): one step each is fine
     out: list[tuple[str, list[Any]]] = []
     for chunk in _chunks(rows):
-        part = _padded(chunk)  # repeats are ignored by INSERT OR IGNORE and counted once by rowcount
+        part = padded(chunk)  # repeats are ignored by INSERT OR IGNORE and counted once by rowcount
         values = [value for row in part for value in row]
         if index == INSERT_EVENT:
             sql = ("INSERT OR IGNORE INTO events (seq, id, type, timestamp, created_at, body, account_id) VALUES "
@@ -64,15 +64,15 @@ def _mark_kept(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], now: float
     left = 0
     for hook_id, ids in _by_hook(rows).items():
         for part in _chunks(list(dict.fromkeys(ids))):
-            padded = _padded(part)
+            filled = padded(part)
             conn.execute(
                 "UPDATE deliveries SET state = 'delivered', last_error = '' "
-                f"WHERE hook_id = ? AND event_id IN ({_list(len(padded))})", [hook_id, *padded],
+                f"WHERE hook_id = ? AND event_id IN ({_list(len(filled))})", [hook_id, *filled],
             )
             left += max(conn.execute(
-                f"UPDATE events SET delivered_at = ? WHERE id IN ({_list(len(padded))}) AND delivered_at IS NULL "
+                f"UPDATE events SET delivered_at = ? WHERE id IN ({_list(len(filled))}) AND delivered_at IS NULL "
                 "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state != 'delivered')",
-                [now, *padded],
+                [now, *filled],
             ).rowcount, 0)
     return left
 
@@ -92,18 +92,18 @@ def _delete_delivered(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> 
     left = 0
     for hook_id, ids in _by_hook(rows).items():
         for part in _chunks(list(dict.fromkeys(ids))):
-            padded = _padded(part)
+            filled = padded(part)
             gone = conn.execute(
-                f"DELETE FROM events WHERE id IN ({_list(len(padded))}) AND delivered_at IS NULL "
+                f"DELETE FROM events WHERE id IN ({_list(len(filled))}) AND delivered_at IS NULL "
                 "AND NOT EXISTS (SELECT 1 FROM deliveries d "
                 "WHERE d.event_id = events.id AND d.hook_id != ? AND d.state != 'delivered')",
-                [*padded, hook_id],
+                [*filled, hook_id],
             ).rowcount
             left += max(gone, 0)
             if gone < len(part):  # some events stay (owed elsewhere, or already gone): mark their rows
                 conn.execute(
                     "UPDATE deliveries SET state = 'delivered', last_error = '' "
-                    f"WHERE hook_id = ? AND event_id IN ({_list(len(padded))})", [hook_id, *padded],
+                    f"WHERE hook_id = ? AND event_id IN ({_list(len(filled))})", [hook_id, *filled],
                 )
     return left
 
@@ -118,7 +118,7 @@ def _list(count: int) -> str:
     return ",".join("?" * count)
 
 
-def _padded(items: list[Any]) -> list[Any]:
+def padded(items: list[Any]) -> list[Any]:
     """Repeat the last item up to a power of two, so a handful of statement texts (prepared once,
     then cached by sqlite3) serve every batch size."""
     size = 1

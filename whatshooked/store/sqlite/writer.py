@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from whatshooked.errors import StoreError
+from whatshooked.store.sqlite.dedupe import claim_all
 from whatshooked.store.sqlite.guard import StoreGuard, StoreUnavailable, disk_fault
 from whatshooked.store.sqlite.statements import DELIVERED, INSERT_EVENT, apply_delivered, statements
 
@@ -213,11 +214,14 @@ class Writer:
             raise StoreUnavailable(self.guard.fault)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for write in batch:
+            claims: dict[int, bool] = {}
+            for position, write in enumerate(batch):
                 if write.custom is None:
-                    # The key goes in now (no other table depends on it), its rows with the batch's merged
-                    # statements: both in this transaction. A key repeated in the batch is already there.
-                    if write.dedupe_key is not None and not _claim(conn, write.dedupe_key):
+                    # The keys of this run of writes (up to the next custom one) go in now (no other table
+                    # depends on them), their rows with the batch's merged statements: all in this transaction.
+                    if position not in claims:
+                        claims.update(_claim_run(conn, batch, position))
+                    if not claims[position]:
                         results.append(False)
                         continue
                     result: Any = True
@@ -264,11 +268,13 @@ def _last_seq(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
-def _claim(conn: sqlite3.Connection, key: str) -> bool:
-    """Record a dedupe key; False when it was already recorded."""
-    return conn.execute(
-        "INSERT OR IGNORE INTO dedupe (key, seen_at) VALUES (?, ?)", (key, time.time())
-    ).rowcount == 1
+def _claim_run(conn: sqlite3.Connection, batch: list[Write], start: int) -> dict[int, bool]:
+    """Claims for the writes from `start` up to the next custom write (which may change dedupe)."""
+    end = start
+    while end < len(batch) and batch[end].custom is None:
+        end += 1
+    keys = [write.dedupe_key for write in batch[start:end]]
+    return dict(zip(range(start, end), claim_all(conn, keys), strict=True))
 
 
 def _settle(write: Write, result: Any = None, exc: BaseException | None = None) -> None:

@@ -1,11 +1,12 @@
 """Idle memory and start-up time (issue 14, goal 4): RSS <= 45 MB with no WhatsApp Web account,
 <= 85 MB with one, and /health answering within 1 s of start.
 
-    .venv/bin/python bench/idle.py [--rounds 5] [--settle 3] [--cases starter,cloud,web]
+    .venv/bin/python bench/idle.py [--rounds 5] [--settle 3] [--cases starter,cloud,web] [--env NAME=VALUE ...]
 
 Each round spawns `python -m whatshooked serve -c config.yaml` (as a user runs it: no NEONIZE_BOT_TAG
 in the environment, so `serve` decides itself whether to re-execute) on a generated config and measures
-the time from the spawn to the first 200 of GET /health (polled every 5 ms), then the RSS (VmRSS of
+the time from the spawn to the first 200 of GET /health (polled every 5 ms) and the CPU time the
+process took until then (what a loaded machine does not stretch), then the RSS (VmRSS of
 /proc/PID/status: the re-executed process keeps its PID), the highest of readings every 250 ms over
 --settle seconds, taken after one second of rest. Cases:
 
@@ -15,8 +16,12 @@ the time from the spawn to the first 200 of GET /health (polled every 5 ms), the
 - web: one WhatsApp Web account whose session file is paired but can never connect (the real neonize
   library; HTTPS_PROXY points at a closed port, so whatsmeow fails at the dial), and the same hook.
 
+A first, unmeasured round compiles every module into a bytecode cache the children share (as an
+installed package has its .pyc files; PYTHONDONTWRITEBYTECODE is dropped for them).
+
 The reference in the same run: a bare `python -c "import aiohttp"` process (the floor any aiohttp
-daemon starts from). Medians of --rounds are printed with the goals.
+daemon starts from). Medians of --rounds are printed with the goals. --env adds a variable to every
+serve's environment (e.g. NEONIZE_BOT_TAG=off as the systemd unit sets it, or MALLOC_ARENA_MAX=2).
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ POLL_S = 0.005
 DEAD_PROXY = "http://127.0.0.1:9"
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the process (all its threads; exec keeps counting)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -65,15 +76,21 @@ async def settled_rss(pid: int, settle: float) -> float:
     return max(readings)
 
 
+BYTECODE = Path(tempfile.gettempdir()) / "whatshooked-idle-bench-pycache"
+"""Children compile into (and then read from) this cache, as an installed package has its .pyc files."""
+
+
 def child_environment(extra: dict[str, str]) -> dict[str, str]:
     env = child_env(extra)
     if "NEONIZE_BOT_TAG" not in extra:
         env.pop("NEONIZE_BOT_TAG", None)  # as a user starts it; the systemd unit sets it
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(BYTECODE)
     return env
 
 
-async def one_serve(config: Path, port: int, env: dict[str, str], settle: float) -> tuple[float, float]:
-    """(seconds from spawn to the first /health 200, settled RSS in MB) of one `serve`."""
+async def one_serve(config: Path, port: int, env: dict[str, str], settle: float) -> tuple[float, float, float]:
+    """(seconds from spawn to the first /health 200, CPU seconds it took until then, settled RSS in MB)."""
     url = f"http://127.0.0.1:{port}/health"
     timeout = aiohttp.ClientTimeout(total=1)
     async with aiohttp.ClientSession(timeout=timeout) as http:
@@ -90,15 +107,16 @@ async def one_serve(config: Path, port: int, env: dict[str, str], settle: float)
                     async with http.get(url) as response:
                         if response.status == 200:
                             break
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     pass
                 await asyncio.sleep(POLL_S)
             health = time.monotonic() - started
+            cpu = cpu_s(proc.pid)
             rss = await settled_rss(proc.pid, settle)
             proc.send_signal(signal.SIGTERM)
             async with asyncio.timeout(15):
                 await proc.wait()
-            return health, rss
+            return health, cpu, rss
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -108,7 +126,7 @@ async def one_serve(config: Path, port: int, env: dict[str, str], settle: float)
 async def reference_rss(settle: float) -> float:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "import aiohttp, sys; print(flush=True); sys.stdin.read()",
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        env=child_environment({}), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None
         await proc.stdout.readline()
@@ -160,7 +178,7 @@ async def main(args: argparse.Namespace) -> int:
     graph = GraphStandin(TOKEN)
     await graph.start()
     sink, hook_url = await start_sink()
-    results: dict[str, list[tuple[float, float]]] = {case: [] for case in cases}
+    results: dict[str, list[tuple[float, float, float]]] = {case: [] for case in cases}
     reference: list[float] = []
     try:
         with tempfile.TemporaryDirectory(prefix="idle-bench-") as tmp:
@@ -169,13 +187,14 @@ async def main(args: argparse.Namespace) -> int:
             if "web" in cases:
                 session.parent.mkdir()
                 await paired_session(session)
-            for round_ in range(args.rounds):
-                reference.append(await reference_rss(args.settle))
+            for round_ in range(-1, args.rounds):  # round -1 warms the bytecode cache and the page cache
+                if round_ >= 0:
+                    reference.append(await reference_rss(args.settle))
                 for case in cases:
-                    folder = root / f"{case}-{round_}"
+                    folder = root / f"{case}-{round_ + 1}"
                     folder.mkdir()
                     port = free_port()
-                    env: dict[str, str] = {}
+                    env = dict(item.partition("=")[::2] for item in args.env)
                     if case == "starter":
                         text = starter_config(folder, port)
                     elif case == "cloud":
@@ -185,19 +204,22 @@ async def main(args: argparse.Namespace) -> int:
                         env["HTTPS_PROXY"] = DEAD_PROXY
                     config = folder / "config.yaml"
                     config.write_text(text)
-                    health, rss = await one_serve(config, port, env, args.settle)
-                    results[case].append((health, rss))
-                    print(f"round {round_ + 1} {case:8} /health after {health:.3f} s, RSS {rss:.1f} MB", flush=True)
+                    health, cpu, rss = await one_serve(config, port, env, args.settle if round_ >= 0 else 0.25)
+                    if round_ < 0:
+                        continue
+                    results[case].append((health, cpu, rss))
+                    print(f"round {round_ + 1} {case:8} /health after {health:.3f} s ({cpu:.2f} s CPU), "
+                          f"RSS {rss:.1f} MB", flush=True)
     finally:
         await sink.cleanup()
         await graph.close()
-    print(f"\nmedians of {args.rounds} rounds (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
+    extra = f" with {' '.join(args.env)}" if args.env else ""
+    print(f"\nmedians of {args.rounds} rounds{extra} (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
     print(f"reference `python -c 'import aiohttp'`: RSS {statistics.median(reference):.1f} MB")
     for case in cases:
-        health = statistics.median(h for h, _ in results[case])
-        rss = statistics.median(r for _, r in results[case])
+        health, cpu, rss = (statistics.median(figures) for figures in zip(*results[case], strict=True))
         goal = GOALS_MB[case]
-        print(f"{case:8} /health after {health:.3f} s (goal <= {HEALTH_GOAL_S:.1f} s: "
+        print(f"{case:8} /health after {health:.3f} s, {cpu:.2f} s CPU (goal <= {HEALTH_GOAL_S:.1f} s: "
               f"{'met' if health <= HEALTH_GOAL_S else 'NOT met'}), RSS {rss:.1f} MB (goal <= {goal:.0f} MB: "
               f"{'met' if rss <= goal else 'NOT met'})")
     return 0
@@ -208,4 +230,6 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of RSS readings (after 1 s of rest)")
     parser.add_argument("--cases", default="starter,cloud,web")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set in every serve's environment (repeatable)")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.support.process import child_env
 
-HEAVY = ("neonize", "cryptography", "ruamel", "segno")
+HEAVY = ("neonize", "cryptography", "ruamel", "segno", "ctypes", "zipfile")
 WEB_UNUSED = ("cryptography", "rich", "click", "pygments")
 
 PROBE = """

@@ -16,6 +16,11 @@ import sys
 import time
 import warnings
 
+from whatshooked.accounts.whatsapp_web.lazy_imports import lazily
+
+LAZY = ("soupsieve",)
+"""bs4 (for neonize's link previews, which the daemon does not make) imports it for CSS selectors: ~0.8 MB."""
+
 
 def _reap_uname() -> None:
     """neonize reads `os.popen("uname -a")` without closing it; subprocess keeps the unreaped child
@@ -43,6 +48,8 @@ _quiet = warnings.catch_warnings()
 _quiet.__enter__()
 warnings.simplefilter("ignore", ResourceWarning)  # neonize leaks two `os.popen("uname -a")` pipes
 try:
+    with lazily(*LAZY):
+        import neonize  # noqa: F401  # what it imports, LAZY aside, is loaded here
     from neonize._binder import _CProxySettings as ProxySettingsStruct
     from neonize._binder import func_callback_bytes, func_string, gocode
     from neonize.aioze import client as aio_client

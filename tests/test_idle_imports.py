@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.process import child_env
+from whatshooked.cli.main import command_of
 
 HEAVY = ("neonize", "cryptography", "ruamel", "segno", "ctypes", "zipfile")
 WEB_UNUSED = ("cryptography", "rich", "click", "pygments", "soupsieve")
@@ -66,3 +69,12 @@ def test_serve_re_executes_before_importing_the_daemon(tmp_path: Path) -> None:
     assert "whatshooked.cli.main" in found
     heavy = {"aiohttp", "yaml", "asyncio", "whatshooked.config.load", "whatshooked.cli.client"}
     assert found.isdisjoint(heavy), sorted(found & heavy)
+
+
+@pytest.mark.parametrize("args, command", [
+    (["serve"], "serve"), (["-c", "x.yaml", "serve"], "serve"), (["--config=x.yaml", "serve"], "serve"),
+    (["-cx.yaml", "serve"], "serve"), (["--config", "serve", "init"], "init"), (["status"], "status"),
+    (["--version"], None), (["-h", "serve"], None), ([], None),
+])
+def test_the_command_word_is_found_before_the_parser_is_built(args: list[str], command: str | None) -> None:
+    assert command_of(args) == command

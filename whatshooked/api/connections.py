@@ -11,8 +11,8 @@ delivered a whole request, so stalled clients can never lock out Meta's webhooks
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import errno
+import functools
 import gc
 import logging
 import resource
@@ -26,14 +26,17 @@ log = logging.getLogger(__name__)
 
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 FULL = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
+@functools.cache
 def _malloc_trim() -> Any:
+    """glibc's malloc_trim, found when first needed (ctypes is not worth its memory before)."""
+    import ctypes
+
     try:
         return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
 
 
-_MALLOC_TRIM = _malloc_trim()
 COLLECT_AFTER = 1.0
 """After connections are cut, a full garbage collection runs this much later (at most one pending):
 what a cut request held is tied up in reference cycles (its exception's traceback), which an idle
@@ -109,8 +112,9 @@ class ConnectionGuard:
     def _collected(self) -> None:
         self._collect = None
         gc.collect()
-        if _MALLOC_TRIM is not None:
-            _MALLOC_TRIM(0)  # glibc keeps freed heap memory unless asked; elsewhere there is no such call
+        trim = _malloc_trim()
+        if trim is not None:
+            trim(0)  # glibc keeps freed heap memory unless asked; elsewhere there is no such call
 
     def forget(self, conn: GuardedProtocol) -> None:
         self._open.pop(conn, None)

@@ -1,7 +1,8 @@
 """`whatshooked serve | init | check-config | version | backup | completion`: parse, load, hand over.
 
 Exit codes (cli/exit_codes.py): 0 clean stop, 2 bad config or usage, 1 anything else; the client
-commands add 3-5. Never a traceback.
+commands add 3-5. Never a traceback. Only what every command needs is imported at the top: `serve`
+may re-execute itself first thing (go_environment.py), and the new process imports it all again.
 """
 
 from __future__ import annotations
@@ -13,12 +14,6 @@ import sys
 from pathlib import Path
 
 from whatshooked import __version__
-from whatshooked.cli import accounts_cmd, backup, cache_cmd, completion, hooks_cmd
-from whatshooked.cli import client as client_cli
-from whatshooked.cli.storage_check import storage_problem
-from whatshooked.config.load import load_config, resolve_config_path
-from whatshooked.config.model import LoggingConfig
-from whatshooked.config.write import remove_leftovers, write_starter
 from whatshooked.errors import ConfigError
 from whatshooked.service.go_environment import ensure_go_environment
 
@@ -28,6 +23,9 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from whatshooked.cli import accounts_cmd, backup, cache_cmd, completion, hooks_cmd
+    from whatshooked.cli import client as client_cli
+
     parser = argparse.ArgumentParser(prog="whatshooked", description="Bridge WhatsApp to HTTP hooks.")
     config_help = "config file (default: $WHATSHOOKED_CONFIG, else ./config.yaml)"
     parser.add_argument("-c", "--config", help=config_help)
@@ -52,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and command_of(sys.argv[1:]) == "serve":
+        ensure_go_environment()  # before the imports below (serve() asks again for other ways in)
+    from whatshooked.cli import backup, completion
+    from whatshooked.cli import client as client_cli
+    from whatshooked.config.load import resolve_config_path
+
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit 2 here
     try:
@@ -83,7 +87,24 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def command_of(args: list[str]) -> str | None:
+    """The command word of a command line, or None (help, version, nothing): the global options are
+    only `-c/--config PATH` (as `-cPATH`, `--config=PATH` too). A word argparse would read otherwise
+    (an abbreviated `--conf`) is only found later: serve() re-executes then."""
+    words = iter(args)
+    for word in words:
+        if word in ("-c", "--config"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+        elif not word.startswith(("-c", "--config=")):
+            return None
+    return None
+
+
 def init(path: Path) -> int:
+    from whatshooked.config.write import write_starter
+
     try:
         api_key = write_starter(path)
     except FileExistsError:
@@ -94,6 +115,9 @@ def init(path: Path) -> int:
 
 
 def check_config(path: Path) -> int:
+    from whatshooked.cli.storage_check import storage_problem
+    from whatshooked.config.load import load_config
+
     config = load_config(path, strict=True)
     problem = storage_problem(config)
     if problem is not None:
@@ -110,7 +134,10 @@ def serve(path: Path) -> int:
     ensure_go_environment()  # may re-execute this process once; nothing may run before it
     # Until the daemon's event loop watches signals, SIGTERM stops it the way Ctrl-C does (exit 0), not a kill.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    from whatshooked.config.load import load_config
+    from whatshooked.config.model import LoggingConfig
     from whatshooked.config.settings import Settings
+    from whatshooked.config.write import remove_leftovers, write_starter
     from whatshooked.service.daemon import serve as run
     from whatshooked.service.go_output import capture_go_output
     from whatshooked.service.logging_setup import configure_from, setup_logging

@@ -31,8 +31,9 @@ def missing(environ: Mapping[str, str]) -> dict[str, str]:
 def ensure_go_environment() -> None:
     """Re-execute this very process (same PID, argv, open files, signals' defaults, NOTIFY_SOCKET)
     with the Go defaults in its start-up environment, when they are not there yet. Call it first
-    thing in `serve`, before any thread or handler exists; it returns only when nothing is needed or
-    the exec failed (logged: the daemon still runs, sends then carry the bot tag)."""
+    thing in `serve`, before any thread or handler exists (cli.main calls it before it imports the
+    daemon, so the replaced process has loaded next to nothing); it returns only when nothing is
+    needed or the exec failed (logged: the daemon still runs, sends then carry the bot tag)."""
     needed = missing(os.environ)
     if not needed or os.environ.get(REEXECUTED):
         return

@@ -12,8 +12,14 @@ import gc
 import logging
 import os
 import subprocess
+import sys
 import time
 import warnings
+
+from whatshooked.accounts.whatsapp_web.lazy_imports import lazily
+
+LAZY = ("soupsieve",)
+"""bs4 (for neonize's link previews, which the daemon does not make) imports it for CSS selectors: ~0.8 MB."""
 
 
 def _reap_uname() -> None:
@@ -31,12 +37,19 @@ def _reap_uname() -> None:
 # relays a person's messages, so we turn the tag off unless the operator set it explicitly.
 os.environ.setdefault("NEONIZE_BOT_TAG", "off")
 
+# httpx (neonize imports it) loads its command-line client unless that import fails, and with it
+# rich, click and pygments: ~4.5 MB the daemon never uses (idle RSS: issue 14). httpx documents the
+# fallback: only `httpx` run as a command would then say its extra is missing.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "cannot be imported"
+
 _root = logging.getLogger()
 _saved_handlers, _saved_level = list(_root.handlers), _root.level
 _quiet = warnings.catch_warnings()
 _quiet.__enter__()
 warnings.simplefilter("ignore", ResourceWarning)  # neonize leaks two `os.popen("uname -a")` pipes
 try:
+    with lazily(*LAZY):
+        import neonize  # noqa: F401  # what it imports, LAZY aside, is loaded here
     from neonize._binder import _CProxySettings as ProxySettingsStruct
     from neonize._binder import func_callback_bytes, func_string, gocode
     from neonize.aioze import client as aio_client

@@ -16,10 +16,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from whatshooked.accounts.whatsapp_web import bindings as nz
 
 REMEMBERED_POLLS = 2000
@@ -36,6 +32,9 @@ class Poll:
 
 def poll_key(modification: str, orig_id: str, orig_sender: str, voter: str, secret: bytes) -> tuple[bytes, bytes]:
     """whatsmeow's generateMsgSecretKey for a poll vote: (AES key, GCM additional data)."""
+    from cryptography.hazmat.primitives import hashes  # ~7 MB: imported at the first vote (idle RSS: issue 14)
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     use_case = orig_id.encode() + orig_sender.encode() + voter.encode() + modification.encode()
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=use_case).derive(secret)
     return key, f"{orig_id}\x00{voter}".encode()
@@ -43,6 +42,8 @@ def poll_key(modification: str, orig_id: str, orig_sender: str, voter: str, secr
 
 def open_vote(poll_id: str, poll: Poll, voters: list[str], vote: Any) -> list[bytes] | None:
     """The hashes voted for, trying each known form of both JIDs (GCM tells the right one); None if none fits."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     for creator in poll.creators:
         for voter in voters:
             key, aad = poll_key(POLL_VOTE.decode(), poll_id, creator, voter, poll.secret)

@@ -8,13 +8,13 @@ the CSP allows nothing but this origin and no framing.
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 
 from aiohttp import web
 
 from whatshooked.api.routes.docs import HEADERS
 
-PAGE = resources.files("whatshooked.api") / "dashboard"
+PAGE = Path(__file__).resolve().parent.parent / "dashboard"
 FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 
 

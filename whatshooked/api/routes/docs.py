@@ -8,12 +8,12 @@ but this origin.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
 
-OURS = resources.files("whatshooked.api") / "docs"
+OURS = Path(__file__).resolve().parent.parent / "docs"
+"""The package's own files: a plain folder (importlib.resources would load zipfile and more for nothing)."""
 BUNDLE_FILES = {
     "swagger-ui.css": "text/css",
     "swagger-ui-bundle.js": "text/javascript",

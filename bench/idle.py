@@ -202,6 +202,8 @@ async def main(args: argparse.Namespace) -> int:
                     else:
                         text = web_config(folder, port, session, hook_url)
                         env["HTTPS_PROXY"] = DEAD_PROXY
+                    if args.event_loop:  # server.event_loop as asked (the default is auto: uvloop)
+                        text = text.replace("server:\n", f"server:\n  event_loop: {args.event_loop}\n", 1)
                     config = folder / "config.yaml"
                     config.write_text(text)
                     health, cpu, rss = await one_serve(config, port, env, args.settle if round_ >= 0 else 0.25)
@@ -214,6 +216,7 @@ async def main(args: argparse.Namespace) -> int:
         await sink.cleanup()
         await graph.close()
     extra = f" with {' '.join(args.env)}" if args.env else ""
+    extra += f" on server.event_loop: {args.event_loop}" if args.event_loop else ""
     print(f"\nmedians of {args.rounds} rounds{extra} (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
     print(f"reference `python -c 'import aiohttp'`: RSS {statistics.median(reference):.1f} MB")
     for case in cases:
@@ -230,6 +233,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of RSS readings (after 1 s of rest)")
     parser.add_argument("--cases", default="starter,cloud,web")
+    parser.add_argument("--event-loop", default="", help="server.event_loop in every config (default: not set, auto)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="set in every serve's environment (repeatable)")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -21,6 +21,7 @@ from whatshooked.store.base import Store
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 256  # events replayed side by side by replay_all (each hook's concurrency still applies)
+RECOVER_PAGE = 1000  # rows read at once by recover
 DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"  # one event's replay
 
 
@@ -52,14 +53,18 @@ class Replayer:
         then every retry still waiting for its time.
         """
         hook_id = runner.hook.id
-        replayed = 0
-        for row in await self._store.given_up_for(hook_id):
-            event = row.event
-            if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
-                runner.meters.replays.inc()
-                replayed += 1
-                log.debug("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type,
-                          extra={"hook_id": hook_id, "event_id": event.id})
+        replayed = after = 0
+        while True:  # in pages, so the first ones are on their way while the rest are read
+            page = await self._store.given_up_for(hook_id, after, RECOVER_PAGE)
+            for row in page:
+                event = row.event
+                if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
+                    runner.meters.replays.inc()
+                    replayed += 1
+            last = page[-1].event.seq if page else None
+            if len(page) < RECOVER_PAGE or last is None or self._closing():
+                break
+            after = last
         if replayed:
             log.info("hook %s answers again: replaying %d events it was owed, oldest first", hook_id, replayed,
                      extra={"hook_id": hook_id})

@@ -9,8 +9,9 @@ retrying (state failed, retryable: the hook was down). Then `python -m whatshook
 copy, its hook pointing at a sink in this process (which answers 204 and notes each `webhook-id`):
   recover   the automatic path: one signed webhook comes in, its event is delivered, the hook is seen
             answering again and everything it is owed is replayed, oldest first (Replayer.recover);
-  manual    `POST /api/cache/replay` with `hook_id=rx` and `wait=false`, as `whatshooked cache replay
-            --hook rx` does, its job followed on `GET /api/replays/{job_id}` until done.
+  manual    the hook had refused the events (4xx, not retried, so no automatic replay takes them) and
+            was fixed: `POST /api/cache/replay` with `hook_id=rx` and `wait=false`, as `whatshooked cache
+            replay --hook rx` does, its job followed on `GET /api/replays/{job_id}` until done.
 The time runs until the sink has every event AND `GET /api/cache/stats` counts none undelivered (the
 store has every delivered mark). The baseline, in the same run: a bare aiohttp client in its own
 process POSTing the same N bodies to the same sink with the same concurrency (delivery.concurrency).
@@ -83,12 +84,15 @@ async def build_store(path: Path, n: int) -> float:
     return size / n
 
 
-def fresh_copy(built: Path, folder: Path) -> None:
-    """The built store, alone in an empty folder (the daemon's)."""
+def fresh_copy(built: Path, folder: Path, refused: bool) -> None:
+    """The built store, alone in an empty folder (the daemon's); `refused`: the hook had answered 4xx."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir()
     shutil.copy(built, folder / "whatshooked.db")
+    if refused:
+        with sqlite3.connect(folder / "whatshooked.db") as db:
+            db.execute("UPDATE deliveries SET retryable = 0, attempts = 1, last_error = 'HTTP 400'")
 
 
 def stored_bodies(path: Path) -> list[tuple[str, bytes]]:
@@ -174,7 +178,7 @@ async def run_daemon(mode: str, sink: Sink, graph: GraphStandin, built: Path, fo
                      code: Path | None = None) -> tuple[float, float, str]:
     """Seconds until the sink has every event and the store none undelivered, the daemon's CPU seconds
     meanwhile, and what the job counted. `code`: a folder holding another whatshooked package to run."""
-    fresh_copy(built, folder)
+    fresh_copy(built, folder, refused=mode == "manual")
     port = free_port()
     text = config_text(folder, port, graph.url, sink.url, business={}).replace(
         "delivery:\n", f"message_cache:\n  max_events: {2 * n}\ndelivery:\n  concurrency: {concurrency}\n")

@@ -1,6 +1,7 @@
 """Replay benchmark (issue 14, goal 3): 100,000 undelivered events replayed to a hook that came back.
 
     .venv/bin/python bench/replay.py [--n 100000] [--rounds 1] [--mode recover,manual] [--concurrency 16]
+                                     [--before DIR] [--profile DIR]
 
 A SQLite store (the daemon's own, built once through SQLiteStore and copied for every run) holds N
 message.received events (~0.5 kB each: tests/fixtures/meta/message_text.json as the Cloud API
@@ -15,7 +16,11 @@ copy, its hook pointing at a sink in this process (which answers 204 and notes e
 The time runs until the sink has every event AND `GET /api/cache/stats` counts none undelivered (the
 store has every delivered mark). The baseline, in the same run: a bare aiohttp client in its own
 process POSTing the same N bodies to the same sink with the same concurrency (delivery.concurrency).
-Every mode and the baseline alternate for --rounds rounds; medians are reported with the ratio.
+Every mode and the baseline alternate for --rounds rounds; medians are reported with the ratio, and
+the daemon's CPU time (all its threads, from /proc) per event. --before DIR runs each mode a second
+time, just before, on the whatshooked package in DIR (`git archive REV whatshooked | tar -x -C DIR`):
+old and new code measured in one run, under the same load. --profile DIR samples every daemon run with
+py-spy ($PY_SPY, else py-spy on the PATH) into DIR/MODE.raw (collapsed stacks).
 """
 
 from __future__ import annotations

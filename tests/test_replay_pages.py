@@ -13,6 +13,7 @@ from tests.support.postgres import BACKENDS, open_backend
 from tests.support.receiver import HookReceiver, Reply
 from tests.test_delivery import eventually, make_config, message, metric, running
 from whatshooked.delivery.owed_check import OwedCheck
+from whatshooked.delivery.replay_filter import ReplayFilter
 from whatshooked.events import Event
 from whatshooked.store.base import Store
 
@@ -124,3 +125,32 @@ async def test_a_recovering_hook_gets_every_page_oldest_first_once(
         await eventually(lambda: store.count == 0)
         assert metric(h.metrics, "whatshooked_replays_total", hook="crm") == 7  # each row submitted once
         assert len(receiver.requests) == 15
+
+
+
+async def test_a_replay_of_many_pages_counts_each_event_once_and_finishes_what_a_removed_hook_held(
+    tmp_path: Path, receiver: HookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay, "REPLAY_PAGE", 2)  # 5 events: three pages
+    receiver.default = Reply(400)  # refused: not retried, and no automatic replay takes them
+    hooks = [{"id": name, "url": receiver.url, "events": ["message.*"]} for name in ("crm", "old")]
+    config = make_config(tmp_path, hooks, {"retry": []})
+    async with running(config) as h:
+        assert h.store is not None
+        store = h.store
+        refused = [message(f"m{n}") for n in range(5)]
+        for e in refused:
+            await h.dispatcher.publish(e)
+        await receiver.wait_for(10)
+        await eventually(lambda: not any(runner.jobs for runner in h.dispatcher.hooks.values()))
+        h.dispatcher.set_hooks(tuple(hook for hook in config.hooks if hook.id == "crm"))  # `old` is removed
+        receiver.default = Reply(200)
+        job = h.dispatcher.replays.start(ReplayFilter())
+        assert job.task is not None
+        result = await job.task
+        assert (result.replayed, result.delivered, result.failed) == (5, 5, 0)
+        assert (job.total, job.delivered, job.failed, job.skipped, job.remaining) == (5, 5, 0, 0, 0)
+        sent = [r.headers["webhook-id"] for r in receiver.requests[10:]]
+        assert sent == [e.id for e in refused]  # each once, oldest first
+        assert store.count == 0  # the removed hook's failed rows do not hold them
+        assert await store.list_undelivered() == []

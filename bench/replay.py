@@ -115,6 +115,7 @@ async def _post_bodies(conn: Connection) -> None:
     bodies = stored_bodies(Path(path))
     conn.send("ready")
     conn.recv()
+    cpu = time.process_time()
     pending = iter(bodies)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
         async def worker() -> None:
@@ -125,7 +126,7 @@ async def _post_bodies(conn: Connection) -> None:
                     assert response.status < 300
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    conn.send("done")
+    conn.send(time.process_time() - cpu)
 
 
 # -- the sink ------------------------------------------------------------------------------------------
@@ -157,7 +158,8 @@ class Sink:
 
 
 # -- the runs ------------------------------------------------------------------------------------------
-async def run_baseline(sink: Sink, db: Path, concurrency: int) -> float:
+async def run_baseline(sink: Sink, db: Path, concurrency: int) -> tuple[float, float]:
+    """Seconds until every POST was answered, and the client's CPU seconds."""
     spawn = multiprocessing.get_context("spawn")
     conn, child = spawn.Pipe()
     process = spawn.Process(target=post_bodies, args=(child,), daemon=True)
@@ -167,10 +169,10 @@ async def run_baseline(sink: Sink, db: Path, concurrency: int) -> float:
     sink.seen.clear()
     started = time.monotonic()
     conn.send("go")
-    await asyncio.to_thread(conn.recv)
+    cpu = await asyncio.to_thread(conn.recv)
     seconds = time.monotonic() - started
     process.join(10)
-    return seconds
+    return seconds, cpu
 
 
 async def undelivered(http: aiohttp.ClientSession, url: str) -> int:
@@ -274,10 +276,10 @@ async def main(args: argparse.Namespace) -> int:
         print(f"store: {args.n} events owed to hook {HOOK!r} (given up, retryable), {size:.0f} B per body, "
               f"built in {time.monotonic() - began:.1f}s; concurrency {args.concurrency}")
         for number in range(1, args.rounds + 1):
-            seconds = await run_baseline(sink, built, args.concurrency)
+            seconds, cpu = await run_baseline(sink, built, args.concurrency)
             times["baseline"].append(seconds)
-            print(f"round {number} baseline (bare aiohttp client): {seconds:.2f}s, {args.n / seconds:,.0f} events/s",
-                  flush=True)
+            print(f"round {number} baseline (bare aiohttp client): {seconds:.2f}s, {args.n / seconds:,.0f} events/s, "
+                  f"CPU {cpu / args.n * 1e6:.0f} us/event", flush=True)
             for mode in runs:
                 name, code = (mode[:-len(" (before)")], args.before) if mode.endswith(" (before)") else (mode, None)
                 seconds, cpu, counted = await run_daemon(name, sink, graph, built, Path(tmp) / name, args.n,

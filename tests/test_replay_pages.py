@@ -66,6 +66,23 @@ async def test_owed_among_answers_for_many_events_and_sees_a_lazy_mark(
         await store.close()
 
 
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_cached_seqs_are_the_cache_pages_positions_without_the_bodies(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store = await open_backend(kind, tmp_path, request)
+    try:
+        events = await given_up(store, 5)
+        await store.mark_delivered(events[1].id, "crm")  # left the cache
+        positions = [position for position, _, _ in await store.cached_after(0, 100)]
+        assert len(positions) == 4
+        assert await store.cached_seqs(0, 100) == positions
+        assert await store.cached_seqs(positions[0], 2) == positions[1:3]
+        assert await store.cached_seqs(positions[-1], 2) == []
+    finally:
+        await store.close()
+
+
 async def test_questions_asked_together_share_one_read(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     store = await open_backend("sqlite", tmp_path, request)
     reads: list[tuple[str, int]] = []

@@ -33,6 +33,7 @@ class OwedCheck:
         asked: dict[str, dict[str, list[asyncio.Future[bool]]]] = {}
         try:
             while self._asked:
+                await asyncio.sleep(0)  # the questions of workers that ask in this turn of the loop join
                 asked, self._asked = self._asked, {}
                 for hook_id, by_event in asked.items():
                     try:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 1024  # events replayed side by side by replay_all (each hook's concurrency still applies)
 RECOVER_PAGE = 1000  # rows read at once by recover
+COUNT_PAGE = 10_000  # seqs read at once to count what a replay without event filters selects
 DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"  # one event's replay
 
 
@@ -89,7 +90,7 @@ class Replayer:
         """Every kept event `wanted` selects, oldest first, a page (REPLAY_PAGE) side by side; `progress` hears of each
         (first `total`, then each outcome). With `wanted.hook_id`, only to that hook."""
         store = self._store
-        positions = {position async for position, _, _ in self._pages(wanted)}
+        positions = await self._count(wanted)
         if progress is not None:
             progress.start(len(positions))
         delivered = failed = seen = 0
@@ -106,6 +107,17 @@ class Replayer:
         log.info("replayed %d cached events%s: %d delivered, %d failed, %d still cached",
                  result.replayed, wanted.describe(), result.delivered, result.failed, result.remaining_cached)
         return result
+
+    async def _count(self, wanted: ReplayFilter) -> set[int]:
+        """Where the selected events stand now; without filters on the events, their bodies are not read."""
+        if wanted.by_event:
+            return {position async for position, _, _ in self._pages(wanted)}
+        positions: set[int] = set()
+        after = 0
+        while page := await self._store.cached_seqs(after, COUNT_PAGE):
+            positions.update(page)
+            after = page[-1]
+        return positions
 
     async def _pages(self, wanted: ReplayFilter) -> AsyncIterator[tuple[int, Event, bytes]]:
         position = 0

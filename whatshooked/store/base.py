@@ -273,6 +273,10 @@ class Store(ABC):
     ) -> list[tuple[int, Event, bytes]]:
         """A page of the cache (undelivered events) after `seq`, in seq order."""
 
+    async def cached_seqs(self, seq: int, limit: int) -> list[int]:
+        """The seqs of a page of the cache after `seq`: cached_after without reading the bodies."""
+        return [position for position, _, _ in await self.cached_after(seq, limit)]
+
     @abstractmethod
     async def seq_of(self, event_id: str) -> int | None:
         """Where a kept event stands in the feed; for one gone, the seq of the last kept event stored before it

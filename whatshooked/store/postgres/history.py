@@ -93,6 +93,12 @@ class HistoryReads:
         found = await self._pool.fetchval(SEQ_OF, event_id)
         return None if found is None else int(found)
 
+    async def cached_seqs(self, seq: int, limit: int) -> list[int]:
+        await self._writes.settled()
+        rows = await self._pool.fetch(
+            "SELECT seq FROM events WHERE seq > $1 AND delivered_at IS NULL ORDER BY seq LIMIT $2", seq, limit)
+        return [int(row["seq"]) for row in rows]
+
     async def owed_among(self, hook_id: str, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
             return set()

@@ -37,6 +37,12 @@ class HistoryReads:
     ) -> list[tuple[int, Event, bytes]]:
         return await self._page(*queries.cache_page(seq, limit, query or CacheQuery()))
 
+    async def cached_seqs(self, seq: int, limit: int) -> list[int]:
+        await self._writer.settled()
+        rows = await self._db.execute_fetchall(
+            "SELECT seq FROM events WHERE seq > ? AND delivered_at IS NULL ORDER BY seq LIMIT ?", (seq, limit))
+        return [int(position) for (position,) in rows]
+
     async def _page(self, sql: str, params: list[Any]) -> list[tuple[int, Event, bytes]]:
         await self._writer.settled()
         rows = await self._db.execute_fetchall(sql, params)

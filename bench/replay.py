@@ -52,7 +52,7 @@ from tests.support.graph_standin import GraphStandin  # noqa: E402
 from tests.support.process import ServeProcess, free_port  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from inbound import cpu_seconds  # noqa: E402
+from inbound import _listen, cpu_seconds  # noqa: E402
 
 from whatshooked.accounts.cloud_api.inbound import parse_payload  # noqa: E402
 from whatshooked.events import Event  # noqa: E402
@@ -144,11 +144,8 @@ class Sink:
 
         app = web.Application()
         app.router.add_post("/hook", hook)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"  # type: ignore[union-attr]
+        self.runner, port = await _listen(app)
+        self.url = f"http://127.0.0.1:{port}/hook"
 
     async def until(self, count: int, within: float) -> None:
         deadline = time.monotonic() + within

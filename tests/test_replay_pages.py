@@ -122,7 +122,8 @@ async def test_a_question_out_at_shutdown_is_cancelled(tmp_path: Path, request: 
 async def test_a_recovering_hook_gets_every_page_oldest_first_once(
     tmp_path: Path, receiver: HookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(replay, "RECOVER_PAGE", 2)  # 7 rows: four pages
+    monkeypatch.setattr(replay, "RECOVER_PAGE", 2)  # 7 rows: four pages...
+    monkeypatch.setattr(replay, "RECOVER_AHEAD", 1)  # ...the third read once the first page was attempted
     receiver.default = Reply(500)
     config = make_config(tmp_path, [{"id": "crm", "url": receiver.url}], {"retry": [], "concurrency": 1})
     async with running(config) as h:
@@ -171,3 +172,36 @@ async def test_a_replay_of_many_pages_counts_each_event_once_and_finishes_what_a
         assert sent == [e.id for e in refused]  # each once, oldest first
         assert store.count == 0  # the removed hook's failed rows do not hold them
         assert await store.list_undelivered() == []
+
+
+async def test_a_recovery_holds_only_a_few_pages_of_jobs_at_once(
+    tmp_path: Path, receiver: HookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay, "RECOVER_PAGE", 2)
+    monkeypatch.setattr(replay, "RECOVER_AHEAD", 1)
+    receiver.default = Reply(500)
+    config = make_config(tmp_path, [{"id": "crm", "url": receiver.url}], {"retry": [], "concurrency": 1})
+    async with running(config) as h:
+        assert h.store is not None
+        store = h.store
+        old = [message(f"old {n}") for n in range(12)]
+        for e in old:
+            await h.dispatcher.publish(e)
+        await receiver.wait_for(12)
+        runner = h.dispatcher.hooks["crm"]
+        await eventually(lambda: not runner.jobs)
+        owned: list[int] = []
+        submit = runner.submit
+
+        def counted(job: replay.Job) -> bool:
+            taken = submit(job)
+            owned.append(len(runner.jobs))
+            return taken
+
+        monkeypatch.setattr(runner, "submit", counted)
+        receiver.default = Reply(200, delay=0.01)
+        await h.dispatcher.publish(message("fresh"))
+        got = await receiver.wait_for(25)
+        assert [r.headers["webhook-id"] for r in got[13:]] == [e.id for e in old]  # oldest first, each once
+        await eventually(lambda: store.count == 0)
+        assert max(owned) <= 4  # two pages of two (all 12 at once before)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 
@@ -21,7 +22,8 @@ from whatshooked.store.base import DeliveryRow, Store
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 1024  # events replayed side by side by replay_all (each hook's concurrency still applies)
-RECOVER_PAGE = 1000  # rows read at once by recover
+RECOVER_PAGE = 1000  # rows read at once by recover...
+RECOVER_AHEAD = 2  # ...with at most this many more pages queued while one is attempted
 COUNT_PAGE = 10_000  # seqs read at once to count what a replay without event filters selects
 DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"  # one event's replay
 
@@ -55,17 +57,26 @@ class Replayer:
         """
         hook_id = runner.hook.id
         replayed = after = 0
-        while True:  # in pages, so the first ones are on their way while the rest are read
+        ahead: deque[list[asyncio.Future[bool]]] = deque()  # each page's jobs' next attempts, oldest first
+        while True:  # in pages, so the first ones are on their way while the rest are read...
             page = await self._store.given_up_for(hook_id, after, RECOVER_PAGE)
+            attempts: list[asyncio.Future[bool]] = []
             for row in page:
                 event = row.event
-                if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
+                job = Job(event, row.body, waiters=[asyncio.get_running_loop().create_future()])
+                if event.id not in runner.jobs and runner.submit(job):
+                    attempts += job.waiters
                     runner.meters.replays.inc()
                     replayed += 1
             last = page[-1].event.seq if page else None
             if len(page) < RECOVER_PAGE or last is None or self._closing():
                 break
             after = last
+            ahead.append(attempts)
+            if len(ahead) > RECOVER_AHEAD:  # ...and only so many ahead of the attempts (memory stays bounded)
+                oldest = ahead.popleft()
+                if oldest:
+                    await asyncio.wait(oldest)
         if replayed:
             log.info("hook %s answers again: replaying %d events it was owed, oldest first", hook_id, replayed,
                      extra={"hook_id": hook_id})

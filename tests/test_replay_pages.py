@@ -4,6 +4,7 @@ owed?" questions answered many to a read, with every guarantee of the one-by-one
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,7 @@ async def test_questions_asked_together_share_one_read(tmp_path: Path, request: 
     reads: list[tuple[str, int]] = []
     real = store.owed_among
 
-    async def counted(hook_id: str, event_ids: list[str]) -> set[str]:
+    async def counted(hook_id: str, event_ids: Sequence[str]) -> set[str]:
         reads.append((hook_id, len(event_ids)))
         return await real(hook_id, event_ids)
 

@@ -140,6 +140,7 @@ class Dispatcher:
         stopping = asyncio.gather(*(runner.stop(deadline) for runner in self._runners.values()))
         await self._retiring.finish(deadline)
         left = sum(await stopping)
+        await self._lanes.owed.close()
         await self._replies.finish(end - loop.time())
         if left:
             where = "kept in the store for the next start" if self._store.persistent else \

@@ -11,6 +11,7 @@ import aiohttp
 
 from whatshooked.config.model import Config, HookConfig
 from whatshooked.delivery.health import Health
+from whatshooked.delivery.owed_check import OwedCheck
 from whatshooked.events import Event
 from whatshooked.store.base import Store
 
@@ -48,8 +49,10 @@ class Lanes:
     closing: Callable[[], bool]
     health: Health = field(default_factory=Health)  # every attempt's outcome, per hook (health.py)
     timeout: aiohttp.ClientTimeout = field(init=False)
+    owed: OwedCheck = field(init=False)  # "still owed?" before a retry, replay or resume: many in one read
 
     def __post_init__(self) -> None:
+        self.owed = OwedCheck(self.store)
         self.follow(self.config)
 
     def follow(self, config: Config) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 
@@ -16,11 +17,14 @@ from whatshooked.delivery.job import Job
 from whatshooked.delivery.replay_filter import Progress, ReplayFilter
 from whatshooked.delivery.runner import HookRunner
 from whatshooked.events import Event
-from whatshooked.store.base import Store
+from whatshooked.store.base import DeliveryRow, Store
 
 log = logging.getLogger(__name__)
 
-REPLAY_PAGE = 256  # events replayed side by side by replay_all (each hook's concurrency still applies)
+REPLAY_PAGE = 1024  # events replayed side by side by replay_all (each hook's concurrency still applies)
+RECOVER_PAGE = 1000  # rows read at once by recover...
+RECOVER_AHEAD = 2  # ...with at most this many more pages queued while one is attempted
+COUNT_PAGE = 10_000  # seqs read at once to count what a replay without event filters selects
 DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"  # one event's replay
 
 
@@ -52,14 +56,27 @@ class Replayer:
         then every retry still waiting for its time.
         """
         hook_id = runner.hook.id
-        replayed = 0
-        for row in await self._store.given_up_for(hook_id):
-            event = row.event
-            if event.id not in runner.jobs and runner.submit(Job(event, row.body)):
-                runner.meters.replays.inc()
-                replayed += 1
-                log.debug("hook %s answers again: replaying event %s (%s)", hook_id, event.id, event.type,
-                          extra={"hook_id": hook_id, "event_id": event.id})
+        replayed = after = 0
+        ahead: deque[list[asyncio.Future[bool]]] = deque()  # each page's jobs' next attempts, oldest first
+        while True:  # in pages, so the first ones are on their way while the rest are read...
+            page = await self._store.given_up_for(hook_id, after, RECOVER_PAGE)
+            attempts: list[asyncio.Future[bool]] = []
+            for row in page:
+                event = row.event
+                job = Job(event, row.body, waiters=[asyncio.get_running_loop().create_future()])
+                if event.id not in runner.jobs and runner.submit(job):
+                    attempts += job.waiters
+                    runner.meters.replays.inc()
+                    replayed += 1
+            last = page[-1].event.seq if page else None
+            if len(page) < RECOVER_PAGE or last is None or self._closing():
+                break
+            after = last
+            ahead.append(attempts)
+            if len(ahead) > RECOVER_AHEAD:  # ...and only so many ahead of the attempts (memory stays bounded)
+                oldest = ahead.popleft()
+                if oldest:
+                    await asyncio.wait(oldest)
         if replayed:
             log.info("hook %s answers again: replaying %d events it was owed, oldest first", hook_id, replayed,
                      extra={"hook_id": hook_id})
@@ -75,29 +92,22 @@ class Replayer:
         body = await self._store.get_body(event_id)
         if body is None:
             return False
-        return await self._replay(Event.from_json(body), body) == DELIVERED
+        return await self._replay_page([(Event.from_json(body), body)]) == [DELIVERED]
 
     async def replay_all(self) -> ReplayResult:
         return await self.replay_matching(ReplayFilter())
 
     async def replay_matching(self, wanted: ReplayFilter, progress: Progress | None = None) -> ReplayResult:
-        """Every kept event `wanted` selects, oldest first, 256 side by side; `progress` hears of each
+        """Every kept event `wanted` selects, oldest first, a page (REPLAY_PAGE) side by side; `progress` hears of each
         (first `total`, then each outcome). With `wanted.hook_id`, only to that hook."""
         store = self._store
-        positions = {position async for position, _, _ in self._pages(wanted)}
+        positions = await self._count(wanted)
         if progress is not None:
             progress.start(len(positions))
         delivered = failed = seen = 0
-
-        async def one(event: Event, body: bytes) -> str:
-            outcome = await self._replay(event, body, wanted.hook_id)
-            if progress is not None:
-                progress.step(outcome)  # as each one ends, so a slow hook's replay shows it moves
-            return outcome
-
         async for page in self._batches(wanted, positions):
             seen += len(page)
-            outcomes = await asyncio.gather(*(one(event, body) for event, body in page))
+            outcomes = await self._replay_page(page, wanted.hook_id, progress)
             delivered += sum(outcome == DELIVERED for outcome in outcomes)
             failed += sum(outcome == FAILED for outcome in outcomes)
         for _ in range(len(positions) - seen):  # left the cache since it was counted: delivered by another replay
@@ -108,6 +118,17 @@ class Replayer:
         log.info("replayed %d cached events%s: %d delivered, %d failed, %d still cached",
                  result.replayed, wanted.describe(), result.delivered, result.failed, result.remaining_cached)
         return result
+
+    async def _count(self, wanted: ReplayFilter) -> set[int]:
+        """Where the selected events stand now; without filters on the events, their bodies are not read."""
+        if wanted.by_event:
+            return {position async for position, _, _ in self._pages(wanted)}
+        positions: set[int] = set()
+        after = 0
+        while page := await self._store.cached_seqs(after, COUNT_PAGE):
+            positions.update(page)
+            after = page[-1]
+        return positions
 
     async def _pages(self, wanted: ReplayFilter) -> AsyncIterator[tuple[int, Event, bytes]]:
         position = 0
@@ -132,31 +153,51 @@ class Replayer:
         if batch:
             yield batch
 
-    async def _replay(self, event: Event, body: bytes, hook_id: str | None = None) -> str:
-        """DELIVERED (every target has it now, or it left meanwhile), FAILED, or SKIPPED (no target)."""
+    async def _replay_page(self, page: list[tuple[Event, bytes]], hook_id: str | None = None,
+                           progress: Progress | None = None) -> list[str]:
+        """Each event once to its targets, side by side: the page's rows are read once before (not per
+        event) and once after, for the events every target took, to finish those no configured hook owes."""
+        rows = await self._store.deliveries_for([event.id for event, _ in page])
+        outcomes = await asyncio.gather(*(self._replay(event, body, rows[event.id], hook_id, progress)
+                                          for event, body in page))
+        await self._finish([event.id for (event, _), (_, took) in zip(page, outcomes, strict=True) if took])
+        return [outcome for outcome, _ in outcomes]
+
+    async def _replay(self, event: Event, body: bytes, rows: list[DeliveryRow], hook_id: str | None,
+                      progress: Progress | None) -> tuple[str, bool]:
+        """DELIVERED (every target has it now, or it left meanwhile), FAILED, or SKIPPED (no target); and
+        whether every target took it in this replay. `rows`: the event's delivery rows, read just before."""
+        outcome, took = await self._send(event, body, {row.hook_id: row.state for row in rows}, hook_id)
+        if progress is not None:
+            progress.step(outcome)  # as each one ends, so a slow hook's replay shows it moves
+        return outcome, took
+
+    async def _send(self, event: Event, body: bytes, rows: dict[str, str], hook_id: str | None) -> tuple[str, bool]:
         store = self._store
-        rows = {row.hook_id: row.state for row in await store.deliveries_of(event.id)}
         targets = [r for r in self._matching(event) if rows.get(r.hook.id) != "delivered"
                    and (hook_id is None or r.hook.id == hook_id)]
         if not targets or self._closing():
-            return SKIPPED
+            return SKIPPED, False
         missing = [runner.hook.id for runner in targets if runner.hook.id not in rows]
         if missing and not await store.add_deliveries(event.id, missing):
-            return DELIVERED  # it left the cache meanwhile: another replay (or new traffic's recovery) took it
+            return DELIVERED, False  # it left the cache meanwhile: another replay (or new traffic's recovery) took it
         for runner in targets:
             runner.meters.replays.inc()
-            log.debug("replaying event %s (%s) to hook %s", event.id, event.type, runner.hook.id,
-                      extra={"event_id": event.id, "hook_id": runner.hook.id})
         results = await asyncio.gather(*(runner.replay(event, body) for runner in targets))
         if all(results):
-            # Finished only when no configured hook is owed it: a paused or re-routed hook (not a target
-            # now) keeps its row; rows of hooks removed from the config do not hold the event.
-            configured = self._configured()
-            left = [row for row in await store.deliveries_of(event.id)
-                    if row.state != "delivered" and row.hook_id in configured]
-            if not left:
-                await store.finish_event(event.id)
-            return DELIVERED
+            return DELIVERED, True
         # A job that found its row gone or delivered (another replay got there first) reports False.
         owed = {row.hook_id for row in await store.deliveries_of(event.id) if row.state != "delivered"}
-        return FAILED if any(runner.hook.id in owed for runner in targets) else DELIVERED
+        return (FAILED if any(runner.hook.id in owed for runner in targets) else DELIVERED), False
+
+    async def _finish(self, event_ids: list[str]) -> None:
+        """Finished only when no configured hook is owed it: a paused or re-routed hook (not a target now)
+        keeps its row; rows of hooks removed from the config do not hold the event. (The delivered marks
+        finish an event with no row left owed by themselves: only the rare others need a write here.)"""
+        if not event_ids:
+            return
+        configured = self._configured()
+        for event_id, rows in (await self._store.deliveries_for(event_ids)).items():
+            owed = [row for row in rows if row.state != "delivered"]
+            if owed and not any(row.hook_id in configured for row in owed):
+                await self._store.finish_event(event_id)

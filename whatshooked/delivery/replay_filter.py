@@ -31,6 +31,11 @@ class ReplayFilter:
             return False
         return (self.since is None or moment >= self.since) and (self.until is None or moment < self.until)
 
+    @property
+    def by_event(self) -> bool:
+        """It looks into the events (type, account, time), not only at where they go."""
+        return any(value is not None for value in (self.event_type, self.account_id, self.since, self.until))
+
     def describe(self) -> str:
         """For the log: ` (event_type=…, hook_id=…)`, or nothing without filters."""
         parts = [f"{name}={value.isoformat() if isinstance(value, datetime) else value}"

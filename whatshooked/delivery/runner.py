@@ -215,7 +215,7 @@ class HookRunner:
         # Only a job fresh from its event's commit is surely owed: any other (a retry, a replay, a recovery)
         # may find its row delivered by another replay, or deleted, pruned or cleared while it waited.
         if (job.attempts or job.paused or job.committed_at is None) and \
-                not await lanes.store.has_delivery(event.id, self._hook.id):
+                not await lanes.owed.owed(event.id, self._hook.id):
             self._done(job, False)
             return
         want_reply = lanes.wants_replies and event.type == "message.received"

@@ -240,12 +240,18 @@ class Store(ABC):
         return []
 
     @abstractmethod
-    async def given_up_for(self, hook_id: str) -> list[Delivery]:
-        """Rows whose retries ran out on retryable errors (not refusals), oldest first."""
+    async def given_up_for(self, hook_id: str, after: int = 0, limit: int | None = None) -> list[Delivery]:
+        """Rows whose retries ran out on retryable errors (not refusals), oldest first: those of events
+        after seq `after`, at most `limit` of them (a page; None: all)."""
 
     @abstractmethod
     async def has_delivery(self, event_id: str, hook_id: str) -> bool:
         """The hook is still owed the event (False once delivered, deleted or pruned)."""
+
+    async def owed_among(self, hook_id: str, event_ids: Sequence[str]) -> set[str]:
+        """Which of these events the hook is still owed (has_delivery for many, one read where the
+        backend can)."""
+        return {event_id for event_id in event_ids if await self.has_delivery(event_id, hook_id)}
 
     @abstractmethod
     async def owed(self) -> dict[str, tuple[int, float]]:
@@ -266,6 +272,10 @@ class Store(ABC):
         self, seq: int, limit: int, query: CacheQuery | None = None,
     ) -> list[tuple[int, Event, bytes]]:
         """A page of the cache (undelivered events) after `seq`, in seq order."""
+
+    async def cached_seqs(self, seq: int, limit: int) -> list[int]:
+        """The seqs of a page of the cache after `seq`: cached_after without reading the bodies."""
+        return [position for position, _, _ in await self.cached_after(seq, limit)]
 
     @abstractmethod
     async def seq_of(self, event_id: str) -> int | None:

@@ -110,7 +110,7 @@ class MemoryStore(Store):
     async def pending(self, hook_ids: Sequence[str]) -> list[Delivery]:
         return []
 
-    async def given_up_for(self, hook_id: str) -> list[Delivery]:
+    async def given_up_for(self, hook_id: str, after: int = 0, limit: int | None = None) -> list[Delivery]:
         return []
 
     async def has_delivery(self, event_id: str, hook_id: str) -> bool:

@@ -30,7 +30,7 @@ RELEASE = "UPDATE deliveries SET claimed_by = '', lease_until = 0 WHERE claimed_
 GIVEN_UP_FOR = """
 SELECT e.seq, e.body, d.hook_id, d.state, d.attempts, d.next_attempt_at, d.retryable
 FROM deliveries d JOIN events e ON e.id = d.event_id
-WHERE d.state = 'failed' AND d.retryable AND d.hook_id = $1 ORDER BY e.seq
+WHERE d.state = 'failed' AND d.retryable AND d.hook_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3
 """
 
 # $1 event id, $2 hook ids, $3 node, $4 lease seconds: rows for more hooks (replays), existing rows kept;

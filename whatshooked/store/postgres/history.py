@@ -93,6 +93,21 @@ class HistoryReads:
         found = await self._pool.fetchval(SEQ_OF, event_id)
         return None if found is None else int(found)
 
+    async def cached_seqs(self, seq: int, limit: int) -> list[int]:
+        await self._writes.settled()
+        rows = await self._pool.fetch(
+            "SELECT seq FROM events WHERE seq > $1 AND delivered_at IS NULL ORDER BY seq LIMIT $2", seq, limit)
+        return [int(row["seq"]) for row in rows]
+
+    async def owed_among(self, hook_id: str, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        await self._writes.settled()
+        rows = await self._pool.fetch(
+            "SELECT event_id FROM deliveries WHERE hook_id = $1 AND event_id = ANY($2::text[]) "
+            "AND state != 'delivered'", hook_id, list(event_ids))
+        return {row["event_id"] for row in rows}
+
     async def deliveries_for(self, event_ids: Sequence[str]) -> dict[str, list[DeliveryRow]]:
         out: dict[str, list[DeliveryRow]] = {event_id: [] for event_id in event_ids}
         if not event_ids:

@@ -248,9 +248,9 @@ class PostgresStore(KeptAnswers, HistoryReads, Store):
         rows = await self._pool.fetch(claims.CLAIM, list(hook_ids), self.node, self._lease, own_too)
         return [self._delivery(row) for row in rows]
 
-    async def given_up_for(self, hook_id: str) -> list[Delivery]:
+    async def given_up_for(self, hook_id: str, after: int = 0, limit: int | None = None) -> list[Delivery]:
         await self._writes.settled()
-        rows = await self._pool.fetch(claims.GIVEN_UP_FOR, hook_id)
+        rows = await self._pool.fetch(claims.GIVEN_UP_FOR, hook_id, after, limit)  # LIMIT NULL: all
         return [self._delivery(row) for row in rows]
 
     def _delivery(self, row: Any) -> Delivery:

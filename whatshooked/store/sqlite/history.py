@@ -14,6 +14,7 @@ import aiosqlite
 import whatshooked.store.sqlite.queries as queries
 from whatshooked.events import Event, with_seq
 from whatshooked.store.base import Attempt, CacheQuery, DeliveryRow, Owed
+from whatshooked.store.sqlite.statements import _padded
 from whatshooked.store.sqlite.writer import Writer
 
 
@@ -36,11 +37,35 @@ class HistoryReads:
     ) -> list[tuple[int, Event, bytes]]:
         return await self._page(*queries.cache_page(seq, limit, query or CacheQuery()))
 
+    async def cached_seqs(self, seq: int, limit: int) -> list[int]:
+        await self._writer.settled()
+        rows = await self._db.execute_fetchall(
+            "SELECT seq FROM events WHERE seq > ? AND delivered_at IS NULL ORDER BY seq LIMIT ?", (seq, limit))
+        return [int(position) for (position,) in rows]
+
     async def _page(self, sql: str, params: list[Any]) -> list[tuple[int, Event, bytes]]:
         await self._writer.settled()
         rows = await self._db.execute_fetchall(sql, params)
         pages = [(int(position), with_seq(self._plain(blob), position)) for position, blob in rows]
         return [(position, Event.from_json(body), body) for position, body in pages]
+
+    async def owed_among(self, hook_id: str, event_ids: Sequence[str]) -> set[str]:
+        """Without waiting for the writes handed over: a delivered mark not committed yet is taken from the
+        writer instead (taken before the read, so each mark is seen one way or the other), and the commit
+        that waiting would force for each question is saved (deletions racing the read may be missed,
+        as if they had come just after it)."""
+        if not event_ids:
+            return set()
+        marked = self._writer.uncommitted_delivered(hook_id)
+        owed: set[str] = set()
+        for start in range(0, len(event_ids), 512):  # well under SQLite's parameter limit
+            part = _padded(list(event_ids[start:start + 512]))  # a few statement texts, each prepared once
+            rows = await self._db.execute_fetchall(
+                f"SELECT event_id FROM deliveries WHERE hook_id = ? AND event_id IN ({','.join('?' * len(part))}) "
+                "AND state != 'delivered'", (hook_id, *part),
+            )
+            owed.update(event_id for (event_id,) in rows)
+        return owed - marked
 
     async def seq_of(self, event_id: str) -> int | None:
         await self._writer.settled()

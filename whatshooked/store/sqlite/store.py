@@ -282,16 +282,17 @@ class SQLiteStore(KeptAnswers, HistoryReads, Store):
             f"d.state = 'pending' AND d.hook_id IN ({marks})", tuple(hook_ids)
         )
 
-    async def given_up_for(self, hook_id: str) -> list[Delivery]:
-        """Rows whose retries ran out on retryable errors (not refusals), oldest first."""
-        return await self._deliveries("d.state = 'failed' AND d.retryable = 1 AND d.hook_id = ?", (hook_id,))
+    async def given_up_for(self, hook_id: str, after: int = 0, limit: int | None = None) -> list[Delivery]:
+        """Rows whose retries ran out on retryable errors (not refusals), oldest first; a page after `after`."""
+        return await self._deliveries("d.state = 'failed' AND d.retryable = 1 AND d.hook_id = ? AND e.seq > ?",
+                                      (hook_id, after), -1 if limit is None else limit)
 
-    async def _deliveries(self, where: str, params: tuple[Any, ...]) -> list[Delivery]:
+    async def _deliveries(self, where: str, params: tuple[Any, ...], limit: int = -1) -> list[Delivery]:
         await self._writer.settled()
         rows = await self._db.execute_fetchall(
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id "
-            f"WHERE {where} ORDER BY e.seq",
-            params,
+            f"WHERE {where} ORDER BY e.seq LIMIT ?",
+            (*params, limit),
         )
         out = []
         for seq, blob, hook_id, state, attempts, next_at, retryable in rows:

@@ -76,6 +76,7 @@ class Writer:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whatshooked-store-writer")
         self._conn: sqlite3.Connection | None = None
         self._pending: list[Write] = []  # handed over, not yet in a transaction
+        self._batch: list[Write] = []  # in the transaction being committed
         self._handed = 0  # writes handed over so far...
         self._settled = 0  # ...and how many of them are settled (committed or failed), in order
         self._readers: list[tuple[int, asyncio.Future[None]]] = []  # waiting for _settled to reach theirs
@@ -131,6 +132,11 @@ class Writer:
         self._wake.set()
         await asyncio.shield(future)
 
+    def uncommitted_delivered(self, hook_id: str) -> set[str]:
+        """Events with a delivered mark for this hook handed over but not committed yet."""
+        return {params[0] for write in (*self._batch, *self._pending) for index, params in write.statements
+                if index == DELIVERED and params[1] == hook_id}
+
     def _settle_readers(self, count: int) -> None:
         self._settled += count
         waiting = []
@@ -166,9 +172,11 @@ class Writer:
                     self._lazy_timer = None
                 while self._pending:  # writes handed over meanwhile join the next batch
                     batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                    self._batch = batch
                     try:
                         await self._commit_batch(batch)
                     finally:
+                        self._batch = []
                         self._settle_readers(len(batch))
                 if self._closed:
                     return

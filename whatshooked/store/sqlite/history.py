@@ -14,7 +14,7 @@ import aiosqlite
 import whatshooked.store.sqlite.queries as queries
 from whatshooked.events import Event, with_seq
 from whatshooked.store.base import Attempt, CacheQuery, DeliveryRow, Owed
-from whatshooked.store.sqlite.statements import _padded
+from whatshooked.store.sqlite.statements import padded
 from whatshooked.store.sqlite.writer import Writer
 
 
@@ -59,7 +59,7 @@ class HistoryReads:
         marked = self._writer.uncommitted_delivered(hook_id)
         owed: set[str] = set()
         for start in range(0, len(event_ids), 512):  # well under SQLite's parameter limit
-            part = _padded(list(event_ids[start:start + 512]))  # a few statement texts, each prepared once
+            part = padded(list(event_ids[start:start + 512]))  # a few statement texts, each prepared once
             rows = await self._db.execute_fetchall(
                 f"SELECT event_id FROM deliveries WHERE hook_id = ? AND event_id IN ({','.join('?' * len(part))}) "
                 "AND state != 'delivered'", (hook_id, *part),

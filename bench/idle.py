@@ -202,7 +202,7 @@ async def main(args: argparse.Namespace) -> int:
                     else:
                         text = web_config(folder, port, session, hook_url)
                         env["HTTPS_PROXY"] = DEAD_PROXY
-                    if args.event_loop:  # server.event_loop as asked (the default is auto: uvloop)
+                    if args.event_loop:  # server.event_loop as asked (not set: asyncio)
                         text = text.replace("server:\n", f"server:\n  event_loop: {args.event_loop}\n", 1)
                     config = folder / "config.yaml"
                     config.write_text(text)
@@ -233,7 +233,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of RSS readings (after 1 s of rest)")
     parser.add_argument("--cases", default="starter,cloud,web")
-    parser.add_argument("--event-loop", default="", help="server.event_loop in every config (default: not set, auto)")
+    parser.add_argument("--event-loop", default="", help="server.event_loop in every config (not set: asyncio)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="set in every serve's environment (repeatable)")
     sys.exit(asyncio.run(main(parser.parse_args())))

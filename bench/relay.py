@@ -209,8 +209,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--paced", type=int, default=1000, help="events/s of the paced run (default 1000)")
     parser.add_argument("--before", default="", type=lambda path: str(Path(path).resolve()),
                         help="a checkout of older code (git worktree add /tmp/before REV): its daemon runs too")
-    parser.add_argument("--loops", default="uvloop,asyncio",
-                        help="server.event_loop of each daemon, compared in the same rounds (default uvloop,asyncio)")
+    parser.add_argument("--loops", default="asyncio,uvloop",
+                        help="server.event_loop of each daemon, in the same rounds; the paced run uses the first")
     return parser.parse_args(argv)
 
 

@@ -36,7 +36,7 @@ class ServerConfig:
     trusted_origins: tuple[str, ...] = ()  # config_rules.origin_key forms: scheme://host:port
     request_timeout: float = 30.0
     max_connections: int = 1024
-    event_loop: str = "auto"  # auto (uvloop when installed) | uvloop | asyncio
+    event_loop: str = "asyncio"  # asyncio | uvloop (docs/performance.md)
 
     @property
     def local_url(self) -> str:

@@ -160,12 +160,12 @@ class ConfigBuilder(SectionReader):
         )
 
     def event_loop(self, sv: dict[str, Any]) -> str:
-        value = self.get(sv, "server", "event_loop", str, "auto")
+        value = self.get(sv, "server", "event_loop", str, "asyncio")
         if value not in EVENT_LOOPS:
             self.problem("server.event_loop", f"must be one of {', '.join(EVENT_LOOPS)}, not {value!r}")
-            return "auto"
+            return "asyncio"
         if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
-            self.problem("server.event_loop", "uvloop is not installed (pip install uvloop), or use auto or asyncio")
+            self.problem("server.event_loop", "uvloop is not installed here (pip install uvloop), or use asyncio")
         return value
 
     def origins(self, value: Any) -> tuple[str, ...]:
@@ -281,5 +281,5 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _TOP_KEYS = ("server", "storage", "message_cache", "delivery", "media", "logging", "accounts", "hooks")
 _SERVER_KEYS = {"host", "port", "api_key", "username", "password", "public_url", "max_body", "metrics_public",
                 "trusted_origins", "request_timeout", "max_connections", "event_loop"}
-EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+EVENT_LOOPS = ("asyncio", "uvloop")
 _ACCOUNT_KEYS = {"id", "type", "phone_number", "disabled"}

@@ -209,3 +209,28 @@ def test_the_recursive_depth_check_answers_as_the_walk_did() -> None:
     for _ in range(5000):  # far deeper than Python's recursion limit: the check stops at MAX_DEPTH
         chain = [chain]
     assert too_deep(chain)
+
+
+@pytest.mark.parametrize("depth", [64, 255, 256, 257, 400, 990, 1000, 1023, 1100])
+def test_deep_nesting_gets_the_standard_librarys_answer(depth: int) -> None:
+    """orjson reads 1024 deep; what json.loads refuses (RecursionError) must stay refused."""
+    for raw in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth):
+        try:
+            expected: object = strict_json.loads(raw.decode())
+        except RecursionError:
+            with pytest.raises(RecursionError):
+                strict_json.loads(raw)
+        else:
+            assert strict_json.loads(raw) == expected
+
+
+def test_compact_refuses_what_json_dumps_refused() -> None:
+    import dataclasses  # noqa: PLC0415 - only this test needs it
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    for value in ({"when": datetime.now(UTC)}, {"point": Point(1)}):
+        with pytest.raises(TypeError):
+            strict_json.compact(value)

@@ -29,6 +29,25 @@ _LONG_NUMBER = b"0" * 19
 as a float: looked for with bytes.translate and `in` (a regex took five times orjson's own time)."""
 
 
+FAST_DEPTH = 256
+"""orjson's answer is kept only for values nested no deeper than this: json.loads refuses nesting near
+Python's recursion limit (sooner on a deep stack), and callers rely on RecursionError for those."""
+_COMPACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+"""What json.dumps refuses (dataclasses, datetimes) or writes its own way (subclasses: IntEnum, str
+subclasses) is passed to the standard library, which decides as it always did."""
+
+
+def _deeper(node: Any, room: int) -> bool:
+    """True when containers nest more than `room` deep (recursing at most `room` calls)."""
+    if room <= 0:
+        return True
+    for child in node.values() if type(node) is dict else node if type(node) is list else ():
+        kind = type(child)
+        if (kind is dict or kind is list) and _deeper(child, room - 1):
+            return True
+    return False
+
+
 class NotFinite(ValueError):
     """A number in the JSON is too big for a float (`1e999`): valid JSON, but not one to pass on."""
 
@@ -62,9 +81,12 @@ def loads(raw: bytes | str) -> Any:
     """
     if isinstance(raw, bytes) and _LONG_NUMBER not in raw.translate(_DIGITS):
         try:
-            return orjson.loads(raw)
+            value = orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass  # the standard library's reading decides: its error, or U+FFFD for a lone surrogate
+        else:  # orjson reads 1024 deep; past FAST_DEPTH the standard library decides (RecursionError)
+            if raw.count(b"{") + raw.count(b"[") <= FAST_DEPTH or not _deeper(value, FAST_DEPTH):
+                return value
     value = json.loads(raw, parse_constant=_constant, parse_float=_float)
     if isinstance(raw, str):
         if _SURROGATE.search(raw) or _SURROGATE_ESCAPE.search(raw.encode("utf-8", "surrogatepass")):
@@ -97,6 +119,6 @@ def dumps(value: Any, **options: Any) -> str:
 def compact(value: Any) -> bytes:
     """UTF-8 JSON without spaces (dumps with `separators=(",", ":"), ensure_ascii=False`), same guards."""
     try:
-        return orjson.dumps(value)  # NaN/Infinity become null here too
+        return orjson.dumps(value, option=_COMPACT)  # NaN/Infinity become null here too
     except TypeError:  # a lone surrogate, an integer past 64 bits, a key that is not a string
         return dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -46,6 +46,9 @@ WARN_EVERY = 60.0
 """Cut connections are summed up in one warning at most this often (an attack must not flood the log)."""
 
 
+TIMER_SLACK = 0.001
+"""A timer may fire this much before its time (uvloop counts whole milliseconds): then the deadline has come."""
+
 BACKLOG = 16
 """Listen backlog, and so how many connections asyncio accepts in one go before any is looked at."""
 BURSTS = 4
@@ -200,7 +203,7 @@ class GuardedProtocol(asyncio.Protocol):
         if self._deadline is None or self.was_cut:
             return
         loop = asyncio.get_running_loop()
-        if loop.time() < self._deadline:
+        if loop.time() < self._deadline - TIMER_SLACK:
             self._timer = loop.call_at(self._deadline, self._expired)
             return
         self._deadline = None
@@ -220,8 +223,8 @@ class GuardedProtocol(asyncio.Protocol):
         and no later data_received would arm it. An idle kept-alive connection is so closed (408) after
         request_timeout, before aiohttp's own keep-alive timeout would."""
         self.request = None
-        if self.transport is not None and not self.was_cut:
-            self._arm()
+        if self.transport is not None and not self.was_cut and not self.transport.is_closing():
+            self._arm()  # (a client gone while its handler ran needs no deadline: connection_lost has run)
             self._idle = True  # the first byte that comes in starts the deadline anew
 
     def cut(self, why: str) -> None:

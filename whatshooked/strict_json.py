@@ -37,11 +37,18 @@ _COMPACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | 
 subclasses) is passed to the standard library, which decides as it always did."""
 
 
+def nested_deeper(value: Any, limit: int) -> bool:
+    """True when containers nest more than `limit` deep (recursing at most `limit` calls deep).
+
+    Runs for every webhook change: no tuple or generator per value, scalars skipped at once."""
+    kind = type(value)
+    return (kind is dict or kind is list) and _deeper(value, limit)
+
+
 def _deeper(node: Any, room: int) -> bool:
-    """True when containers nest more than `room` deep (recursing at most `room` calls)."""
     if room <= 0:
         return True
-    for child in node.values() if type(node) is dict else node if type(node) is list else ():
+    for child in node.values() if type(node) is dict else node:
         kind = type(child)
         if (kind is dict or kind is list) and _deeper(child, room - 1):
             return True
@@ -85,7 +92,7 @@ def loads(raw: bytes | str) -> Any:
         except orjson.JSONDecodeError:
             pass  # the standard library's reading decides: its error, or U+FFFD for a lone surrogate
         else:  # orjson reads 1024 deep; past FAST_DEPTH the standard library decides (RecursionError)
-            if raw.count(b"{") + raw.count(b"[") <= FAST_DEPTH or not _deeper(value, FAST_DEPTH):
+            if raw.count(b"{") + raw.count(b"[") <= FAST_DEPTH or not nested_deeper(value, FAST_DEPTH):
                 return value
     value = json.loads(raw, parse_constant=_constant, parse_float=_float)
     if isinstance(raw, str):

@@ -44,20 +44,8 @@ def load_body(body: bytes) -> Any:
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """True when containers nest more than `limit` deep (recursing at most `limit` calls deep)."""
-    kind = type(value)
-    return (kind is dict or kind is list) and not _within(value, limit)
-
-
-def _within(node: Any, room: int) -> bool:
-    """Runs for every change of every webhook: no tuple or generator per value, scalars skipped at once."""
-    if room <= 0:
-        return False
-    for child in node.values() if type(node) is dict else node:
-        kind = type(child)
-        if (kind is dict or kind is list) and not _within(child, room - 1):
-            return False
-    return True
+    """True when containers nest more than `limit` deep."""
+    return strict_json.nested_deeper(value, limit)
 
 
 def nests_within(body: bytes, limit: int = MAX_DEPTH) -> bool:

@@ -19,7 +19,6 @@ import asyncio
 import copy
 import json
 import multiprocessing
-import signal
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from inbound import FIXTURE, ROOT, serve_baseline, serve_rig  # noqa: E402
+from inbound import FIXTURE, ROOT, serve_baseline, serve_rig, serving  # noqa: E402
 from relay import Sink, _listen  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
@@ -104,43 +103,32 @@ async def main(args: argparse.Namespace) -> int:
             daemons.append(ServeProcess(config, port, env=env))
         daemon, bare = daemons[:2]
         try:
-            for one in daemons:
-                await one.start()
-                await one.healthy()
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
-                print(f"{'round':<6} {'baseline ev/s':>14} {'committed ev/s':>15} {'delivered ev/s':>15} "
-                      f"{'x baseline':>11} {'no hook: committed ev/s':>24}"
-                      + (f" {'before: committed ev/s':>19}" if args.before else ""))
-                for number in range(1, args.rounds + 1):
-                    base_seconds = await post_all(http, baseline_url, batched_posts(args.posts, args.per_post),
-                                                  args.concurrency)
-                    posts = batched_posts(args.posts, args.per_post)
-                    sink.expect(n)
-                    started = time.monotonic()
-                    committed = await post_all(http, daemon.url + WEBHOOK_PATH, posts, args.concurrency)
-                    await asyncio.wait_for(sink.done.wait(), 300)
-                    delivered = max(sink.arrived.values()) - started
-                    alone = await post_all(http, bare.url + WEBHOOK_PATH, batched_posts(args.posts, args.per_post),
-                                           args.concurrency)
-                    before = ""
-                    if args.before:
+            async with serving(daemons, stop_within=30):
+                async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
+                    print(f"{'round':<6} {'baseline ev/s':>14} {'committed ev/s':>15} {'delivered ev/s':>15} "
+                          f"{'x baseline':>11} {'no hook: committed ev/s':>24}"
+                          + (f" {'before: committed ev/s':>19}" if args.before else ""))
+                    for number in range(1, args.rounds + 1):
+                        base_seconds = await post_all(http, baseline_url, batched_posts(args.posts, args.per_post),
+                                                      args.concurrency)
+                        posts = batched_posts(args.posts, args.per_post)
                         sink.expect(n)
-                        old = await post_all(http, daemons[2].url + WEBHOOK_PATH,
-                                             batched_posts(args.posts, args.per_post), args.concurrency)
+                        started = time.monotonic()
+                        committed = await post_all(http, daemon.url + WEBHOOK_PATH, posts, args.concurrency)
                         await asyncio.wait_for(sink.done.wait(), 300)
-                        before = f" {n / old:>19.0f}"
-                    print(f"{number:<6} {n / base_seconds:>14.0f} {n / committed:>15.0f} {n / delivered:>15.0f} "
-                          f"{base_seconds / committed:>11.2f} {n / alone:>24.0f}{before}")
-            for one in daemons:
-                one.send(signal.SIGTERM)
-                await one.wait(30)
-        except BaseException:
-            for one in daemons:
-                print(one.output(), file=sys.stderr)
-            raise
+                        delivered = max(sink.arrived.values()) - started
+                        alone = await post_all(http, bare.url + WEBHOOK_PATH, batched_posts(args.posts, args.per_post),
+                                               args.concurrency)
+                        before = ""
+                        if args.before:
+                            sink.expect(n)
+                            old = await post_all(http, daemons[2].url + WEBHOOK_PATH,
+                                                 batched_posts(args.posts, args.per_post), args.concurrency)
+                            await asyncio.wait_for(sink.done.wait(), 300)
+                            before = f" {n / old:>19.0f}"
+                        print(f"{number:<6} {n / base_seconds:>14.0f} {n / committed:>15.0f} {n / delivered:>15.0f} "
+                              f"{base_seconds / committed:>11.2f} {n / alone:>24.0f}{before}")
         finally:
-            for one in daemons:
-                await one.stop()
             for conn in (rig_conn, base_conn):
                 conn.send("stop")
             for process in helpers:
@@ -156,7 +144,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--per-post", type=int, default=100, help="messages in each POST (default 100)")
     parser.add_argument("--concurrency", type=int, default=4, help="POSTs in flight (default 4)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
-    parser.add_argument("--before", default="", type=lambda path: str(Path(path).resolve()),
+    parser.add_argument("--before", default=None, type=lambda path: str(Path(path).resolve()),
                         help="a checkout of older code (git worktree add /tmp/before REV): its daemon runs too")
     return parser.parse_args(argv)
 

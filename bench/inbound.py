@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -213,6 +215,27 @@ async def run_daemon(http: aiohttp.ClientSession, url: str, pid: int, hook: str,
         arrived: dict[str, float] = await response.json()
     return Result("daemon (serve, cache on)", n, max(arrived.values()) - started, answers,
                   [arrived[wamid] - at for wamid, at in sent.items()], cpu)
+
+
+@contextlib.asynccontextmanager
+async def serving(daemons: list[ServeProcess], stop_within: float) -> AsyncIterator[None]:
+    """Every daemon started and answering /health for the block; then each stopped with SIGTERM (within
+    `stop_within` seconds). On a failure their output is printed; whatever still runs is killed."""
+    try:
+        for daemon in daemons:
+            await daemon.start()
+            await daemon.healthy()
+        yield
+        for daemon in daemons:
+            daemon.send(signal.SIGTERM)
+            await daemon.wait(stop_within)
+    except BaseException:
+        for daemon in daemons:
+            print(daemon.output(), file=sys.stderr)
+        raise
+    finally:
+        for daemon in daemons:
+            await daemon.stop()
 
 
 async def main(args: argparse.Namespace) -> int:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import signal
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from inbound import ROOT, Result, _listen, _until_told, cpu_seconds, serve_rig, signed_posts  # noqa: E402
+from inbound import ROOT, Result, _listen, _until_told, cpu_seconds, serve_rig, serving, signed_posts  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from tests.support.cloud_daemon import WEBHOOK_PATH, config_text  # noqa: E402
@@ -145,34 +144,24 @@ async def main(args: argparse.Namespace) -> int:
             config.write_text(text.replace("server:\n", f"server:\n  event_loop: {loop}\n", 1))
             daemons.append(ServeProcess(config, port))
         try:
-            for daemon in daemons:
-                await daemon.start()
-                await daemon.healthy()
-            assert helpers[1].pid is not None
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
-                urls = [(d.url + WEBHOOK_PATH, d.proc.pid) for d in daemons if d.proc is not None]
-                await run("relay", http, relay_url, helpers[1].pid, sink, 500, args.concurrency)  # warm-up
-                for url, pid in urls:
-                    await run("daemon", http, url, pid, sink, 500, args.concurrency)
-                for _ in range(args.rounds):
-                    results = [await run("relay (bare aiohttp)", http, relay_url, helpers[1].pid, sink, args.n,
-                                         args.concurrency)]
-                    for loop, (url, pid) in zip(runs, urls, strict=True):
-                        results.append(await run(f"daemon ({loop})", http, url, pid, sink, args.n, args.concurrency))
-                    rounds.append(results)
-                url, pid = urls[0]
-                paced = await run(f"daemon ({loops[0]}) paced {args.paced}/s", http, url, pid, sink,
-                                  args.paced * 5, args.concurrency, rate=args.paced)
-            for daemon in daemons:
-                daemon.send(signal.SIGTERM)
-                await daemon.wait(15)
-        except BaseException:
-            for daemon in daemons:
-                print(daemon.output(), file=sys.stderr)
-            raise
+            async with serving(daemons, stop_within=15):
+                assert helpers[1].pid is not None
+                async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
+                    urls = [(d.url + WEBHOOK_PATH, d.proc.pid) for d in daemons if d.proc is not None]
+                    await run("relay", http, relay_url, helpers[1].pid, sink, 500, args.concurrency)  # warm-up
+                    for url, pid in urls:
+                        await run("daemon", http, url, pid, sink, 500, args.concurrency)
+                    for _ in range(args.rounds):
+                        results = [await run("relay (bare aiohttp)", http, relay_url, helpers[1].pid, sink, args.n,
+                                             args.concurrency)]
+                        for loop, (url, pid) in zip(runs, urls, strict=True):
+                            results.append(await run(f"daemon ({loop})", http, url, pid, sink, args.n,
+                                                     args.concurrency))
+                        rounds.append(results)
+                    url, pid = urls[0]
+                    paced = await run(f"daemon ({loops[0]}) paced {args.paced}/s", http, url, pid, sink,
+                                      args.paced * 5, args.concurrency, rate=args.paced)
         finally:
-            for daemon in daemons:
-                await daemon.stop()
             for conn in (rig_conn, relay_conn):
                 conn.send("stop")
             for process in helpers:
@@ -207,7 +196,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="POSTs in flight (default 32)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each compared")
     parser.add_argument("--paced", type=int, default=1000, help="events/s of the paced run (default 1000)")
-    parser.add_argument("--before", default="", type=lambda path: str(Path(path).resolve()),
+    parser.add_argument("--before", default=None, type=lambda path: str(Path(path).resolve()),
                         help="a checkout of older code (git worktree add /tmp/before REV): its daemon runs too")
     parser.add_argument("--loops", default="asyncio,uvloop",
                         help="server.event_loop of each daemon, in the same rounds; the paced run uses the first")

@@ -4,7 +4,7 @@ owed?" questions answered many to a read, with every guarantee of the one-by-one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,14 @@ def event() -> Event:
     return Event("message.received", {"account_id": "shop", "text": "hi"})
 
 
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Each backend in turn (tests/support/postgres.py), as in tests/test_store.py."""
+    opened = await open_backend(request.param, tmp_path, request)
+    yield opened
+    await opened.close()
+
+
 async def given_up(store: Store, count: int, hook_id: str = "crm") -> list[Event]:
     events = [event() for _ in range(count)]
     for e in events:
@@ -31,57 +39,36 @@ async def given_up(store: Store, count: int, hook_id: str = "crm") -> list[Event
     return events
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
-async def test_given_up_rows_come_in_pages_after_a_seq(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    store = await open_backend(kind, tmp_path, request)
-    try:
-        events = await given_up(store, 5)
-        await store.add_event(event(), ["crm"])  # pending, not given up: never in these pages
-        first = await store.given_up_for("crm", 0, 2)
-        assert [row.event.id for row in first] == [e.id for e in events[:2]]
-        after = first[-1].event.seq
-        assert after is not None
-        rest = await store.given_up_for("crm", after, 10)
-        assert [row.event.id for row in rest] == [e.id for e in events[2:]]
-        assert [row.event.id for row in await store.given_up_for("crm")] == [e.id for e in events]
-    finally:
-        await store.close()
+async def test_given_up_rows_come_in_pages_after_a_seq(store: Store) -> None:
+    events = await given_up(store, 5)
+    await store.add_event(event(), ["crm"])  # pending, not given up: never in these pages
+    first = await store.given_up_for("crm", 0, 2)
+    assert [row.event.id for row in first] == [e.id for e in events[:2]]
+    after = first[-1].event.seq
+    assert after is not None
+    rest = await store.given_up_for("crm", after, 10)
+    assert [row.event.id for row in rest] == [e.id for e in events[2:]]
+    assert [row.event.id for row in await store.given_up_for("crm")] == [e.id for e in events]
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
-async def test_owed_among_answers_for_many_events_and_sees_a_lazy_mark(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    store = await open_backend(kind, tmp_path, request)
-    try:
-        events = await given_up(store, 4)
-        store.mark_delivered_soon(events[0].id, "crm")  # handed over, its commit may wait for company
-        assert await store.delete_event(events[1].id)
-        asked = [e.id for e in events] + ["evt_unknown"]
-        assert await store.owed_among("crm", asked) == {events[2].id, events[3].id}
-        assert await store.owed_among("log", asked) == set()
-        assert await store.owed_among("crm", []) == set()
-    finally:
-        await store.close()
+async def test_owed_among_answers_for_many_events_and_sees_a_lazy_mark(store: Store) -> None:
+    events = await given_up(store, 4)
+    store.mark_delivered_soon(events[0].id, "crm")  # handed over, its commit may wait for company
+    assert await store.delete_event(events[1].id)
+    asked = [e.id for e in events] + ["evt_unknown"]
+    assert await store.owed_among("crm", asked) == {events[2].id, events[3].id}
+    assert await store.owed_among("log", asked) == set()
+    assert await store.owed_among("crm", []) == set()
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
-async def test_cached_seqs_are_the_cache_pages_positions_without_the_bodies(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    store = await open_backend(kind, tmp_path, request)
-    try:
-        events = await given_up(store, 5)
-        await store.mark_delivered(events[1].id, "crm")  # left the cache
-        positions = [position for position, _, _ in await store.cached_after(0, 100)]
-        assert len(positions) == 4
-        assert await store.cached_seqs(0, 100) == positions
-        assert await store.cached_seqs(positions[0], 2) == positions[1:3]
-        assert await store.cached_seqs(positions[-1], 2) == []
-    finally:
-        await store.close()
+async def test_cached_seqs_are_the_cache_pages_positions_without_the_bodies(store: Store) -> None:
+    events = await given_up(store, 5)
+    await store.mark_delivered(events[1].id, "crm")  # left the cache
+    positions = [position for position, _, _ in await store.cached_after(0, 100)]
+    assert len(positions) == 4
+    assert await store.cached_seqs(0, 100) == positions
+    assert await store.cached_seqs(positions[0], 2) == positions[1:3]
+    assert await store.cached_seqs(positions[-1], 2) == []
 
 
 async def test_questions_asked_together_share_one_read(tmp_path: Path, request: pytest.FixtureRequest) -> None:

@@ -227,7 +227,7 @@ class AccountManager:
         """What adapters emit through: committed by the dispatcher, counted once (duplicates not at all)."""
         if not await self._lent.emit(event, dedupe_key):
             return False
-        self._lent.metrics.count_event(event.type)
+        self._lent.metrics.count(self._lent.metrics.events, event.type)
         return True
 
     @staticmethod

@@ -66,22 +66,17 @@ class Metrics:
         Info("whatshooked_build", "The running whatshooked", registry=r).info(
             {"version": __version__, "python": platform.python_version()}
         )
-        self._event_counts: dict[str, Any] = {}
-        self._webhook_counts: dict[str, Any] = {}
+        self._children: dict[tuple[str, str], Any] = {}
         self._exported = CollectorRegistry(auto_describe=False)
         self._exported.register(_WithoutCreated(r))
 
-    def count_event(self, event_type: str) -> None:
-        """`events{type}` + 1, the labelled child looked up once per type (labels() costs more than inc())."""
-        child = self._event_counts.get(event_type)
+    def count(self, metric: Counter, label: str) -> None:
+        """`metric{label}` + 1, its labelled child looked up once (labels() costs more than inc()):
+        for the counters moved on every event (`events`, `webhook_requests`)."""
+        key = (metric._name, label)  # noqa: SLF001 - the metric's own name tells the counters apart
+        child = self._children.get(key)
         if child is None:
-            child = self._event_counts[event_type] = self.events.labels(event_type)
-        child.inc()
-
-    def count_webhook(self, outcome: str) -> None:
-        child = self._webhook_counts.get(outcome)
-        if child is None:
-            child = self._webhook_counts[outcome] = self.webhook_requests.labels(outcome)
+            child = self._children[key] = metric.labels(label)
         child.inc()
 
     def set_account_state(self, account_id: str, state: str, all_states: list[str]) -> None:

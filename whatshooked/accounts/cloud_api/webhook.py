@@ -36,7 +36,7 @@ class CloudWebhook:
     def _count(self, outcome: str) -> None:
         metrics = self.adapter.ctx.metrics
         if metrics is not None:
-            metrics.count_webhook(outcome)
+            metrics.count(metrics.webhook_requests, outcome)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "GET":

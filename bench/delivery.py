@@ -153,7 +153,7 @@ async def run_dispatcher(hook: HookClient, http: aiohttp.ClientSession, config: 
                          name: str, rate: float | None = None, producers: int = 64) -> Result:
     store = await open_store(config.storage, config.message_cache.enabled)
     metrics = Metrics()
-    dispatcher = Dispatcher(config, store, http, metrics)
+    dispatcher = Dispatcher(config, store, metrics)
     await dispatcher.start()
     await hook.reset()
     try:

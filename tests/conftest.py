@@ -6,7 +6,10 @@ import pytest
 
 from tests.support.receiver import HookReceiver
 
-pytest_plugins = ["tests.support.postgres"]  # pg_cluster (session) and pg_url (a fresh database per test)
+pytest_plugins = [
+    "tests.support.postgres",  # pg_cluster (session) and pg_url (a fresh database per test)
+    "tests.support.tls",  # tls_hook: an https hook with a self-signed certificate
+]
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ async def running(config: Config, reply_handler: ReplyHandler | None = None,
     store = await open_store(config.storage, config.message_cache.enabled)
     http = aiohttp.ClientSession()
     metrics = Metrics()
-    dispatcher = Dispatcher(config, store, http, metrics, reply_handler)
+    dispatcher = Dispatcher(config, store, metrics, reply_handler)
     try:
         await dispatcher.start()
         yield Harness(config, store if store.persistent else None, metrics, dispatcher)

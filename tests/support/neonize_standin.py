@@ -275,7 +275,7 @@ async def web_world(tmp_path: Path, hook_url: str, *, accounts: str | None = Non
     async def reply(event: Any, items: list[dict[str, Any]]) -> None:
         await holder["manager"].handle_reply(event, items)
 
-    dispatcher = Dispatcher(config, store, http, metrics, reply_handler=reply)
+    dispatcher = Dispatcher(config, store, metrics, reply_handler=reply)
     await dispatcher.start()
     seams = Seams(WebSeams(session_factory=sessions, timing=WebTiming(**{**FAST, **(timing or {})})))
     manager = AccountManager(Lent(emit=dispatcher.publish, http=http, media=media,

@@ -7,20 +7,18 @@ i.e. the empty body: HMAC of "id.timestamp.". Redirects are not followed (a 3xx 
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from whatshooked import __version__, strict_json
 from whatshooked.config.model import HookConfig
 from whatshooked.delivery.backoff import parse_retry_after
+from whatshooked.delivery.hook_http import HookHttp, target, with_query
+from whatshooked.delivery.http1 import AnswerError
 from whatshooked.delivery.signer import Signer
 from whatshooked.events import Event
-from whatshooked.http_body import BodyTooLarge, read_body
 from whatshooked.store.base import Attempt
 
 log = logging.getLogger(__name__)
@@ -28,7 +26,6 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"whatshooked/{__version__}"
 REPLY_LIMIT = 64 * 1024 * 1024  # the most of a hook's answer read for `{"send": ...}`: server.max_body
 RETRYABLE_STATUS = frozenset({408, 429})
-LARGE_BODY = 1024 * 1024  # aiohttp's TOO_LARGE_BYTES_BODY
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +79,12 @@ def query_params(event: Event) -> dict[str, str]:
 
 
 async def attempt(
-    http: aiohttp.ClientSession, hook: HookConfig, key: Signer | None, event: Event, body: bytes,
-    limits: aiohttp.ClientTimeout, want_reply: bool = False, reply_limit: int = REPLY_LIMIT,
+    http: HookHttp, hook: HookConfig, key: Signer | None, event: Event, body: bytes, limits: float,
+    want_reply: bool = False, reply_limit: int = REPLY_LIMIT,
 ) -> Outcome:
     """With `want_reply`, a 2xx answer's JSON is read whole up to `reply_limit` bytes (a send's limit).
+    `limits` is the attempt's timeout in seconds, from the connection to the answer's status (and the
+    reply, when one is wanted).
 
     The outcome tells when the attempt started and how long it took (the attempt history).
     """
@@ -96,46 +95,33 @@ async def attempt(
 
 
 async def _attempt(
-    http: aiohttp.ClientSession, hook: HookConfig, key: Signer | None, event: Event, body: bytes,
-    limits: aiohttp.ClientTimeout, want_reply: bool, reply_limit: int,
+    http: HookHttp, hook: HookConfig, key: Signer | None, event: Event, body: bytes, limits: float,
+    want_reply: bool, reply_limit: int,
 ) -> Outcome:
     is_get = hook.method == "GET"
     sent = b"" if is_get else body
     headers = delivery_headers(hook, key, event, int(time.time()), sent)
     try:
-        async with http.request(
-            hook.method, hook.url, headers=headers, data=None if is_get else _payload(sent),
-            params=query_params(event) if is_get else None, timeout=limits,
-            allow_redirects=False, ssl=False if hook.allow_insecure else True,
-        ) as response:
-            status = response.status
-            if not 200 <= status < 300:
-                await response.release()
-                retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
-                return Outcome(status, f"HTTP {status}", retry_after)
-            reply = await _read_reply(response, hook.id, reply_limit) if want_reply else None
-            if not want_reply:
-                await response.release()
-            return Outcome(status, reply=reply)
+        where = with_query(hook.url, query_params(event)) if is_get else target(hook.url)
+        answer = await http.request(hook.method, where, headers, sent, limits, verify=not hook.allow_insecure,
+                                    keep_body=reply_limit if want_reply else None)
     except TimeoutError:
-        return Outcome(None, f"no answer within {limits.total:g}s")
-    except (aiohttp.ClientError, OSError) as exc:
+        return Outcome(None, f"no answer within {limits:g}s")
+    except AnswerError as exc:
+        return Outcome(None, str(exc))
+    except OSError as exc:
         return Outcome(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    status = answer.status
+    if not 200 <= status < 300:
+        return Outcome(status, f"HTTP {status}", parse_retry_after(answer.retry_after, time.time()))
+    if answer.too_large:  # the 2xx still counts as delivered
+        log.warning("hook %s: its reply is ignored, nothing of it is sent: %s (server.max_body)", hook.id,
+                    answer.too_large, extra={"hook_id": hook.id})
+    return Outcome(status, reply=_parsed(answer.body) if want_reply else None)
 
 
-def _payload(body: bytes) -> bytes | io.BytesIO:
-    """Bytes as they are; past aiohttp's 1 MiB mark as a stream (it warns that raw bytes that big block)."""
-    return body if len(body) < LARGE_BODY else io.BytesIO(body)
-
-
-async def _read_reply(response: aiohttp.ClientResponse, hook_id: str, limit: int) -> Any:
-    """A 2xx answer's JSON (for two-way replies); None when it is empty, too big or not JSON."""
-    try:
-        data = await read_body(response, limit)
-    except BodyTooLarge as exc:
-        log.warning("hook %s: its reply is ignored, nothing of it is sent: %s (server.max_body)", hook_id, exc,
-                    extra={"hook_id": hook_id})
-        return None
+def _parsed(data: bytes | None) -> Any:
+    """A 2xx answer's JSON (for two-way replies); None when it is empty or not JSON."""
     if not data:
         return None
     try:

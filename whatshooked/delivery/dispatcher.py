@@ -1,6 +1,6 @@
 """Fan events out to hooks, durably (DESIGN §5).
 
-    dispatcher = Dispatcher(config, store, http, metrics, reply_handler=None)
+    dispatcher = Dispatcher(config, store, metrics, reply_handler=None)   owns the hooks' connections
     await dispatcher.start()          resume what the store holds pending; start cache pruning
     await dispatcher.publish(event, dedupe_key=None) -> bool
                                       returns once the event is committed (at once with cache off);
@@ -29,11 +29,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import aiohttp
-
 from whatshooked.config.model import Config, HookConfig
 from whatshooked.delivery.health import Health
 from whatshooked.delivery.hook_events import HookEvents
+from whatshooked.delivery.hook_http import HookHttp
 from whatshooked.delivery.job import Job, Lanes
 from whatshooked.delivery.meters import HookMeters
 from whatshooked.delivery.replay import Replayer, ReplayResult
@@ -97,14 +96,13 @@ def _stop_name(hook_id: str) -> str:
 
 class Dispatcher:
     def __init__(
-        self, config: Config, store: Store, http: aiohttp.ClientSession, metrics: Metrics,
-        reply_handler: ReplyHandler | None = None,
+        self, config: Config, store: Store, metrics: Metrics, reply_handler: ReplyHandler | None = None,
     ) -> None:
         self._config = config
         self._store = store
         self._metrics = metrics
         self._reply_handler = reply_handler
-        self._lanes = Lanes(config, store, http, reply_handler is not None, self._hand_reply, self._answering,
+        self._lanes = Lanes(config, store, HookHttp(), reply_handler is not None, self._hand_reply, self._answering,
                             lambda: self._closing)
         self._runners: dict[str, HookRunner] = {}
         self._chores = _Tasks()  # pruning, resuming, recovering: cancelled at close
@@ -146,6 +144,7 @@ class Dispatcher:
             where = "kept in the store for the next start" if self._store.persistent else \
                 "dropped (message_cache is disabled)"
             log.info("%d deliveries not finished at shutdown: %s", left, where)
+        await self._lanes.http.close()
         self._store.on_count(None)
 
     def apply_config(self, config: Config) -> None:

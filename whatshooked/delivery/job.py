@@ -7,10 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from whatshooked.config.model import Config, HookConfig
 from whatshooked.delivery.health import Health
+from whatshooked.delivery.hook_http import HookHttp
 from whatshooked.delivery.owed_check import OwedCheck
 from whatshooked.events import Event
 from whatshooked.store.base import Store
@@ -42,13 +41,13 @@ class Lanes:
 
     config: Config
     store: Store
-    http: aiohttp.ClientSession
+    http: HookHttp
     wants_replies: bool
     on_reply: Callable[[Event, Any, str], None]  # a hook answered with a reply body: (event, reply, hook id)
     on_answering: Callable[[str], None]  # this hook, failing (or unknown) so far, answered 2xx again
     closing: Callable[[], bool]
     health: Health = field(default_factory=Health)  # every attempt's outcome, per hook (health.py)
-    timeout: aiohttp.ClientTimeout = field(init=False)
+    timeout: float = field(init=False)  # seconds
     owed: OwedCheck = field(init=False)  # "still owed?" before a retry, replay or resume: many in one read
 
     def __post_init__(self) -> None:
@@ -57,11 +56,11 @@ class Lanes:
 
     def follow(self, config: Config) -> None:
         self.config = config
-        self.timeout = aiohttp.ClientTimeout(total=config.delivery.timeout)
+        self.timeout = config.delivery.timeout
 
-    def limits(self, hook: HookConfig) -> aiohttp.ClientTimeout:
-        """The hook's own `timeout`, else delivery.timeout."""
-        return self.timeout if hook.timeout is None else aiohttp.ClientTimeout(total=hook.timeout)
+    def limits(self, hook: HookConfig) -> float:
+        """The hook's own `timeout`, else delivery.timeout (seconds)."""
+        return self.timeout if hook.timeout is None else hook.timeout
 
     def waits(self, hook: HookConfig) -> tuple[float, ...]:
         """The hook's own `retry`, else delivery.retry."""

@@ -97,7 +97,7 @@ class Daemon:
             self.media = MediaStore.from_config(config)
             self.media.start()
             stack.push_async_callback(self.media.close)
-            self.dispatcher = Dispatcher(config, self.store, self.http, self.metrics, reply_handler=self._reply)
+            self.dispatcher = Dispatcher(config, self.store, self.metrics, reply_handler=self._reply)
             await self.dispatcher.start()
             stack.push_async_callback(self._close_dispatcher)
             leases = self.store.account_leases

@@ -177,9 +177,9 @@ def report(rounds: list[list[Result]], paced: Result) -> int:
         for r in results:
             print(f"{number:<6} {r.name:<24} {r.events:>7} {r.rate:>9.0f} {r.percentile(r.answers, 50):>8.2f} "
                   f"{r.percentile(r.answers, 99):>8.2f} {r.percentile(r.arrivals, 99):>9.2f} {r.cpu_per_event:>9.0f}")
-    best_relay = max(results[0].rate for results in rounds)
-    relay_cpu = min(results[0].cpu_per_event for results in rounds)
-    for column in range(1, len(rounds[0])):
+    best_relay = max((results[0].rate for results in rounds), default=0.0)
+    relay_cpu = min((results[0].cpu_per_event for results in rounds), default=0.0)
+    for column in range(1, len(rounds[0]) if rounds else 1):  # --rounds 0: the paced run only
         best = max(results[column].rate for results in rounds)
         cpu = min(results[column].cpu_per_event for results in rounds)
         print(f"best of {len(rounds)}: {rounds[0][column].name} {best:.0f}/s = {best / best_relay:.2f} x the relay's "

@@ -24,7 +24,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 from whatshooked.errors import StoreError
 from whatshooked.store.sqlite.dedupe import claim_all
 from whatshooked.store.sqlite.guard import StoreGuard, StoreUnavailable, disk_fault
+from whatshooked.store.sqlite.lane import ThreadLane
 from whatshooked.store.sqlite.statements import DELIVERED, INSERT_EVENT, apply_delivered, statements
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Writer:
         self.on_count: Callable[[int], None] | None = None
         self.keep_delivered = False  # delivered events stay (marked) rather than leave (message_cache.keep_delivered)
         self.guard = StoreGuard(path)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whatshooked-store-writer")
+        self._thread = ThreadLane("whatshooked-store-writer")
         self._conn: sqlite3.Connection | None = None
         self._pending: list[Write] = []  # handed over, not yet in a transaction
         self._batch: list[Write] = []  # in the transaction being committed
@@ -157,10 +157,10 @@ class Writer:
             await self._task
         if self._conn is not None:
             await self._in_thread(self._conn.close)
-        self._thread.shutdown(wait=True)
+        self._thread.shutdown()
 
     async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+        return await self._thread.call(function, *args)
 
     async def _run(self) -> None:
         try:

@@ -106,7 +106,7 @@ class Daemon:
                         leases=leases)
             self.accounts = AccountManager(lent, self.registry)
             stack.push_async_callback(self.accounts.close)
-            await self.accounts.start(config)
+            await self.accounts.start(config, background=True)  # a slow backend loads while the API listens
             if self.store.lease is not None:  # a database shared with other daemons
                 self._spawn(take_over_forever(self.store, self.dispatcher, self.store.lease), "takeover")
                 self._spawn(self.accounts.hold_forever(), "account-leases")

@@ -10,6 +10,8 @@ assert the order of events, not timings.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -19,8 +21,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.cloud_daemon import sign
+from tests.support.cloud_serve import serve_config
+from tests.support.graph_standin import GraphStandin, fixture
 from tests.support.harness import until
 from tests.support.process import ROOT, ServeProcess, free_port
+from tests.support.receiver import HookReceiver
 from whatshooked.accounts.registry import Registry
 from whatshooked.accounts.starting import StartingAdapter
 
@@ -29,14 +35,23 @@ GATE_PATH = ROOT / "tests" / "support" / "import_gate"
 DEAD_PROXY = "http://127.0.0.1:9"  # whatsmeow fails at the dial, fast, with no network needed
 
 
+WEB_ACCOUNT = "  - id: personal\n    type: whatsmeow\n    session_path: ./sessions/personal.db\n"
+
+
 @pytest.fixture
 async def gated(tmp_path: Path) -> AsyncIterator[tuple[ServeProcess, Path]]:
     """`whatshooked serve` with one WhatsApp Web account, its neonize import held at the gate."""
     port = free_port()
+    text = (f"server: {{host: 127.0.0.1, port: {port}, api_key: {KEY}}}\nstorage: {{path: ./data/events.db}}\n"
+            f"accounts:\n{WEB_ACCOUNT}hooks: []\n")
+    async with gated_serve(tmp_path, port, text) as (serve, gate):
+        yield serve, gate
+
+
+@contextlib.asynccontextmanager
+async def gated_serve(tmp_path: Path, port: int, text: str) -> AsyncIterator[tuple[ServeProcess, Path]]:
     config = tmp_path / "config.yaml"
-    config.write_text(
-        f"server: {{host: 127.0.0.1, port: {port}, api_key: {KEY}}}\nstorage: {{path: ./data/events.db}}\n"
-        "accounts:\n  - id: personal\n    type: whatsmeow\n    session_path: ./sessions/personal.db\nhooks: []\n")
+    config.write_text(text)
     gate = tmp_path / "gate"
     gate.mkdir()
     serve = ServeProcess(config, port, env={
@@ -130,3 +145,28 @@ def test_the_stand_in_shares_the_traits_of_the_backend_it_stands_for() -> None:
     assert slow == ["whatsmeow"]
     real = registry.adapter_class("whatsmeow")
     assert (StartingAdapter.pairs_by_qr, StartingAdapter.exclusive) == (real.pairs_by_qr, real.exclusive)
+
+
+async def test_a_cloud_api_webhook_is_received_and_delivered_while_the_web_backend_loads(
+        tmp_path: Path, receiver: HookReceiver) -> None:
+    """Cloud API accounts are quick to build, so they are built before the API listens, as before: their
+    webhook path takes Meta's POSTs from the first request on, whatever a WhatsApp Web backend is doing."""
+    graph = GraphStandin("test-token")
+    await graph.start()
+    port = free_port()
+    text = (serve_config(tmp_path, port, graph.url, receiver.url).replace("crash-test-api-key", KEY)
+            .replace("business_api:\n", "business_api:\n      app_secret: test-app-secret\n"))
+    try:
+        async with gated_serve(tmp_path, port, text + WEB_ACCOUNT) as (serve, gate):
+            await serve.healthy()
+            body = json.dumps(fixture("message_text.json")).encode()
+            status, answer = await api(serve, "POST", "/webhooks/whatsapp/shop", data=body,
+                                       headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(body)})
+            assert status == 200, answer
+            (delivered,) = await receiver.wait_for(1)
+            assert delivered.json()["type"] == "message.received"
+            assert not (gate / "neonize.release").exists()  # all of it while the WhatsApp Web backend loaded
+            _status, accounts = await api(serve, "GET", "/api/accounts/status")
+            assert {a["id"]: a["state"] for a in accounts}["personal"] == "connecting", accounts
+    finally:
+        await graph.close()

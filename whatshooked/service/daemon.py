@@ -1,7 +1,8 @@
 """The daemon's lifecycle: open the parts in order, serve the API, close them in reverse.
 
 Order: store, HTTP client, media store, dispatcher, accounts, then the API (and READY=1 to
-systemd); a stop (SIGTERM/SIGINT, heeded from the start) closes the API first (no new requests),
+systemd); WhatsApp Web accounts finish starting meanwhile (AccountManager.start: neonize loads in a
+thread). A stop (SIGTERM/SIGINT, heeded from the start) closes the API first (no new requests),
 then accounts, the dispatcher (which keeps undelivered work in the store), media, the HTTP client
 and the store.
 SIGHUP reloads hooks, accounts and delivery settings from the file. The dispatcher prunes the cache.

@@ -94,6 +94,9 @@ async def test_health_answers_while_the_web_backend_loads_and_the_account_shows_
     status, text = await api(serve, "POST", "/api/contacts/check", json={"account_id": "personal",
                                                                          "phones": ["15551234567"]})
     assert status == 409 and "state: connecting" in text, (status, text)
+    status, page = await api(serve, "GET", "/api/qr/personal")  # its QR page waits, refreshing
+    assert status == 200 and 'data-state="connecting"' in page, (status, page)
+    assert (await api(serve, "GET", "/api/qr/personal.png"))[0] == 404
     assert not (serve.config.parent / "sessions" / "personal.db").exists()  # no session started yet
 
     (gate / "neonize.release").touch()

@@ -131,7 +131,8 @@ async def test_a_backend_that_cannot_load_leaves_its_account_in_error(tmp_path: 
     registry = Registry({"whatsmeow": "whatshooked.no_such_backend:Adapter", "business-api": StandInAdapter})
     daemon = Daemon(Settings(load_config(path)), registry)
     await daemon.open()
-    try:
+    try:  # a WhatsApp Web backend loads in a thread while the API listens (the account shows `connecting`)
+        await until(lambda: isinstance(daemon.accounts.adapters()[0], UnavailableAdapter))
         web, shop = daemon.accounts.adapters()
         assert isinstance(web, UnavailableAdapter) and web.state == "error"
         assert "the whatsmeow backend could not be loaded" in (web.last_error or "")

@@ -71,8 +71,8 @@ async def _healthy(http: aiohttp.ClientSession, port: int) -> bool:
 
 @contextlib.asynccontextmanager
 async def starting_serve(tmp_path: Path, port: int) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`whatshooked serve` with a whatsmeow account, yielded once its store has begun to open — while the
-    WhatsApp Web backend still loads (neonize's import takes a good part of a second), before it listens."""
+    """`whatshooked serve` with a whatsmeow account, yielded once its store has begun to open: still starting
+    up (the WhatsApp Web backend, whose import takes a good part of a second, loads after that)."""
     config = web_config(tmp_path, port)
     with (tmp_path / "serve.err").open("wb") as err:
         process = await asyncio.create_subprocess_exec(
@@ -102,10 +102,12 @@ async def stopped_output(tmp_path: Path, process: asyncio.subprocess.Process) ->
 
 
 async def test_sigterm_while_starting_up_is_a_clean_stop(tmp_path: Path) -> None:
-    """SIGTERM while starting: what was opened is closed, exit 0, and the API never listens."""
+    """SIGTERM while starting: what was opened is closed, exit 0. It may land before the API listens (then
+    it never does) or once it listens while the WhatsApp Web backend still loads (test_web_start_background)."""
     async with starting_serve(tmp_path, free_port()) as process:
         output = await stopped_output(tmp_path, process)
-        assert "stopped while starting up" in output and "API listening" not in output, output
+        before = "stopped while starting up" in output and "API listening" not in output
+        assert before or ("API listening" in output and "whatshooked stopped" in output), output
 
 
 async def test_sighup_while_starting_up_is_a_reload_once_serving(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from whatshooked.accounts.leasing import Leasing
 from whatshooked.accounts.registry import BackendUnavailable, Registry, UnavailableAdapter
 from whatshooked.accounts.seams import Seams
 from whatshooked.accounts.sends import MEDIA_SEND_KINDS
+from whatshooked.accounts.starting import StartingAdapter
 from whatshooked.config.model import AccountConfig, Config
 from whatshooked.errors import NotConnected, RequestError, SendError, UnknownAccount, Unsupported
 from whatshooked.events import Event
@@ -71,6 +72,7 @@ class AccountManager:
         self._adapters: dict[str, AccountAdapter] = {}
         self._lock = asyncio.Lock()
         self._leasing = Leasing(lent.leases) if lent.leases is not None else None
+        self._starting: asyncio.Task[None] | None = None
         self.reply_validator: ReplyValidator | None = None
         """Set by the send routes: checks a two-way reply item like the matching /api/send route."""
 
@@ -98,10 +100,27 @@ class AccountManager:
         ]
 
     # -- lifecycle --------------------------------------------------------
-    async def start(self, config: Config) -> None:
-        await self.apply(config)
+    async def start(self, config: Config, *, background: bool = False) -> None:
+        """Build and connect every account. `background` (the daemon's start-up, so its API listens at once):
+        an account whose backend loads slowly (WhatsApp Web) is a `StartingAdapter` until an owned task
+        has loaded the backend in a thread, then built and connected it."""
+        await self.apply(config, defer=background)
+        if any(isinstance(a, StartingAdapter) for a in self._adapters.values()):
+            self._starting = asyncio.get_running_loop().create_task(self._start_deferred(), name="whatshooked-accounts")
 
-    async def apply(self, config: Config) -> None:
+    async def _start_deferred(self) -> None:
+        async with self._lock:
+            built: list[AccountAdapter] = []
+            try:  # each replaces its StartingAdapter once started (standby or connecting): no state in between
+                for waiting in [a for a in self._adapters.values() if isinstance(a, StartingAdapter)]:
+                    built.append(await self._build(waiting.config, waiting.ctx.settings))
+                await self._start([adapter for adapter in built if not adapter.config.disabled])
+            except Exception:  # _build and _connect end every failure in a state; this is for a bug
+                log.exception("starting the accounts failed")
+            finally:  # also when cancelled: what was built is then in place for close() to stop
+                self._adapters.update((adapter.id, adapter) for adapter in built)
+
+    async def apply(self, config: Config, *, defer: bool = False) -> None:
         """Bring the running adapters in line with `config` (start, SIGHUP, API changes)."""
         async with self._lock:
             wanted = {account.id: account for account in config.accounts}
@@ -109,15 +128,20 @@ class AccountManager:
             for account_id in [i for i in self._adapters if i not in wanted]:
                 log.info("account %s removed", account_id, extra={"account_id": account_id})
                 await self._stop(self._adapters.pop(account_id))
-            started = []
+            started: list[AccountAdapter] = []
             for account_id, account in wanted.items():
                 current = self._adapters.get(account_id)
-                if current is not None and current.config == account:
+                waiting = isinstance(current, StartingAdapter)
+                if current is not None and current.config == account and not waiting:
                     continue
-                if current is not None:
+                if current is not None and not waiting:
                     log.info("account %s changed: reconnecting", account_id, extra={"account_id": account_id})
                     await self._stop(current)
-                adapter = self._build(account, config)
+                adapter: AccountAdapter
+                if defer and self._registry.loads_slowly(account.type):
+                    adapter = StartingAdapter(account, self._context(config))
+                else:
+                    adapter = await self._build(account, config)
                 self._adapters[account_id] = adapter
                 if not account.disabled:
                     started.append(adapter)
@@ -130,15 +154,19 @@ class AccountManager:
         async with self._lock:
             old = self.get(account_id)
             await self._stop(old)
-            adapter = self._build(old.config, old.ctx.settings)
+            adapter = await self._build(old.config, old.ctx.settings)
             self._adapters[account_id] = adapter
             if not adapter.config.disabled:
                 await self._start([adapter])
 
     async def close(self) -> None:
+        if self._starting is not None:  # first: it holds the lock while the backend loads
+            self._starting.cancel()
+            await asyncio.gather(self._starting, return_exceptions=True)
         async with self._lock:
             adapters, self._adapters = list(self._adapters.values()), {}
-            await asyncio.gather(*(self._stop(a) for a in adapters))
+            # An import still running in its thread is given as long as a disconnect, so the exit need not leave it.
+            await asyncio.gather(self._registry.settle(DISCONNECT_TIMEOUT), *(self._stop(a) for a in adapters))
             if self._leasing is not None:  # after the sessions stopped: another daemon may start them at once
                 await self._leasing.release([a.id for a in adapters if a.exclusive])  # only this node's rows go
 
@@ -187,14 +215,17 @@ class AccountManager:
                 adapter.node = owner
                 adapter.set_state(AccountState.STANDBY)
 
-    def _build(self, account: AccountConfig, config: Config) -> AccountAdapter:
+    def _context(self, config: Config) -> AdapterContext:
         lent = self._lent
-        ctx = AdapterContext(
+        return AdapterContext(
             emit=self.emit, http=lent.http, media=lent.media, settings=config, metrics=lent.metrics, accounts=self,
             seams=lent.seams, session_database=lent.leases.session_database if lent.leases is not None else None,
         )
+
+    async def _build(self, account: AccountConfig, config: Config) -> AccountAdapter:
+        ctx = self._context(config)
         try:
-            cls = self._registry.adapter_class(account.type)
+            cls = await self._registry.load(account.type)
         except BackendUnavailable as exc:
             log.error("account %s: %s", account.id, exc, extra={"account_id": account.id})
             return UnavailableAdapter(account, ctx, reason=str(exc))
@@ -240,6 +271,8 @@ class AccountManager:
     async def operate(self, account_id: str, operation: str, call: Callable[[AccountAdapter], Awaitable[T]]) -> T:
         """A lookup or chat-state call (`contacts.check`, …): unsupported → 400, not connected → 409."""
         adapter = self.get(account_id)
+        if isinstance(adapter, StartingAdapter):  # what it supports is known once its backend is loaded
+            self.require_connected(adapter)
         if operation not in adapter.operations:
             raise Unsupported(account_id, adapter.config.type, operation)
         self.require_connected(adapter)
@@ -247,6 +280,8 @@ class AccountManager:
 
     async def send(self, account_id: str, request: SendRequest) -> SendResult:
         adapter = self.get(account_id)
+        if isinstance(adapter, StartingAdapter):
+            self.require_connected(adapter)
         if not adapter.supports(request.kind):
             raise Unsupported(account_id, adapter.config.type, f"{request.kind.value} messages")
         self.require_connected(adapter)

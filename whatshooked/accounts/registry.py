@@ -7,6 +7,7 @@ Tests pass their own mapping (a type name to a stand-in class).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import Mapping
@@ -26,9 +27,39 @@ class Registry:
     """Maps an account type to its adapter class: a class, or "module:Class" imported on first use."""
 
     def __init__(self, backends: Mapping[str, str | type[AccountAdapter]] | None = None) -> None:
+        specs = backend_specs()
         if backends is None:
-            backends = {name: spec.adapter for name, spec in backend_specs().items()}
+            backends = {name: spec.adapter for name, spec in specs.items()}
         self._backends: dict[str, str | type[AccountAdapter]] = dict(backends)
+        self._slow = frozenset(name for name, spec in specs.items() if spec.loads_in_background)
+        self._loading: dict[str, asyncio.Future[type[AccountAdapter]]] = {}
+
+    def loads_slowly(self, account_type: str) -> bool:
+        """Its adapter is still to be imported, and that takes long (`BackendSpec.loads_in_background`)."""
+        return account_type in self._slow and not isinstance(self._backends.get(account_type), type)
+
+    async def load(self, account_type: str) -> type[AccountAdapter]:
+        """`adapter_class`, with a slow backend's import run in a thread: the event loop keeps serving meanwhile.
+
+        Waiters share one import; a waiter cancelled leaves it running (an import cannot be stopped)."""
+        if not self.loads_slowly(account_type):
+            return self.adapter_class(account_type)
+        loading = self._loading.get(account_type)
+        if loading is None:
+            loading = asyncio.get_running_loop().run_in_executor(None, self.adapter_class, account_type)
+            self._loading[account_type] = loading
+            loading.add_done_callback(lambda done: self._loaded(account_type, done))
+        return await asyncio.shield(loading)
+
+    def _loaded(self, account_type: str, done: asyncio.Future[type[AccountAdapter]]) -> None:
+        self._loading.pop(account_type, None)
+        if not done.cancelled() and done.exception() is None:
+            log.info("%s backend loaded", account_type)
+
+    async def settle(self, within: float) -> None:
+        """Wait, at most `within` seconds, for imports still running, so a stop leaves no thread behind."""
+        if self._loading:
+            await asyncio.wait(list(self._loading.values()), timeout=within)
 
     def adapter_class(self, account_type: str) -> type[AccountAdapter]:
         target = self._backends.get(account_type)

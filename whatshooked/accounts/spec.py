@@ -72,3 +72,6 @@ class BackendSpec:
     """Own keys that are a config error on another type's account."""
     warn_elsewhere: frozenset[str] = frozenset()
     """Own keys that are ignored, with a warning, on another type's account."""
+    loads_in_background: bool = False
+    """Its adapter takes long to import (WhatsApp Web: neonize): the import runs in a thread, and at
+    start-up its accounts show as `connecting` meanwhile, so the API listens at once."""

@@ -1,7 +1,8 @@
 """The daemon's lifecycle: open the parts in order, serve the API, close them in reverse.
 
 Order: store, HTTP client, media store, dispatcher, accounts, then the API (and READY=1 to
-systemd); a stop (SIGTERM/SIGINT, heeded from the start) closes the API first (no new requests),
+systemd); WhatsApp Web accounts finish starting meanwhile (AccountManager.start: neonize loads in a
+thread). A stop (SIGTERM/SIGINT, heeded from the start) closes the API first (no new requests),
 then accounts, the dispatcher (which keeps undelivered work in the store), media, the HTTP client
 and the store.
 SIGHUP reloads hooks, accounts and delivery settings from the file. The dispatcher prunes the cache.
@@ -106,7 +107,7 @@ class Daemon:
                         leases=leases)
             self.accounts = AccountManager(lent, self.registry)
             stack.push_async_callback(self.accounts.close)
-            await self.accounts.start(config)
+            await self.accounts.start(config, background=True)  # a slow backend loads while the API listens
             if self.store.lease is not None:  # a database shared with other daemons
                 self._spawn(take_over_forever(self.store, self.dispatcher, self.store.lease), "takeover")
                 self._spawn(self.accounts.hold_forever(), "account-leases")

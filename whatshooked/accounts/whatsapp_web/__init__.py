@@ -8,5 +8,5 @@ SPEC = BackendSpec(
     adapter="whatshooked.accounts.whatsapp_web.adapter:WhatsAppWebAdapter",
     keys=settings.KEYS, parse=settings.parse, to_api=settings.to_api, api_fields=settings.api_fields,
     merge_update=settings.merge_update,
-    default=True, refuse_elsewhere=frozenset({"proxy"}),
+    default=True, refuse_elsewhere=frozenset({"proxy"}), loads_in_background=True,
 )

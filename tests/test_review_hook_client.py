@@ -9,6 +9,7 @@ import gzip
 import logging
 import os
 import threading
+import zlib
 
 import aiohttp
 import pytest
@@ -343,3 +344,29 @@ def test_a_reply_to_a_loop_already_closed_is_dropped_quietly() -> None:
 
     assert asyncio.run(after()) == "next" and replied.is_set()
     lane.shutdown()
+
+
+# -- found in a second pass ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("url", ["http://example.com:99999/in", "http://[::1/in", "http://example.com:abc/in"])
+async def test_a_hook_url_that_cannot_be_parsed_is_a_failed_attempt_not_an_exception(url: str) -> None:
+    """The config checks only the scheme; aiohttp answered such URLs with InvalidURL (a failed attempt), and the
+    new client let yarl's ValueError out of attempt(): a traceback per delivery, a 500 from /api/hooks/test."""
+    http = HookHttp()
+    posted = await attempt(http, hook(url), None, EVENT, BODY, 5)
+    got = await attempt(http, hook(url, method="GET"), None, EVENT, BODY, 5)
+    await http.close()
+    for outcome in (posted, got):
+        assert outcome.status is None and outcome.error.startswith("the hook's URL is not valid: ")
+
+
+async def test_a_raw_deflate_reply_is_read_as_aiohttp_read_it() -> None:
+    """Servers that send `Content-Encoding: deflate` without the zlib header (as IIS and some PHP setups do):
+    aiohttp inflated them; refused, the 2xx counted as a failure and the event went again."""
+    deflater = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw = deflater.compress(b'{"send": [1]}') + deflater.flush()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %d\r\n\r\n" % len(raw) + raw
+    async with raw_server(answering(answer)) as (url, _):
+        http = HookHttp()
+        outcome = await attempt(http, hook(url), None, EVENT, BODY, 5, want_reply=True)
+        await http.close()
+    assert (outcome.status, outcome.error, outcome.reply) == (200, "", {"send": [1]})

@@ -359,10 +359,11 @@ async def test_a_hook_url_that_cannot_be_parsed_is_a_failed_attempt_not_an_excep
         assert outcome.status is None and outcome.error.startswith("the hook's URL is not valid: ")
 
 
-async def test_a_raw_deflate_reply_is_read_as_aiohttp_read_it() -> None:
+@pytest.mark.parametrize("wbits", [-zlib.MAX_WBITS, zlib.MAX_WBITS], ids=["raw", "zlib"])
+async def test_a_deflate_reply_raw_or_zlib_is_read_as_aiohttp_read_it(wbits: int) -> None:
     """Servers that send `Content-Encoding: deflate` without the zlib header (as IIS and some PHP setups do):
     aiohttp inflated them; refused, the 2xx counted as a failure and the event went again."""
-    deflater = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    deflater = zlib.compressobj(wbits=wbits)
     raw = deflater.compress(b'{"send": [1]}') + deflater.flush()
     answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %d\r\n\r\n" % len(raw) + raw
     async with raw_server(answering(answer)) as (url, _):

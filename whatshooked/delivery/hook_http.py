@@ -52,11 +52,22 @@ class Target:
 
 @lru_cache(maxsize=4096)
 def target(url: str) -> Target:
-    parsed = URL(url)
-    return _target(parsed)
+    return _target(url, None)
 
 
-def _target(parsed: URL) -> Target:
+def with_query(url: str, params: dict[str, str]) -> Target:
+    """A GET hook's URL with the event as query parameters (added to any it has, as aiohttp's `params`)."""
+    return _target(url, params)
+
+
+def _target(url: str, params: dict[str, str] | None) -> Target:
+    try:
+        return _parsed(URL(url) if params is None else URL(url).extend_query(params))
+    except ValueError as exc:  # the config checks the scheme only; the URL itself (and its password) not shown
+        raise AnswerError(f"the hook's URL is not valid: {exc}") from None
+
+
+def _parsed(parsed: URL) -> Target:
     if parsed.scheme not in ("http", "https") or not parsed.raw_host:
         raise AnswerError(f"cannot deliver to {parsed.scheme or 'a URL without scheme'}: URLs (http and https only)")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -72,11 +83,6 @@ def _basic(parsed: URL) -> str:
     except UnicodeEncodeError:
         raw = pair.encode("utf-8")
     return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
-def with_query(url: str, params: dict[str, str]) -> Target:
-    """A GET hook's URL with the event as query parameters (added to any it has, as aiohttp's `params`)."""
-    return _target(URL(url).extend_query(params))
 
 
 class HookHttp:

@@ -174,9 +174,10 @@ class HookConnection(asyncio.Protocol):
         if done is None or done.done() or self._overflow is not None:
             return
         body = bytes(self._body) if self._body is not None else None
-        if body and self._headers.get(b"content-encoding", b"").lower() in (b"gzip", b"deflate", b"x-gzip"):
+        encoding = self._headers.get(b"content-encoding", b"").lower()
+        if body and encoding in (b"gzip", b"deflate", b"x-gzip"):
             try:
-                body = _decoded(body, self._limit)
+                body = _decoded(body, self._limit, encoding)
             except (zlib.error, BodyTooLarge) as exc:
                 done.set_exception(exc if isinstance(exc, BodyTooLarge) else AnswerError(f"bad gzip body ({exc})"))
                 done.exception()  # retrieved: its caller may have stopped waiting
@@ -206,9 +207,10 @@ class HookConnection(asyncio.Protocol):
         self.close()
 
 
-def _decoded(body: bytes, limit: int) -> bytes:
+def _decoded(body: bytes, limit: int, encoding: bytes) -> bytes:
     """A gzip or deflate (zlib) body, inflated to at most `limit` bytes (a small bomb stays small)."""
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+    raw = encoding == b"deflate" and body[0] & 0x0F != 8  # no zlib header: raw deflate, read as aiohttp did
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
     out = inflater.decompress(body, limit + 1)
     if len(out) > limit:
         raise BodyTooLarge(limit)

@@ -10,11 +10,14 @@ import logging
 import os
 import threading
 import zlib
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.support.harness import until
+from tests.support.receiver import HookReceiver
+from tests.test_delivery import make_config, message, running
 from tests.test_hook_http import BODY, EVENT, answering, hook, raw_server, read_request
 from whatshooked.delivery import http1
 from whatshooked.delivery.attempt import attempt
@@ -371,3 +374,54 @@ async def test_a_deflate_reply_raw_or_zlib_is_read_as_aiohttp_read_it(wbits: int
         outcome = await attempt(http, hook(url), None, EVENT, BODY, 5, want_reply=True)
         await http.close()
     assert (outcome.status, outcome.error, outcome.reply) == (200, "", {"send": [1]})
+
+
+async def test_https_to_a_hook_that_never_shakes_hands_or_speaks_plain_http_fails_cleanly() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # takes the ClientHello, never answers it
+
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+
+    http = HookHttp()
+    async with raw_server(silent) as (url, connections):
+        before = open_sockets()
+        stalled = await attempt(http, hook(url.replace("http://", "https://")), None, EVENT, BODY, 0.3)
+        await until(lambda: open_sockets() == before)  # both ends gone (the hook saw the client close)
+    async with raw_server(plain) as (url, _):
+        confused = await attempt(http, hook(url.replace("http://", "https://")), None, EVENT, BODY, 5)
+    await http.close()
+    assert (stalled.status, stalled.error) == (None, "no answer within 0.3s")
+    assert confused.status is None and confused.error.startswith("TLS with 127.0.0.1:")
+
+
+async def test_a_dispatcher_with_many_hooks_and_attempts_in_flight_leaves_no_socket_open_after_close(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    receivers = [HookReceiver() for _ in range(5)]
+    for receiver in receivers:
+        await receiver.start()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads the requests, answers none
+
+    try:
+        async with raw_server(silent) as (silent_url, connections):
+            hooks = [{"id": f"h{i}", "url": r.url} for i, r in enumerate(receivers)]
+            hooks.append({"id": "silent", "url": silent_url, "timeout": 30})
+            before = open_sockets()
+            with caplog.at_level(logging.ERROR, logger="asyncio"):
+                async with running(make_config(tmp_path, hooks), close_deadline=0.1) as h:
+                    for n in range(40):
+                        await h.dispatcher.publish(message(f"n{n}"))
+                    for receiver in receivers:
+                        await receiver.wait_for(40)
+                    await until(lambda: len(connections) == 4)  # the silent hook's workers, each waiting
+                    assert open_sockets() > before
+                await until(lambda: open_sockets() == before)
+                gc.collect()
+    finally:
+        for receiver in receivers:
+            await receiver.close()
+    assert NEVER_RETRIEVED not in caplog.text and "destroyed" not in caplog.text

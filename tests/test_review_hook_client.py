@@ -15,7 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.harness import until
+from tests.support.harness import config, until
+from tests.support.harness import hook as config_hook
+from tests.support.harness import running as serving
 from tests.support.receiver import HookReceiver
 from tests.test_delivery import make_config, message, running
 from tests.test_hook_http import BODY, EVENT, answering, hook, raw_server, read_request
@@ -425,3 +427,12 @@ async def test_a_dispatcher_with_many_hooks_and_attempts_in_flight_leaves_no_soc
         for receiver in receivers:
             await receiver.close()
     assert NEVER_RETRIEVED not in caplog.text and "destroyed" not in caplog.text
+
+
+async def test_testing_a_hook_whose_url_cannot_be_parsed_answers_failed_not_500(tmp_path: Path) -> None:
+    async with serving(tmp_path, config(hooks=config_hook("bad", "http://127.0.0.1:99999/hook"))) as run:
+        answer = await run.client.post("/api/hooks/test", json={"id": "bad"})
+        assert answer.status == 200
+        result = await answer.json()
+    assert (result["status"], result["http_status"]) == ("failed", None)
+    assert result["error"] == "the hook's URL is not valid: Port out of range 0-65535"

@@ -8,6 +8,7 @@ closes it at shutdown. Graph API calls and media downloads keep aiohttp's full c
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import ssl
 import time
@@ -42,6 +43,7 @@ class Target:
     port: int
     host_header: str
     path: str  # path and query, as sent on the request line
+    authorization: str | None = None  # Basic, from a `user:password@` in the URL (as aiohttp sent it)
 
     @property
     def origin(self) -> tuple[bool, str, int]:
@@ -50,21 +52,37 @@ class Target:
 
 @lru_cache(maxsize=4096)
 def target(url: str) -> Target:
-    parsed = URL(url)
-    return _target(parsed)
+    return _target(url, None)
 
 
-def _target(parsed: URL) -> Target:
+def with_query(url: str, params: dict[str, str]) -> Target:
+    """A GET hook's URL with the event as query parameters (added to any it has, as aiohttp's `params`)."""
+    return _target(url, params)
+
+
+def _target(url: str, params: dict[str, str] | None) -> Target:
+    try:
+        return _parsed(URL(url) if params is None else URL(url).extend_query(params))
+    except ValueError as exc:  # the config checks the scheme only; the URL itself (and its password) not shown
+        raise AnswerError(f"the hook's URL is not valid: {exc}") from None
+
+
+def _parsed(parsed: URL) -> Target:
     if parsed.scheme not in ("http", "https") or not parsed.raw_host:
         raise AnswerError(f"cannot deliver to {parsed.scheme or 'a URL without scheme'}: URLs (http and https only)")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     return Target(parsed.scheme == "https", parsed.raw_host, port, parsed.host_port_subcomponent or parsed.raw_host,
-                  parsed.raw_path_qs or "/")
+                  parsed.raw_path_qs or "/", _basic(parsed) if parsed.raw_user or parsed.raw_password else None)
 
 
-def with_query(url: str, params: dict[str, str]) -> Target:
-    """A GET hook's URL with the event as query parameters (added to any it has)."""
-    return _target(URL(url).update_query(params))
+def _basic(parsed: URL) -> str:
+    """Latin-1 as aiohttp encoded it (UTF-8 for what Latin-1 cannot hold, where aiohttp raised)."""
+    pair = f"{parsed.user or ''}:{parsed.password or ''}"
+    try:
+        raw = pair.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = pair.encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 class HookHttp:
@@ -157,6 +175,8 @@ def _head(method: str, where: Target, headers: dict[str, str], body: bytes) -> b
         lines.append("Accept: */*\r\n")
     if "accept-encoding" not in lower:
         lines.append("Accept-Encoding: gzip, deflate\r\n")
+    if where.authorization and "authorization" not in lower:  # a configured header wins over the URL's
+        lines.append(f"Authorization: {where.authorization}\r\n")
     lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
     if body or method != "GET":
         lines.append(f"Content-Length: {len(body)}\r\n")

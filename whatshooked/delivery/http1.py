@@ -19,6 +19,8 @@ httptools: Any = None  # imported with the first connection: an idle daemon does
 KEPT_HEADERS = frozenset({b"retry-after", b"content-encoding", b"content-length", b"transfer-encoding"})
 DRAIN_LIMIT = 1024 * 1024  # an unwanted answer body past this closes the connection instead of being read
 DRAIN_WAIT = 5.0  # seconds the rest of an unwanted answer may take before its connection is closed
+HEAD_LIMIT = 64 * 1024  # bytes of answer head (interim 1xx heads included): httptools joins a header's pieces
+# by copying, so a head fed for the whole timeout cost the loop quadratic CPU (aiohttp refused lines > 8190)
 
 
 class AnswerError(Exception):
@@ -70,6 +72,8 @@ class HookConnection(asyncio.Protocol):
             self._fail(AnswerError(f"the hook's answer is not valid HTTP/1.1 ({exc})"))
         if self._overflow is not None:
             self._fail(self._overflow)
+        elif self._seen > HEAD_LIMIT and self._head is not None and not self._head.done():
+            self._fail(AnswerError(f"the hook's answer head is larger than {HEAD_LIMIT} bytes"))
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -97,6 +101,8 @@ class HookConnection(asyncio.Protocol):
         if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the answer is still to come
             self._interim, self._headers = True, {}
             return
+        if not 200 <= status < 300:
+            self._body = None  # only a 2xx answer's body is wanted (nor inflated)
         if self._head is not None and not self._head.done():
             self._head.set_result(status)
 
@@ -154,9 +160,10 @@ class HookConnection(asyncio.Protocol):
         return None if value is None else value.decode("latin-1")
 
     def close(self) -> None:
+        """At once: close() would wait for the write buffer to drain, to a hook that stopped reading forever."""
         self.lost = True
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort()
 
     # -- internals ----------------------------------------------------------------
     def _close_delimited(self) -> bool:
@@ -167,11 +174,13 @@ class HookConnection(asyncio.Protocol):
         if done is None or done.done() or self._overflow is not None:
             return
         body = bytes(self._body) if self._body is not None else None
-        if body and self._headers.get(b"content-encoding", b"").lower() in (b"gzip", b"deflate", b"x-gzip"):
+        encoding = self._headers.get(b"content-encoding", b"").lower()
+        if body and encoding in (b"gzip", b"deflate", b"x-gzip"):
             try:
-                body = _decoded(body, self._limit)
+                body = _decoded(body, self._limit, encoding)
             except (zlib.error, BodyTooLarge) as exc:
                 done.set_exception(exc if isinstance(exc, BodyTooLarge) else AnswerError(f"bad gzip body ({exc})"))
+                done.exception()  # retrieved: its caller may have stopped waiting
                 self.close()
                 return
         reusable = not self.lost and self._parser.should_keep_alive()
@@ -198,9 +207,10 @@ class HookConnection(asyncio.Protocol):
         self.close()
 
 
-def _decoded(body: bytes, limit: int) -> bytes:
+def _decoded(body: bytes, limit: int, encoding: bytes) -> bytes:
     """A gzip or deflate (zlib) body, inflated to at most `limit` bytes (a small bomb stays small)."""
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+    raw = encoding == b"deflate" and body[0] & 0x0F != 8  # no zlib header: raw deflate, read as aiohttp did
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
     out = inflater.decompress(body, limit + 1)
     if len(out) > limit:
         raise BodyTooLarge(limit)

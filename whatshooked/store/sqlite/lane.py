@@ -23,9 +23,12 @@ class ThreadLane:
         # A daemon thread: a process that ends without closing the store must not hang on it, and
         # SQLite's journal leaves the file whole wherever a transaction is cut.
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)  # started by the first call
+        self._stopped = False
 
     async def call(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run `function(*args)` in the lane's thread; a cancelled caller does not stop a call begun."""
+        if self._stopped:  # nobody would serve it: refused, as an executor's submit after shutdown
+            raise RuntimeError(f"{self._thread.name} is shut down")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if self._thread.ident is None:
@@ -35,6 +38,7 @@ class ThreadLane:
 
     def shutdown(self) -> None:
         """Let the calls already queued finish, then end the thread (blocks until then)."""
+        self._stopped = True
         if self._thread.ident is not None:
             self._calls.put(None)
             self._thread.join()
@@ -44,6 +48,8 @@ class ThreadLane:
             loop, future, function, args = call
             try:
                 result = function(*args)
+            except StopIteration as exc:  # a future refuses it (TypeError in the loop): its caller would wait forever
+                _reply(loop, future, RuntimeError(f"{function!r} raised StopIteration: {exc!r}"), failed=True)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller, as an executor would
                 _reply(loop, future, exc, failed=True)
             else:

@@ -8,6 +8,7 @@ import gc
 import gzip
 import logging
 import os
+import ssl
 import threading
 import zlib
 from pathlib import Path
@@ -21,7 +22,7 @@ from tests.support.harness import running as serving
 from tests.support.receiver import HookReceiver
 from tests.test_delivery import make_config, message, running
 from tests.test_hook_http import BODY, EVENT, answering, hook, raw_server, read_request
-from whatshooked.delivery import http1
+from whatshooked.delivery import hook_http, http1
 from whatshooked.delivery.attempt import attempt
 from whatshooked.delivery.hook_http import HookHttp
 from whatshooked.events import Event
@@ -436,3 +437,31 @@ async def test_testing_a_hook_whose_url_cannot_be_parsed_answers_failed_not_500(
         result = await answer.json()
     assert (result["status"], result["http_status"]) == ("failed", None)
     assert result["error"] == "the hook's URL is not valid: Port out of range 0-65535"
+
+
+async def test_verified_tls_delivers_to_the_name_on_the_certificate_only_and_closes_clean(
+        tls_hook: tuple[str, list[bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trusting = ssl.create_default_context(cafile=tmp_path / "cert.pem")  # the hook's certificate, as a CA
+    monkeypatch.setattr(hook_http, "_CONTEXTS", {True: trusting})
+    url, bodies = tls_hook
+    port = url.split(":")[2].split("/")[0]
+    before = open_sockets()
+    http = HookHttp()
+    named = [await attempt(http, hook(url), None, EVENT, BODY, 5) for _ in range(3)]
+    by_address = await attempt(http, hook(url.replace("localhost", "127.0.0.1")), None, EVENT, BODY, 5)
+    await http.close()
+    await until(lambda: open_sockets() == before)
+    assert [outcome.status for outcome in named] == [204] * 3 and bodies == [BODY] * 3
+    assert by_address.status is None and by_address.error.startswith(f"TLS with 127.0.0.1:{port} failed: ")
+    assert "mismatch" in by_address.error or "not valid" in by_address.error
+
+
+async def test_a_hook_that_answers_twice_is_not_trusted_with_the_next_request(caplog: pytest.LogCaptureFixture) -> None:
+    ok, extra = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 500 Again\r\nContent-Length: 0\r\n\r\n"
+    async with raw_server(answering(ok + extra)) as (url, connections):  # two answers to one request
+        http = HookHttp()
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            statuses = [(await attempt(http, hook(url), None, EVENT, BODY, 5)).status for _ in range(3)]
+            await http.close()
+    assert statuses == [200, 200, 200] and len(connections) == 3  # the 500 is never taken for the next answer
+    assert caplog.text == ""

@@ -1,5 +1,5 @@
-"""Review of the hooks' own HTTP client (delivery/hook_http.py, http1.py) and the writer's lane
-(store/sqlite/lane.py): what a hostile or broken hook, and real operations, do to them."""
+"""Review of the hooks' own HTTP client (delivery/hook_http.py, http1.py): what a hostile or broken hook,
+and real operations, do to it (the writer's lane: test_review_lane.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import gc
 import gzip
 import logging
 import os
-import threading
+import ssl
 import zlib
 from pathlib import Path
 
@@ -21,11 +21,10 @@ from tests.support.harness import running as serving
 from tests.support.receiver import HookReceiver
 from tests.test_delivery import make_config, message, running
 from tests.test_hook_http import BODY, EVENT, answering, hook, raw_server, read_request
-from whatshooked.delivery import http1
+from whatshooked.delivery import hook_http, http1
 from whatshooked.delivery.attempt import attempt
 from whatshooked.delivery.hook_http import HookHttp
 from whatshooked.events import Event
-from whatshooked.store.sqlite.lane import ThreadLane
 
 NEVER_RETRIEVED = "exception was never retrieved"
 
@@ -286,71 +285,6 @@ async def test_attempts_cancelled_at_shutdown_leave_no_warning_nor_unretrieved_f
     assert NEVER_RETRIEVED not in caplog.text and "destroyed" not in caplog.text
 
 
-# -- the writer's lane --------------------------------------------------------------------------------------
-async def test_a_call_raising_stopiteration_fails_its_caller_instead_of_hanging_it() -> None:
-    lane = ThreadLane("test-lane-stop")
-    try:
-        with pytest.raises(RuntimeError, match="StopIteration"):
-            await asyncio.wait_for(lane.call(next, iter(())), 5)
-        assert await lane.call(lambda: "still serving") == "still serving"
-    finally:
-        lane.shutdown()
-
-
-async def test_a_call_after_shutdown_is_refused_not_left_waiting() -> None:
-    lane = ThreadLane("test-lane-after")
-    assert await lane.call(lambda: 1) == 1
-    lane.shutdown()
-    with pytest.raises(RuntimeError, match="shut down"):
-        await asyncio.wait_for(lane.call(lambda: 2), 5)
-
-
-async def test_shutdown_while_a_call_runs_waits_for_it_and_its_caller_gets_the_result() -> None:
-    lane = ThreadLane("test-lane-busy")
-    started, release = threading.Event(), threading.Event()
-
-    def slow() -> str:
-        started.set()
-        release.wait(5)
-        return "finished"
-
-    waiter = asyncio.ensure_future(lane.call(slow))
-    await asyncio.to_thread(started.wait, 5)
-    stopping = asyncio.ensure_future(asyncio.to_thread(lane.shutdown))
-    release.set()
-    await stopping
-    assert await waiter == "finished"
-    assert not any(thread.name == "test-lane-busy" for thread in threading.enumerate())
-
-
-def test_a_reply_to_a_loop_already_closed_is_dropped_quietly() -> None:
-    lane = ThreadLane("test-lane-closed")
-    started, release, replied = threading.Event(), threading.Event(), threading.Event()
-
-    def slow() -> str:
-        started.set()
-        release.wait(5)
-        return "late"
-
-    async def leave_early() -> None:
-        waiter = asyncio.ensure_future(lane.call(slow))
-        await asyncio.to_thread(started.wait, 5)
-        waiter.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiter
-
-    asyncio.run(leave_early())  # the loop is closed when slow() returns
-    release.set()
-
-    async def after() -> str:
-        result: str = await lane.call(lambda: "next")
-        replied.set()
-        return result
-
-    assert asyncio.run(after()) == "next" and replied.is_set()
-    lane.shutdown()
-
-
 # -- found in a second pass ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", ["http://example.com:99999/in", "http://[::1/in", "http://example.com:abc/in"])
 async def test_a_hook_url_that_cannot_be_parsed_is_a_failed_attempt_not_an_exception(url: str) -> None:
@@ -436,3 +370,31 @@ async def test_testing_a_hook_whose_url_cannot_be_parsed_answers_failed_not_500(
         result = await answer.json()
     assert (result["status"], result["http_status"]) == ("failed", None)
     assert result["error"] == "the hook's URL is not valid: Port out of range 0-65535"
+
+
+async def test_verified_tls_delivers_to_the_name_on_the_certificate_only_and_closes_clean(
+        tls_hook: tuple[str, list[bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trusting = ssl.create_default_context(cafile=tmp_path / "cert.pem")  # the hook's certificate, as a CA
+    monkeypatch.setattr(hook_http, "_CONTEXTS", {True: trusting})
+    url, bodies = tls_hook
+    port = url.split(":")[2].split("/")[0]
+    before = open_sockets()
+    http = HookHttp()
+    named = [await attempt(http, hook(url), None, EVENT, BODY, 5) for _ in range(3)]
+    by_address = await attempt(http, hook(url.replace("localhost", "127.0.0.1")), None, EVENT, BODY, 5)
+    await http.close()
+    await until(lambda: open_sockets() == before)
+    assert [outcome.status for outcome in named] == [204] * 3 and bodies == [BODY] * 3
+    assert by_address.status is None and by_address.error.startswith(f"TLS with 127.0.0.1:{port} failed: ")
+    assert "mismatch" in by_address.error or "not valid" in by_address.error
+
+
+async def test_a_hook_that_answers_twice_is_not_trusted_with_the_next_request(caplog: pytest.LogCaptureFixture) -> None:
+    ok, extra = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 500 Again\r\nContent-Length: 0\r\n\r\n"
+    async with raw_server(answering(ok + extra)) as (url, connections):  # two answers to one request
+        http = HookHttp()
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            statuses = [(await attempt(http, hook(url), None, EVENT, BODY, 5)).status for _ in range(3)]
+            await http.close()
+    assert statuses == [200, 200, 200] and len(connections) == 3  # the 500 is never taken for the next answer
+    assert caplog.text == ""

@@ -67,6 +67,7 @@ async def test_add_without_id_generates_one(tmp_path: Path) -> None:
     (b'{"id": "x"}', "field 'url' is required"),
     (b'{"id": "x", "url": 5}', "field 'url' must be a string"),
     (b'{"id": "x", "url": "ftp://x"}', "field 'url' must start with http:// or https://"),
+    (b'{"id": "x", "url": "http://x:99999/in"}', "field 'url' is not a valid URL: Port out of range 0-65535"),
     (b'{"id": "x", "url": "http://x", "active": "yes"}', "field 'active' must be true or false"),
     (b'{"id": "x", "url": "http://x", "method": "DELETE"}', "field 'method' must be one of GET, POST, PUT, PATCH"),
     (b'{"id": "x", "url": "http://x", "events": "message.*"}', "field 'events' must be a JSON array"),

@@ -17,13 +17,14 @@ import pytest
 
 from tests.support.harness import config, until
 from tests.support.harness import hook as config_hook
-from tests.support.harness import running as serving
 from tests.support.receiver import HookReceiver
 from tests.test_delivery import make_config, message, running
 from tests.test_hook_http import BODY, EVENT, answering, hook, raw_server, read_request
+from whatshooked.config.load import parse_config
 from whatshooked.delivery import hook_http, http1
 from whatshooked.delivery.attempt import attempt
 from whatshooked.delivery.hook_http import HookHttp
+from whatshooked.errors import ConfigError
 from whatshooked.events import Event
 
 NEVER_RETRIEVED = "exception was never retrieved"
@@ -363,13 +364,13 @@ async def test_a_dispatcher_with_many_hooks_and_attempts_in_flight_leaves_no_soc
     assert NEVER_RETRIEVED not in caplog.text and "destroyed" not in caplog.text
 
 
-async def test_testing_a_hook_whose_url_cannot_be_parsed_answers_failed_not_500(tmp_path: Path) -> None:
-    async with serving(tmp_path, config(hooks=config_hook("bad", "http://127.0.0.1:99999/hook"))) as run:
-        answer = await run.client.post("/api/hooks/test", json={"id": "bad"})
-        assert answer.status == 200
-        result = await answer.json()
-    assert (result["status"], result["http_status"]) == ("failed", None)
-    assert result["error"] == "the hook's URL is not valid: Port out of range 0-65535"
+async def test_a_hook_url_that_cannot_be_parsed_is_refused_where_it_comes_in(tmp_path: Path) -> None:
+    """Refused at load (and by the API: test_api_hooks), so no delivery meets one; attempt() copes anyway."""
+    text = config(hooks=config_hook("bad", "http://u:secret@127.0.0.1:99999/hook"))
+    with pytest.raises(ConfigError) as refused:
+        parse_config(text, tmp_path / "config.yaml")
+    assert "hooks[0].url: is not a valid URL: Port out of range 0-65535" in str(refused.value)
+    assert "secret" not in str(refused.value)
 
 
 async def test_verified_tls_delivers_to_the_name_on_the_certificate_only_and_closes_clean(

@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from yarl import URL
+
 from whatshooked.config.hook_headers import header_problem
 from whatshooked.config.model import HOOK_METHODS, HookConfig
 from whatshooked.config.values import MASK, is_credential_header, masked_fields, masked_url
@@ -29,6 +31,8 @@ def hook_problems(url: str, method: str, headers: Mapping[str, str], events: Seq
         problems.append(("url", "is required"))
     elif not url.startswith(("http://", "https://")):
         problems.append(("url", f"must start with http:// or https://, not {url!r}"))
+    elif (why := _url_problem(url)) is not None:
+        problems.append(("url", why))
     if method not in HOOK_METHODS:
         problems.append(("method", f"must be one of {', '.join(HOOK_METHODS)}, not {method!r}"))
     for name, value in headers.items():
@@ -40,6 +44,15 @@ def hook_problems(url: str, method: str, headers: Mapping[str, str], events: Seq
     if secret and (why := secret_problem(secret)) is not None:
         problems.append(("secret", why))
     return problems
+
+
+def _url_problem(url: str) -> str | None:
+    """Why deliveries could never go to `url` (the URL is not repeated: it may hold a password)."""
+    try:
+        host = URL(url).raw_host
+    except ValueError as exc:
+        return f"is not a valid URL: {exc}"
+    return None if host else "has no host name"
 
 
 def hook_json(hook: HookConfig) -> dict[str, Any]:

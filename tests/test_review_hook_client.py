@@ -366,9 +366,8 @@ async def test_a_dispatcher_with_many_hooks_and_attempts_in_flight_leaves_no_soc
 
 async def test_a_hook_url_that_cannot_be_parsed_is_refused_where_it_comes_in(tmp_path: Path) -> None:
     """Refused at load (and by the API: test_api_hooks), so no delivery meets one; attempt() copes anyway."""
-    text = config(hooks=config_hook("bad", "http://u:secret@127.0.0.1:99999/hook"))
     with pytest.raises(ConfigError) as refused:
-        parse_config(text, tmp_path / "config.yaml")
+        parse_config(config(hooks=config_hook("bad", "http://u:secret@127.0.0.1:99999/hook")), tmp_path / "c.yaml")
     assert "hooks[0].url: is not a valid URL: Port out of range 0-65535" in str(refused.value)
     assert "secret" not in str(refused.value)
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from tests.support.harness import until
 from whatshooked.config.model import HookConfig
-from whatshooked.delivery import http1
+from whatshooked.delivery import hook_http, http1
 from whatshooked.delivery.attempt import attempt
 from whatshooked.delivery.hook_http import HookHttp, target
 from whatshooked.events import Event
@@ -298,3 +298,14 @@ async def test_tls_is_verified_unless_the_hook_allows_otherwise(tls_hook: tuple[
     port = url.split(":")[2].split("/")[0]
     assert refused.status is None and refused.error == f"TLS with localhost:{port} failed: self-signed certificate"
     assert taken.status == 204 and bodies == [BODY]
+
+
+async def test_connections_left_idle_are_closed_after_the_reuse_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hook_http, "IDLE_REUSE", 0.05)
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    async with raw_server(answering(ok)) as (url, connections):
+        http = HookHttp()
+        assert (await attempt(http, hook(url), None, EVENT, BODY, 5)).status == 200
+        await until(lambda: connections[0].transport.is_closing())  # by the daemon, the hook never closed it
+        assert not http._idle
+        await http.close()

@@ -90,6 +90,7 @@ class HookHttp:
         self._idle: dict[tuple[bool, str, int, bool], deque[HookConnection]] = {}
         self._open: weakref.WeakSet[HookConnection] = weakref.WeakSet()  # each one made, until it is dropped
         self._closed = False
+        self._sweep: asyncio.TimerHandle | None = None  # closes connections idle past IDLE_REUSE
 
     async def request(self, method: str, where: Target, headers: dict[str, str], body: bytes, within: float,
                       verify: bool = True, keep_body: int | None = None) -> Answer:
@@ -123,6 +124,8 @@ class HookHttp:
 
     async def close(self) -> None:
         self._closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
         for pool in self._idle.values():
             for connection in pool:
                 connection.close()
@@ -164,6 +167,20 @@ class HookHttp:
             return
         connection.idle_since = time.monotonic()
         pool.append(connection)
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(IDLE_REUSE, self._close_stale)
+
+    def _close_stale(self) -> None:
+        """Idle connections past IDLE_REUSE are never used again: closed, not kept for a hook's own timeout."""
+        self._sweep = None
+        stale_before = time.monotonic() - IDLE_REUSE
+        for key, pool in list(self._idle.items()):
+            while pool and (pool[0].lost or pool[0].idle_since <= stale_before):  # the oldest are on the left
+                pool.popleft().close()
+            if not pool:
+                del self._idle[key]
+        if self._idle and not self._closed:
+            self._sweep = asyncio.get_running_loop().call_later(IDLE_REUSE, self._close_stale)
 
 
 def _head(method: str, where: Target, headers: dict[str, str], body: bytes) -> bytes:

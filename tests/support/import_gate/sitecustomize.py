@@ -21,6 +21,10 @@ GATE_LIMIT = 60.0
 
 
 class _Gate(importlib.abc.MetaPathFinder):
+    """Waits where a slow import does: while the module runs (its own lock held), not while it is looked
+    for (find_spec runs under Python's global import lock: waiting there would stop every import of
+    every thread, the event loop's lazy ones too, which a slow neonize never does)."""
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
@@ -29,11 +33,26 @@ class _Gate(importlib.abc.MetaPathFinder):
         if fullname != "neonize":
             return None
         sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _Waiting(spec.loader, self.folder)
+        return spec
+
+
+class _Waiting(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader, folder: Path) -> None:
+        self.loader = loader
+        self.folder = folder
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
         (self.folder / "neonize.importing").touch()
         deadline = time.monotonic() + GATE_LIMIT
         while not (self.folder / "neonize.release").exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-        return None  # the usual finders import it
+        self.loader.exec_module(module)
 
 
 if os.environ.get("IMPORT_GATE"):

@@ -309,3 +309,12 @@ async def test_connections_left_idle_are_closed_after_the_reuse_window(monkeypat
         await until(lambda: connections[0].transport.is_closing())  # by the daemon, the hook never closed it
         assert not http._idle
         await http.close()
+
+
+async def test_the_start_of_an_answer_nobody_asked_for_is_never_taken_for_the_next_one() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    async with raw_server(answering(ok + b"HTTP/1.1 500 Ag", ok)) as (url, connections):  # a stray half answer
+        http = HookHttp()
+        statuses = [(await attempt(http, hook(url), None, EVENT, BODY, 5)).status for _ in range(2)]
+        await http.close()
+    assert statuses == [200, 200] and len(connections) == 2

@@ -40,7 +40,8 @@ class HookConnection(asyncio.Protocol):
         self.used = 0  # requests sent on it
         self.idle_since = 0.0
         self._on_idle = on_idle  # called with self when an answer is complete and the connection reusable
-        self._parser: Any = None
+        self._parser: Any = None  # one for the connection: llhttp starts the next answer where one ends
+        self._active = False  # a request is out and its answer not yet complete
         self._head: asyncio.Future[int] | None = None
         self._done: asyncio.Future[bytes | None] | None = None
         self._headers: dict[bytes, bytes] = {}
@@ -60,7 +61,7 @@ class HookConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self._parser is None:  # nothing asked: a hook talking out of turn is not trusted again
+        if not self._active:  # nothing asked: a hook talking out of turn is not trusted again
             self.close()
             return
         self._seen += len(data)
@@ -80,7 +81,7 @@ class HookConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        if self._parser is None:
+        if not self._active:
             return
         if self._done is not None and self._head is not None and self._head.done() and self._close_delimited():
             self._complete()  # a body without length or chunks ends where the connection does
@@ -91,6 +92,9 @@ class HookConnection(asyncio.Protocol):
                                                                     "in the middle of its answer") + why, early))
 
     # -- httptools callbacks --------------------------------------------------
+    def on_message_begin(self) -> None:
+        if not self._active:  # an answer nobody asked for, after the one that was: never taken for the next
+            self.close()
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
         if name in KEPT_HEADERS:
@@ -134,7 +138,9 @@ class HookConnection(asyncio.Protocol):
         self._headers, self._seen, self._drained, self._interim, self._overflow = {}, 0, 0, False, None
         self._body = bytearray() if keep_body is not None else None
         self._limit = keep_body or 0
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None:
+            self._parser = httptools.HttpResponseParser(self)
+        self._active = True
         self.used += 1
         assert self.transport is not None
         self.transport.writelines(request)
@@ -184,7 +190,7 @@ class HookConnection(asyncio.Protocol):
                 self.close()
                 return
         reusable = not self.lost and self._parser.should_keep_alive()
-        self._parser = None
+        self._active = False
         done.set_result(body)
         if not reusable:
             self.close()
@@ -203,7 +209,7 @@ class HookConnection(asyncio.Protocol):
             if future is not None and not future.done():
                 future.set_exception(exc)
                 future.exception()  # retrieved: whoever was waiting may have stopped waiting (a timeout)
-        self._parser = None
+        self._parser, self._active = None, False  # never fed again: the connection is closed
         self.close()
 
 

@@ -12,7 +12,8 @@ import pytest
 import whatshooked.delivery.replay as replay
 from tests.support.postgres import BACKENDS, open_backend
 from tests.support.receiver import HookReceiver, Reply
-from tests.test_delivery import eventually, make_config, message, metric, running
+from tests.test_delivery import Harness, eventually, make_config, message, metric, running
+from whatshooked.config.model import Config
 from whatshooked.delivery.owed_check import OwedCheck
 from whatshooked.delivery.replay_filter import ReplayFilter
 from whatshooked.events import Event
@@ -107,21 +108,31 @@ async def test_a_question_out_at_shutdown_is_cancelled(tmp_path: Path, request: 
         await store.close()
 
 
-async def test_a_recovering_hook_gets_every_page_oldest_first_once(
-    tmp_path: Path, receiver: HookReceiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(replay, "RECOVER_PAGE", 2)  # 7 rows: four pages...
-    monkeypatch.setattr(replay, "RECOVER_AHEAD", 1)  # ...the third read once the first page was attempted
+async def publish_refused(h: Harness, receiver: HookReceiver, count: int, prefix: str) -> list[Event]:
+    """`count` events published and refused by every hook (the receiver's default answer), none left to try."""
+    events = [message(f"{prefix}{n}") for n in range(count)]
+    for event in events:
+        await h.dispatcher.publish(event)
+    await receiver.wait_for(count * len(h.dispatcher.hooks))
+    await eventually(lambda: not any(runner.jobs for runner in h.dispatcher.hooks.values()))
+    return events
+
+
+@pytest.fixture
+def failing_crm(tmp_path: Path, receiver: HookReceiver, monkeypatch: pytest.MonkeyPatch) -> Config:
+    """One hook, `crm`, refusing with 500 and never retried, recovered in pages of 2, one page read ahead:
+    7 rows are four pages, the third read once the first page was attempted."""
+    monkeypatch.setattr(replay, "RECOVER_PAGE", 2)
+    monkeypatch.setattr(replay, "RECOVER_AHEAD", 1)
     receiver.default = Reply(500)
-    config = make_config(tmp_path, [{"id": "crm", "url": receiver.url}], {"retry": [], "concurrency": 1})
-    async with running(config) as h:
+    return make_config(tmp_path, [{"id": "crm", "url": receiver.url}], {"retry": [], "concurrency": 1})
+
+
+async def test_a_recovering_hook_gets_every_page_oldest_first_once(failing_crm: Config, receiver: HookReceiver) -> None:
+    async with running(failing_crm) as h:
         assert h.store is not None
         store = h.store
-        old = [message(f"old {n}") for n in range(7)]
-        for e in old:
-            await h.dispatcher.publish(e)
-        await receiver.wait_for(7)
-        await eventually(lambda: not h.dispatcher.hooks["crm"].jobs)
+        old = await publish_refused(h, receiver, 7, "old ")
         assert len(await store.given_up_for("crm")) == 7
         receiver.default = Reply(200)
         fresh = message("fresh")
@@ -131,7 +142,6 @@ async def test_a_recovering_hook_gets_every_page_oldest_first_once(
         await eventually(lambda: store.count == 0)
         assert metric(h.metrics, "whatshooked_replays_total", hook="crm") == 7  # each row submitted once
         assert len(receiver.requests) == 15
-
 
 
 async def test_a_replay_of_many_pages_counts_each_event_once_and_finishes_what_a_removed_hook_held(
@@ -144,11 +154,7 @@ async def test_a_replay_of_many_pages_counts_each_event_once_and_finishes_what_a
     async with running(config) as h:
         assert h.store is not None
         store = h.store
-        refused = [message(f"m{n}") for n in range(5)]
-        for e in refused:
-            await h.dispatcher.publish(e)
-        await receiver.wait_for(10)
-        await eventually(lambda: not any(runner.jobs for runner in h.dispatcher.hooks.values()))
+        refused = await publish_refused(h, receiver, 5, "m")
         h.dispatcher.set_hooks(tuple(hook for hook in config.hooks if hook.id == "crm"))  # `old` is removed
         receiver.default = Reply(200)
         job = h.dispatcher.replays.start(ReplayFilter())
@@ -163,21 +169,13 @@ async def test_a_replay_of_many_pages_counts_each_event_once_and_finishes_what_a
 
 
 async def test_a_recovery_holds_only_a_few_pages_of_jobs_at_once(
-    tmp_path: Path, receiver: HookReceiver, monkeypatch: pytest.MonkeyPatch
+    failing_crm: Config, receiver: HookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(replay, "RECOVER_PAGE", 2)
-    monkeypatch.setattr(replay, "RECOVER_AHEAD", 1)
-    receiver.default = Reply(500)
-    config = make_config(tmp_path, [{"id": "crm", "url": receiver.url}], {"retry": [], "concurrency": 1})
-    async with running(config) as h:
+    async with running(failing_crm) as h:
         assert h.store is not None
         store = h.store
-        old = [message(f"old {n}") for n in range(12)]
-        for e in old:
-            await h.dispatcher.publish(e)
-        await receiver.wait_for(12)
+        old = await publish_refused(h, receiver, 12, "old ")
         runner = h.dispatcher.hooks["crm"]
-        await eventually(lambda: not runner.jobs)
         owned: list[int] = []
         submit = runner.submit
 

@@ -205,6 +205,9 @@ class AccountAdapter(abc.ABC):
     def supports(self, kind: SendKind) -> bool:
         return kind in self.send_kinds
 
+    def offers(self, operation: str) -> bool:
+        return operation in self.operations
+
     async def manage(self, operation: str, params: dict[str, Any]) -> Any:
         """A Business API management call; returns the backend's JSON."""
         raise Unsupported(self.id, self.type_name, operation)

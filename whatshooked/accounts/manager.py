@@ -271,17 +271,13 @@ class AccountManager:
     async def operate(self, account_id: str, operation: str, call: Callable[[AccountAdapter], Awaitable[T]]) -> T:
         """A lookup or chat-state call (`contacts.check`, …): unsupported → 400, not connected → 409."""
         adapter = self.get(account_id)
-        if isinstance(adapter, StartingAdapter):  # what it supports is known once its backend is loaded
-            self.require_connected(adapter)
-        if operation not in adapter.operations:
+        if not adapter.offers(operation):
             raise Unsupported(account_id, adapter.config.type, operation)
         self.require_connected(adapter)
         return await call(adapter)
 
     async def send(self, account_id: str, request: SendRequest) -> SendResult:
         adapter = self.get(account_id)
-        if isinstance(adapter, StartingAdapter):
-            self.require_connected(adapter)
         if not adapter.supports(request.kind):
             raise Unsupported(account_id, adapter.config.type, f"{request.kind.value} messages")
         self.require_connected(adapter)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from whatshooked.accounts.base import AccountAdapter, AccountState, SendRequest, SendResult
+from whatshooked.accounts.base import AccountAdapter, AccountState, SendKind, SendRequest, SendResult
 from whatshooked.errors import NotConnected
 
 
@@ -21,6 +21,14 @@ class StartingAdapter(AccountAdapter):
     exclusive: ClassVar[bool] = True
     """As WhatsApp Web: in a cluster its lease is asked for at once, so an account another daemon drives is
     `standby` from the start (test_web_start_background checks these traits against the real adapter's)."""
+
+    def supports(self, kind: SendKind) -> bool:
+        """What it can send or do is known once its backend is loaded: until then nothing is refused as
+        unsupported, only as not connected (409)."""
+        return True
+
+    def offers(self, operation: str) -> bool:
+        return True
 
     async def connect(self) -> None:
         """The manager's start-up task replaces this adapter; it connects the real one."""

@@ -63,7 +63,7 @@ def with_query(url: str, params: dict[str, str]) -> Target:
 def _target(url: str, params: dict[str, str] | None) -> Target:
     try:
         return _parsed(URL(url) if params is None else URL(url).extend_query(params))
-    except ValueError as exc:  # the config checks the scheme only; the URL itself (and its password) not shown
+    except ValueError as exc:  # the config refuses these too; the URL itself (and its password) not shown
         raise AnswerError(f"the hook's URL is not valid: {exc}") from None
 
 
@@ -98,13 +98,14 @@ class HookHttp:
 
         Raises TimeoutError past `within` seconds, AnswerError when no answer came.
         """
-        request = (_head(method, where, headers, body), body) if body else (_head(method, where, headers, body),)
+        head = _head(method, where, headers, body)
+        request = (head, body) if body else (head,)
         async with asyncio.timeout(within):
             for fresh in (False, True):  # a pooled connection the hook had already dropped: once more, new
                 connection = await self._connection(where, verify, fresh)
                 try:
-                    head, done = connection.exchange(request, keep_body)
-                    status = await head
+                    headed, done = connection.exchange(request, keep_body)
+                    status = await headed
                     answer = Answer(status, connection.header(b"retry-after"))
                     if keep_body is not None and 200 <= status < 300:
                         try:
@@ -126,11 +127,9 @@ class HookHttp:
         self._closed = True
         if self._sweep is not None:
             self._sweep.cancel()
-        for pool in self._idle.values():
-            for connection in pool:
-                connection.close()
+        connections = list(self._open)  # the idle ones among them, before the pools let them go
         self._idle.clear()
-        for connection in list(self._open):
+        for connection in connections:
             connection.close()
         await asyncio.sleep(0)  # let the transports see their close
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from whatshooked.http_body import BodyTooLarge
@@ -34,7 +35,7 @@ class AnswerError(Exception):
 class HookConnection(asyncio.Protocol):
     """Fed by the event loop; `exchange` sends one request and waits for the answer's head."""
 
-    def __init__(self, on_idle: Any = None) -> None:
+    def __init__(self, on_idle: Callable[[HookConnection], None] | None = None) -> None:
         self.transport: asyncio.Transport | None = None
         self.lost = False
         self.used = 0  # requests sent on it
@@ -185,9 +186,7 @@ class HookConnection(asyncio.Protocol):
             try:
                 body = _decoded(body, self._limit, encoding)
             except (zlib.error, BodyTooLarge) as exc:
-                done.set_exception(exc if isinstance(exc, BodyTooLarge) else AnswerError(f"bad gzip body ({exc})"))
-                done.exception()  # retrieved: its caller may have stopped waiting
-                self.close()
+                self._fail(exc if isinstance(exc, BodyTooLarge) else AnswerError(f"bad gzip body ({exc})"))
                 return
         reusable = not self.lost and self._parser.should_keep_alive()
         self._active = False

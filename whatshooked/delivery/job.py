@@ -25,6 +25,7 @@ class Job:
     paused: bool = False  # it sat out a pause of its hook: its row may have been deleted meanwhile
     waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
+    vouched: tuple[int, float, bool] | None = None  # "still owed?" read ahead for it (owed_check.py)
 
     def settle(self, delivered: bool) -> None:
         """Tell whoever waits for this job's next attempt how it went."""

@@ -5,43 +5,84 @@ each question is a read of the store, and asked one by one, 100,000 replayed eve
 reads, each forcing its own commit of the marks waiting to share one. Here the questions asked while
 a read is out wait for the next one: one read (and one commit before it) answers them all, the way
 the store's writer groups writes. Whoever asks still gets the store's answer as of after its question.
+
+A job that will ask is announced when its runner takes it (`ahead`): it joins the next read, so a
+recovery's page of a thousand jobs is one read rather than one per few workers, and its worker finds
+the answer on the job (`Job.vouched`). That answer still holds when the worker asks, because from
+the moment the runner owned the job no other delivery of the event to that hook could start in this
+daemon (one job per event and hook), and nothing took rows away: the store's `removals` has not
+moved. It is used only within FRESH seconds of the read, which bounds what another daemon sharing
+the store could do meanwhile; after that, or after a removal, the worker asks the store again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Protocol
 
+from whatshooked.events import Event
 from whatshooked.store.base import Store
+
+FRESH = 2.0  # seconds an answer read ahead is used for
+
+
+class Vouched(Protocol):
+    """A job (delivery/job.py) whose answer can be read ahead: (removals, loop time, owed) once read."""
+
+    event: Event
+    vouched: tuple[int, float, bool] | None
 
 
 class OwedCheck:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._asked: dict[str, dict[str, list[asyncio.Future[bool]]]] = {}  # hook id -> event id -> askers
+        self._ahead: dict[str, list[Vouched]] = {}  # hook id -> jobs owned, to read for before they ask
         self._task: asyncio.Task[None] | None = None
 
-    async def owed(self, event_id: str, hook_id: str) -> bool:
-        """True when the hook is still owed the event (False once delivered, deleted or pruned)."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    async def owed(self, event_id: str, hook_id: str, job: Vouched | None = None) -> bool:
+        """True when the hook is still owed the event (False once delivered, deleted or pruned). With
+        the `job` asking, an answer read for it ahead is used once, if it still holds."""
+        loop = asyncio.get_running_loop()
+        if job is not None and job.vouched is not None:
+            removals, read_at, owed = job.vouched
+            job.vouched = None
+            if removals == self._store.removals and loop.time() - read_at <= FRESH:
+                return owed
+        future: asyncio.Future[bool] = loop.create_future()
         self._asked.setdefault(hook_id, {}).setdefault(event_id, []).append(future)
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._answer(), name="whatshooked-owed-check")
+        self._start(loop)
         return await future
+
+    def ahead(self, hook_id: str, job: Vouched) -> None:
+        """The hook's runner now owns `job`, which will ask: read for it in the next read."""
+        self._ahead.setdefault(hook_id, []).append(job)
+        self._start(asyncio.get_running_loop())
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._task is None:
+            self._task = loop.create_task(self._answer(), name="whatshooked-owed-check")
 
     async def _answer(self) -> None:
         asked: dict[str, dict[str, list[asyncio.Future[bool]]]] = {}
         try:
-            while self._asked:
+            while self._asked or self._ahead:
                 await asyncio.sleep(0)  # the questions of workers that ask in this turn of the loop join
                 asked, self._asked = self._asked, {}
-                for hook_id, by_event in asked.items():
+                ahead, self._ahead = self._ahead, {}
+                for hook_id in {**asked, **ahead}:
+                    by_event, jobs = asked.get(hook_id, {}), ahead.get(hook_id, [])
+                    removals, read_at = self._store.removals, asyncio.get_running_loop().time()
                     try:
-                        owed = await self._store.owed_among(hook_id, list(by_event))
+                        owed = await self._store.owed_among(
+                            hook_id, list(dict.fromkeys([*by_event, *(job.event.id for job in jobs)])))
                     except Exception as exc:  # the askers' to handle (a store that cannot be read)
                         _tell(by_event, exc=exc)
                     else:
                         _tell(by_event, owed)
+                        for job in jobs:
+                            job.vouched = (removals, read_at, job.event.id in owed)
         finally:
             self._task = None
             _cancel(asked)  # cancelled (shutdown): nobody is left waiting for an answer
@@ -60,6 +101,7 @@ class OwedCheck:
     def _drop(self) -> None:
         _cancel(self._asked)
         self._asked = {}
+        self._ahead = {}
 
 
 def _cancel(asked: dict[str, dict[str, list[asyncio.Future[bool]]]]) -> None:

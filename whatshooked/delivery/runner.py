@@ -78,6 +78,7 @@ class HookRunner:
         elif hook.active and not was_active:
             for job in self.jobs.values():
                 job.paused = True
+                job.vouched = None
             log.info("hook %s is active again: %d deliveries resume", hook.id, len(self.jobs),
                      extra={"hook_id": hook.id})
         if concurrency != was_limit:
@@ -92,6 +93,8 @@ class HookRunner:
         if self._stopping or job.event.id in self.jobs:
             return False
         self._own(job)
+        if _asks(job):
+            self._lanes.owed.ahead(self._hook.id, job)  # owned now: its answer can be read with others'
         self._enqueue(job)
         return True
 
@@ -141,6 +144,7 @@ class HookRunner:
         return [job for job in self.jobs.values() if job.timer is not None]
 
     def finish(self, job: Job) -> None:
+        job.vouched = None  # an answer holds only while the job is owned
         if self.jobs.get(job.event.id) is job:
             del self.jobs[job.event.id]
             follower = self._lines.leave(job)
@@ -212,10 +216,7 @@ class HookRunner:
     async def _run(self, job: Job) -> None:
         """One attempt, then what follows from it."""
         lanes, event = self._lanes, job.event
-        # Only a job fresh from its event's commit is surely owed: any other (a retry, a replay, a recovery)
-        # may find its row delivered by another replay, or deleted, pruned or cleared while it waited.
-        if (job.attempts or job.paused or job.committed_at is None) and \
-                not await lanes.owed.owed(event.id, self._hook.id):
+        if _asks(job) and not await lanes.owed.owed(event.id, self._hook.id, job):
             self._done(job, False)
             return
         want_reply = lanes.wants_replies and event.type == "message.received"
@@ -311,3 +312,9 @@ class HookRunner:
         self.jobs.clear()
         self._lines.release()
         return left
+
+
+def _asks(job: Job) -> bool:
+    """Only a job fresh from its event's commit is surely owed: any other (a retry, a replay, a recovery)
+    may find its row delivered by another replay, or deleted, pruned or cleared while it waited."""
+    return bool(job.attempts or job.paused or job.committed_at is None)

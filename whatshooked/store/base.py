@@ -14,14 +14,34 @@ until `prune` expires it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from whatshooked.errors import StoreError
 from whatshooked.events import Event
+
+_S = TypeVar("_S", bound="Store")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def removing(method: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]
+             ) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]:
+    """For a backend's writes that take rows away: `Store.removals` moves before the write is handed
+    over and again once it is done, so an answer read around it is seen as stale either way."""
+    @functools.wraps(method)
+    async def wrapper(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        self.removals += 1
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self.removals += 1
+
+    return wrapper
 
 
 class StoreUnavailable(StoreError):
@@ -118,6 +138,10 @@ class AccountLeases(Protocol):
 
 class Store(ABC):
     """Events and their per-hook delivery state; dedupe keys."""
+
+    removals = 0
+    """Moves before and after each of this daemon's writes that take rows away (finish_event, delete_event,
+    clear, prune): an answer read while it stood still still holds (delivery/owed_check.py)."""
 
     @property
     @abstractmethod

@@ -25,7 +25,7 @@ import asyncpg
 import whatshooked.store.postgres.claims as claims
 from whatshooked.errors import StoreError
 from whatshooked.events import Event, with_seq
-from whatshooked.store.base import Attempt, Delivery, DeliveryRow, Store
+from whatshooked.store.base import Attempt, Delivery, DeliveryRow, Store, removing
 from whatshooked.store.postgres.account_leases import PgAccountLeases
 from whatshooked.store.postgres.adds import Add
 from whatshooked.store.postgres.answers import KeptAnswers
@@ -198,20 +198,24 @@ class PostgresStore(KeptAnswers, HistoryReads, Store):
         """Queued for a few milliseconds to share one call with others (a crash before it: a duplicate)."""
         self._writes.mark(event_id, hook_id, attempt, self._gone, lazy=True)
 
+    @removing
     async def finish_event(self, event_id: str) -> None:
         await asyncio.shield(self._writes.start(claims.FINISH, event_id, self._keep_at(), after=self._gone))
 
+    @removing
     async def delete_event(self, event_id: str) -> bool:
         deleted, cached = await asyncio.shield(self._writes.start(claims.DELETE_ONE, event_id,
                                                                   after=lambda row: self._gone(row[1])))
         return int(deleted) > 0
 
+    @removing
     async def clear(self) -> int:
         return int(await asyncio.shield(self._writes.start(claims.DELETE_ALL, after=self._gone)))
 
     def _gone(self, deleted: Any) -> None:
         self._counted(-int(deleted))
 
+    @removing
     async def prune(self, max_age: float, max_events: int, now: float | None = None) -> dict[str, int]:
         """Drop events older than `max_age` seconds, then the oldest beyond `max_events`; old dedupe keys too."""
         moment = time.time() if now is None else now

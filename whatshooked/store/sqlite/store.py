@@ -34,6 +34,7 @@ from whatshooked.store.base import (
     Store,
     StoreUnavailable,
     StoreUnreadable,
+    removing,
 )
 from whatshooked.store.seal import Sealer, open_plain, reseal_all
 from whatshooked.store.sqlite.answers import KeptAnswers
@@ -221,6 +222,7 @@ class SQLiteStore(KeptAnswers, HistoryReads, Store):
     def _delivered(event_id: str, hook_id: str, attempt: Attempt | None) -> Write:
         return Write([*_history(event_id, attempt), (DELIVERED, (event_id, hook_id))])
 
+    @removing
     async def finish_event(self, event_id: str) -> None:
         """Every row delivered (those of hooks removed meanwhile too), then the event leaves the cache."""
         def run(conn: sqlite3.Connection) -> tuple[None, int]:
@@ -234,6 +236,7 @@ class SQLiteStore(KeptAnswers, HistoryReads, Store):
 
         await self._writer.submit(Write(custom=run))
 
+    @removing
     async def delete_event(self, event_id: str) -> bool:
         def run(conn: sqlite3.Connection) -> tuple[bool, int]:
             gone = conn.execute("DELETE FROM events WHERE id = ? RETURNING delivered_at", (event_id,)).fetchall()
@@ -241,6 +244,7 @@ class SQLiteStore(KeptAnswers, HistoryReads, Store):
 
         return bool(await self._writer.submit(Write(custom=run)))
 
+    @removing
     async def clear(self) -> int:
         def run(conn: sqlite3.Connection) -> tuple[int, int]:
             deleted = conn.execute("DELETE FROM events WHERE delivered_at IS NULL").rowcount
@@ -248,6 +252,7 @@ class SQLiteStore(KeptAnswers, HistoryReads, Store):
 
         return int(await self._writer.submit(Write(custom=run)))
 
+    @removing
     async def prune(self, max_age: float, max_events: int, now: float | None = None) -> dict[str, int]:
         """Drop events older than `max_age` seconds, then the oldest beyond `max_events`; old dedupe keys too."""
         moment = time.time() if now is None else now

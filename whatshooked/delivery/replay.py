@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from whatshooked.delivery.job import Job
 from whatshooked.delivery.replay_filter import Progress, ReplayFilter
@@ -26,6 +27,7 @@ RECOVER_PAGE = 1000  # rows read at once by recover...
 RECOVER_AHEAD = 2  # ...with at most this many more pages queued while one is attempted
 COUNT_PAGE = 10_000  # seqs read at once to count what a replay without event filters selects
 DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"  # one event's replay
+Outcome = tuple[str, bool]  # one of those, and whether every target took the event in this replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,37 +161,79 @@ class Replayer:
         """Each event once to its targets, side by side: the page's rows are read once before (not per
         event) and once after, for the events every target took, to finish those no configured hook owes."""
         rows = await self._store.deliveries_for([event.id for event, _ in page])
-        outcomes = await asyncio.gather(*(self._replay(event, body, rows[event.id], hook_id, progress)
-                                          for event, body in page))
+        tasks: set[asyncio.Task[Outcome]] = set()  # the rare events that need a read or a write
+        try:
+            outcomes = await asyncio.gather(*(self._replay(event, body, rows[event.id], hook_id, progress, tasks)
+                                              for event, body in page))
+        finally:
+            for task in tasks:
+                task.cancel()
         await self._finish([event.id for (event, _), (_, took) in zip(page, outcomes, strict=True) if took])
         return [outcome for outcome, _ in outcomes]
 
-    async def _replay(self, event: Event, body: bytes, rows: list[DeliveryRow], hook_id: str | None,
-                      progress: Progress | None) -> tuple[str, bool]:
+    def _replay(self, event: Event, body: bytes, rows: list[DeliveryRow], hook_id: str | None,
+                progress: Progress | None, tasks: set[asyncio.Task[Outcome]]) -> asyncio.Future[Outcome]:
         """DELIVERED (every target has it now, or it left meanwhile), FAILED, or SKIPPED (no target); and
-        whether every target took it in this replay. `rows`: the event's delivery rows, read just before."""
-        outcome, took = await self._send(event, body, {row.hook_id: row.state for row in rows}, hook_id)
-        if progress is not None:
-            progress.step(outcome)  # as each one ends, so a slow hook's replay shows it moves
-        return outcome, took
+        whether every target took it in this replay. `rows`: the event's delivery rows, read just before.
 
-    async def _send(self, event: Event, body: bytes, rows: dict[str, str], hook_id: str | None) -> tuple[str, bool]:
-        store = self._store
-        targets = [r for r in self._matching(event) if rows.get(r.hook.id) != "delivered"
+        The usual event (its rows there, every target taking it) costs no task of its own: its outcome
+        is settled by its attempts' callbacks. `progress` hears of each as it ends."""
+        loop = asyncio.get_running_loop()
+        states = {row.hook_id: row.state for row in rows}
+        targets = [r for r in self._matching(event) if states.get(r.hook.id) != "delivered"
                    and (hook_id is None or r.hook.id == hook_id)]
         if not targets or self._closing():
-            return SKIPPED, False
-        missing = [runner.hook.id for runner in targets if runner.hook.id not in rows]
-        if missing and not await store.add_deliveries(event.id, missing):
+            return _settled(loop, (SKIPPED, False), progress)
+        if any(runner.hook.id not in states for runner in targets):  # rows to add first
+            return self._task(tasks, self._send(event, body, targets, [r.hook.id for r in targets
+                                                                        if r.hook.id not in states], progress))
+        for runner in targets:
+            runner.meters.replays.inc()
+        attempts = [runner.replay(event, body) for runner in targets]
+        result: asyncio.Future[Outcome] = loop.create_future()
+
+        def ended(_: object) -> None:
+            if result.done() or not all(attempt.done() for attempt in attempts):
+                return
+            if all(not attempt.cancelled() and attempt.result() for attempt in attempts):
+                _tell(progress, DELIVERED)
+                result.set_result((DELIVERED, True))
+            else:
+                self._task(tasks, self._failed(event, targets, progress)).add_done_callback(
+                    lambda done: _pass_on(done, result))
+
+        for attempt in attempts:
+            attempt.add_done_callback(ended)
+        return result
+
+    @staticmethod
+    def _task(tasks: set[asyncio.Task[Outcome]],
+              coroutine: Coroutine[Any, Any, Outcome]) -> asyncio.Task[Outcome]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+
+    async def _send(self, event: Event, body: bytes, targets: list[HookRunner], missing: list[str],
+                    progress: Progress | None) -> Outcome:
+        """A target with no row for the event yet (a hook added or re-routed since): its row first."""
+        if not await self._store.add_deliveries(event.id, missing):
+            _tell(progress, DELIVERED)
             return DELIVERED, False  # it left the cache meanwhile: another replay (or new traffic's recovery) took it
         for runner in targets:
             runner.meters.replays.inc()
-        results = await asyncio.gather(*(runner.replay(event, body) for runner in targets))
-        if all(results):
+        if all(await asyncio.gather(*(runner.replay(event, body) for runner in targets))):
+            _tell(progress, DELIVERED)
             return DELIVERED, True
-        # A job that found its row gone or delivered (another replay got there first) reports False.
-        owed = {row.hook_id for row in await store.deliveries_of(event.id) if row.state != "delivered"}
-        return (FAILED if any(runner.hook.id in owed for runner in targets) else DELIVERED), False
+        return await self._failed(event, targets, progress)
+
+    async def _failed(self, event: Event, targets: list[HookRunner], progress: Progress | None) -> Outcome:
+        """Some target did not take it; a job that found its row gone or delivered (another replay got
+        there first) reports that too, so the rows say which."""
+        owed = {row.hook_id for row in await self._store.deliveries_of(event.id) if row.state != "delivered"}
+        outcome = FAILED if any(runner.hook.id in owed for runner in targets) else DELIVERED
+        _tell(progress, outcome)
+        return outcome, False
 
     async def _finish(self, event_ids: list[str]) -> None:
         """Finished only when no configured hook is owed it: a paused or re-routed hook (not a target now)
@@ -202,3 +246,27 @@ class Replayer:
             owed = [row for row in rows if row.state != "delivered"]
             if owed and not any(row.hook_id in configured for row in owed):
                 await self._store.finish_event(event_id)
+
+
+def _tell(progress: Progress | None, outcome: str) -> None:
+    if progress is not None:
+        progress.step(outcome)  # as each one ends, so a slow hook's replay shows it moves
+
+
+def _settled(loop: asyncio.AbstractEventLoop, outcome: Outcome,
+             progress: Progress | None) -> asyncio.Future[Outcome]:
+    _tell(progress, outcome[0])
+    future: asyncio.Future[Outcome] = loop.create_future()
+    future.set_result(outcome)
+    return future
+
+
+def _pass_on(task: asyncio.Task[Outcome], result: asyncio.Future[Outcome]) -> None:
+    if result.done():
+        return
+    if task.cancelled():
+        result.cancel()
+    elif task.exception() is not None:
+        result.set_exception(task.exception())  # type: ignore[arg-type]
+    else:
+        result.set_result(task.result())

@@ -1,0 +1,75 @@
+"""Review of the answers read ahead for "still owed?" (delivery/owed_check.py, issue 14 goal 3): the
+ways an answer read as a runner took its job could go stale without `Store.removals` moving, and
+the stored bodies read with strict_json instead of json.loads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.postgres import BACKENDS, open_backend
+from tests.test_delivery import eventually
+from tests.test_owed_ahead import Asking
+from whatshooked.delivery.owed_check import OwedCheck
+from whatshooked.events import Event
+from whatshooked.store.base import Store
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    kept = await open_backend(request.param, tmp_path, request)
+    yield kept
+    await kept.close()
+
+
+# -- a removal whose caller is cancelled ------------------------------------------------------------
+async def test_a_deletion_whose_caller_was_cancelled_still_makes_answers_read_before_it_landed_stale(
+    store: Store,
+) -> None:
+    """The write was handed over (shielded) and lands after the cancel: `removals` must move then,
+    not at the cancel, or an answer read between the two is used for a row already deleted."""
+    e = Event("message.received", {"account_id": "shop", "text": "hi"})
+    await store.add_event(e, ["crm"])
+    await store.mark_given_up(e.id, "crm", "HTTP 503")
+    deleting = asyncio.get_running_loop().create_task(store.delete_event(e.id))
+    await asyncio.sleep(0)  # one step: the deletion is handed over to the store's writer
+    deleting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await deleting
+    job = Asking(e, (store.removals, asyncio.get_running_loop().time(), True))  # an answer read now, as a read
+    # racing the deletion may (SQLite's owed_among does not wait for the writer)
+    await eventually(lambda: gone(store, e.id), within=10)
+    assert not await OwedCheck(store).owed(e.id, "crm", job)  # deleted: not sent
+
+
+async def gone(store: Store, event_id: str) -> bool:
+    return await store.get_body(event_id) is None
+
+
+# -- stored bodies read with strict_json --------------------------------------------------------------
+def older_body(e: Event) -> bytes:
+    """How versions before 9b99a7d wrote an event (json.dumps, NaN/Infinity allowed): a webhook's `1e999`
+    read by json.loads became inf and was stored as `Infinity`."""
+    return json.dumps(e.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def test_a_body_an_older_version_stored_with_infinity_is_still_read_for_recovery_and_replay(
+    store: Store,
+) -> None:
+    e = Event("message.received", {"account_id": "shop", "text": "hi", "amount": math.inf, "rate": math.nan})
+    body = older_body(e)
+    assert b"Infinity" in body and b"NaN" in body
+    await store.add_event(e, ["crm"], body)
+    await store.mark_given_up(e.id, "crm", "HTTP 503")
+    [row] = await store.given_up_for("crm")  # a recovery's page
+    assert row.event.id == e.id and row.event.data["amount"] == math.inf and math.isnan(row.event.data["rate"])
+    assert row.body.startswith(body[:-1])  # sent as stored (with its seq)
+    [(_, cached, _)] = await store.cached_after(0, 10)  # a manual replay's page
+    assert cached.id == e.id
+    stored = await store.get_body(e.id)
+    assert stored is not None and Event.from_json(stored).data["amount"] == math.inf  # replay_event

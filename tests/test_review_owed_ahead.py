@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+import whatshooked.delivery.owed_check as owed_check
+from tests.support.gated_receiver import gated
 from tests.support.postgres import BACKENDS, open_backend
-from tests.test_delivery import eventually
+from tests.test_delivery import eventually, make_config, message, running
 from tests.test_owed_ahead import Asking
 from whatshooked.delivery.owed_check import OwedCheck
 from whatshooked.events import Event
@@ -51,6 +53,10 @@ async def gone(store: Store, event_id: str) -> bool:
     return await store.get_body(event_id) is None
 
 
+async def owed_nothing(store: Store, event_id: str) -> bool:
+    return not await store.has_delivery(event_id, "crm")
+
+
 # -- stored bodies read with strict_json --------------------------------------------------------------
 def older_body(e: Event) -> bytes:
     """How versions before 9b99a7d wrote an event (json.dumps, NaN/Infinity allowed): a webhook's `1e999`
@@ -73,3 +79,36 @@ async def test_a_body_an_older_version_stored_with_infinity_is_still_read_for_re
     assert cached.id == e.id
     stored = await store.get_body(e.id)
     assert stored is not None and Event.from_json(stored).data["amount"] == math.inf  # replay_event
+
+
+# -- two runners of one hook: a removed hook's runner still finishing, and its re-added successor ----------
+async def test_a_replay_read_for_while_the_removed_hooks_old_runner_delivers_it_is_not_sent_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook is removed and added again while an attempt of `first` is in flight: the old runner
+    finishes it (and marks it delivered) while the new runner holds a replay of the same event whose
+    answer was read before that mark. No row was taken away, so `removals` did not move; the answer
+    must not be used all the same (before the answers read ahead, the worker's own read saw the mark)."""
+    monkeypatch.setattr(owed_check, "FRESH", 600.0)  # however slow this machine: within FRESH
+    async with gated(lambda event, n: True) as hook:
+        config = make_config(tmp_path, [{"id": "crm", "url": hook.url}],
+                             {"retry": [], "concurrency": 1, "timeout": 60})
+        async with running(config) as h:
+            assert h.store is not None
+            store, first, first_gate = h.store, message("first"), hook.gate
+            await h.dispatcher.publish(first)
+            await hook.wait_for(1)  # in flight in the old runner, held by `first_gate`
+            h.dispatcher.set_hooks(())
+            h.dispatcher.set_hooks(config.hooks)  # re-added: a new runner
+            runner = h.dispatcher.hooks["crm"]
+            hook.gate = asyncio.Event()  # what holds the next arrivals
+            await h.dispatcher.publish(message("second"))  # the new runner's only worker is busy with it
+            await hook.wait_for(2)
+            replaying = asyncio.get_running_loop().create_task(h.dispatcher.replay_event(first.id))
+            await eventually(lambda: first.id in runner.jobs and runner.jobs[first.id].vouched is not None)
+            first_gate.set()  # the old runner's attempt ends: delivered
+            await eventually(lambda: owed_nothing(store, first.id))
+            hook.gate.set()
+            await replaying
+            await eventually(lambda: not runner.jobs)
+            assert hook.texts() == ["first", "second"]  # `first` once

@@ -17,6 +17,7 @@ from tests.support.gated_receiver import gated
 from tests.support.postgres import BACKENDS, open_backend
 from tests.test_delivery import eventually, make_config, message, running
 from tests.test_owed_ahead import Asking
+from tests.test_replay_pages import given_up
 from whatshooked.delivery.owed_check import OwedCheck
 from whatshooked.events import Event
 from whatshooked.store.base import Store
@@ -112,3 +113,25 @@ async def test_a_replay_read_for_while_the_removed_hooks_old_runner_delivers_it_
             await replaying
             await eventually(lambda: not runner.jobs)
             assert hook.texts() == ["first", "second"]  # `first` once
+
+
+# -- an answer read ahead for a job that asked the store itself --------------------------------------------
+async def test_a_job_that_asked_the_store_itself_does_not_use_an_older_answer_read_ahead_for_its_retry(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Its worker asked in the same turn as the runner took it: one read answered both, and the answer
+    read ahead was left on the job. Its retry (a second later, say) must ask the store, not use that
+    answer from before its first attempt: another daemon sharing the database may have delivered the
+    event meanwhile (a manual replay there)."""
+    here = await open_backend("postgres", tmp_path, request)
+    there = await open_backend("postgres", tmp_path, request)  # another daemon on the same database
+    try:
+        [e] = await given_up(here, 1)
+        check, job = OwedCheck(here), Asking(e)
+        check.ahead("crm", job)
+        assert await check.owed(e.id, "crm", job)  # the first attempt's question
+        await there.mark_delivered(e.id, "crm")
+        assert not await check.owed(e.id, "crm", job)  # the retry's
+    finally:
+        await there.close()
+        await here.close()

@@ -60,7 +60,10 @@ class OwedCheck:
         future: asyncio.Future[bool] = loop.create_future()
         self._asked.setdefault(hook_id, {}).setdefault(event_id, []).append(future)
         self._start(loop)
-        return await future
+        owed = await future
+        if job is not None:  # an answer read ahead for it meanwhile (the same read, or one out before) is
+            job.vouched = None  # no newer than this one: not left for its next question (a retry)
+        return owed
 
     def ahead(self, hook_id: str, job: Vouched) -> None:
         """The hook's runner now owns `job`, which will ask: read for it in the next read."""

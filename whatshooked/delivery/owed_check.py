@@ -33,7 +33,8 @@ FRESH = 2.0  # seconds an answer read ahead is used for
 
 
 class Vouched(Protocol):
-    """A job (delivery/job.py) whose answer can be read ahead: (removals, loop time, owed) once read."""
+    """A job (delivery/job.py) whose answer can be read ahead: (moves, loop time, owed) once read; moves:
+    `removals` plus old runners stopped (`_moved`)."""
 
     event: Event
     vouched: tuple[int, float, bool] | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -73,8 +74,14 @@ class Event:
 
     @classmethod
     def from_json(cls, body: bytes | str) -> Event:
-        """A body this daemon wrote: read by strict_json (orjson), as a recovery reads thousands at once."""
-        return cls.from_dict(strict_json.loads(body))
+        """A body this daemon wrote: read by strict_json (orjson), as a recovery reads thousands at once.
+        Versions before strict JSON (9b99a7d) wrote NaN and Infinity as json.dumps does: a body kept
+        from one is read by the standard library, as it always was, not refused."""
+        try:
+            raw = strict_json.loads(body)
+        except ValueError:
+            raw = json.loads(body)
+        return cls.from_dict(raw)
 
 
 def with_seq(body: bytes, seq: int) -> bytes:

@@ -164,7 +164,8 @@ class Dispatcher:
         for hook_id in [h for h in self._runners if h not in wanted]:
             runner = self._runners.pop(hook_id)
             self.health.forget(hook_id)
-            self._retiring.spawn(runner.stop(None), _stop_name(hook_id))
+            stopping = self._retiring.spawn(runner.stop(None), _stop_name(hook_id))
+            self._lanes.owed.retiring(hook_id, stopping)  # it may deliver what a re-added runner holds
         added: list[str] = []
         concurrency = self._config.delivery.concurrency
         for hook in wanted.values():

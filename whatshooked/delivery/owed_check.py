@@ -13,13 +13,18 @@ the moment the runner owned the job no other delivery of the event to that hook 
 daemon (one job per event and hook), and nothing took rows away: the store's `removals` has not
 moved. It is used only within FRESH seconds of the read, which bounds what another daemon sharing
 the store could do meanwhile; after that, or after a removal, the worker asks the store again.
+
+One exception to "one job per event and hook": a hook removed and added again while its old runner
+still finishes attempts in flight (`retiring`). The old runner may deliver an event the new one holds,
+a delivered mark that takes no row away; so no answer read ahead is used for that hook until the old
+runner is done, nor any read before then.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Protocol
+from typing import Any, Protocol
 
 from whatshooked.events import Event
 from whatshooked.store.base import Store
@@ -28,7 +33,8 @@ FRESH = 2.0  # seconds an answer read ahead is used for
 
 
 class Vouched(Protocol):
-    """A job (delivery/job.py) whose answer can be read ahead: (removals, loop time, owed) once read."""
+    """A job (delivery/job.py) whose answer can be read ahead: (moves, loop time, owed) once read; moves:
+    `removals` plus old runners stopped (`_moved`)."""
 
     event: Event
     vouched: tuple[int, float, bool] | None
@@ -40,6 +46,8 @@ class OwedCheck:
         self._asked: dict[str, dict[str, list[asyncio.Future[bool]]]] = {}  # hook id -> event id -> askers
         self._ahead: dict[str, list[Vouched]] = {}  # hook id -> jobs owned, to read for before they ask
         self._task: asyncio.Task[None] | None = None
+        self._retiring: dict[str, int] = {}  # hook id -> its old runners still stopping
+        self._retired = 0  # old runners stopped: each makes the answers read before it stale
 
     async def owed(self, event_id: str, hook_id: str, job: Vouched | None = None) -> bool:
         """True when the hook is still owed the event (False once delivered, deleted or pruned). With
@@ -48,17 +56,36 @@ class OwedCheck:
         if job is not None and job.vouched is not None:
             removals, read_at, owed = job.vouched
             job.vouched = None
-            if removals == self._store.removals and loop.time() - read_at <= FRESH:
+            if removals == self._moved() and hook_id not in self._retiring and loop.time() - read_at <= FRESH:
                 return owed
         future: asyncio.Future[bool] = loop.create_future()
         self._asked.setdefault(hook_id, {}).setdefault(event_id, []).append(future)
         self._start(loop)
-        return await future
+        owed = await future
+        if job is not None:  # an answer read ahead for it meanwhile (the same read, or one out before) is
+            job.vouched = None  # no newer than this one: not left for its next question (a retry)
+        return owed
 
     def ahead(self, hook_id: str, job: Vouched) -> None:
         """The hook's runner now owns `job`, which will ask: read for it in the next read."""
         self._ahead.setdefault(hook_id, []).append(job)
         self._start(asyncio.get_running_loop())
+
+    def retiring(self, hook_id: str, stopping: asyncio.Future[Any]) -> None:
+        """A removed hook's runner finishes its attempts in flight until `stopping` is done."""
+        self._retiring[hook_id] = self._retiring.get(hook_id, 0) + 1
+        stopping.add_done_callback(lambda _: self._stopped(hook_id))
+
+    def _stopped(self, hook_id: str) -> None:
+        self._retired += 1
+        if self._retiring[hook_id] > 1:
+            self._retiring[hook_id] -= 1
+        else:
+            del self._retiring[hook_id]
+
+    def _moved(self) -> int:
+        """Moves whenever an answer read before may have gone stale here (both parts only grow)."""
+        return self._store.removals + self._retired
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._task is None:
@@ -73,7 +100,7 @@ class OwedCheck:
                 ahead, self._ahead = self._ahead, {}
                 for hook_id in {**asked, **ahead}:
                     by_event, jobs = asked.get(hook_id, {}), ahead.get(hook_id, [])
-                    removals, read_at = self._store.removals, asyncio.get_running_loop().time()
+                    removals, read_at = self._moved(), asyncio.get_running_loop().time()
                     try:
                         owed = await self._store.owed_among(
                             hook_id, list(dict.fromkeys([*by_event, *(job.event.id for job in jobs)])))

@@ -32,16 +32,23 @@ _T = TypeVar("_T")
 def removing(method: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]
              ) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]:
     """For a backend's writes that take rows away: `Store.removals` moves before the write is handed
-    over and again once it is done, so an answer read around it is seen as stale either way."""
+    over and again once it is done, so an answer read around it is seen as stale either way. The
+    write is shielded (a cancelled caller does not stop it), so "done" is when it lands, not when
+    the caller stops waiting: the method runs as a task of its own, which moves `removals` as it ends."""
     @functools.wraps(method)
     async def wrapper(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         self.removals += 1
-        try:
-            return await method(self, *args, **kwargs)
-        finally:
-            self.removals += 1
+        write = asyncio.ensure_future(method(self, *args, **kwargs))
+        write.add_done_callback(functools.partial(_removed, self))
+        return await asyncio.shield(write)
 
     return wrapper
+
+
+def _removed(store: Store, write: asyncio.Future[Any]) -> None:
+    store.removals += 1
+    if not write.cancelled():
+        write.exception()  # the caller's to see; retrieved here too, for a caller cancelled meanwhile
 
 
 class StoreUnavailable(StoreError):

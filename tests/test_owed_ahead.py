@@ -139,3 +139,26 @@ async def test_a_recovery_sends_nothing_more_once_the_cache_is_cleared(
         runner = h.dispatcher.hooks["crm"]
         await eventually(lambda: not runner.jobs, within=10)
         assert len(receiver.requests) <= at_clear + 1  # the one in flight at most, not the 36 read for
+
+
+async def test_a_question_is_not_held_up_behind_thousands_of_jobs_read_ahead(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart resumes every overdue row at once: their reads go a part at a time, and a worker's
+    question asked meanwhile is answered by the next part's read, not after all of them."""
+    monkeypatch.setattr(owed_check, "AHEAD_READ", 50)
+    store = await open_backend("sqlite", tmp_path, request)
+    try:
+        events = await given_up(store, 301)
+        reads = count_reads(store)
+        check = OwedCheck(store)
+        jobs = [Asking(e) for e in events[:300]]
+        for job in jobs:
+            check.ahead("crm", job)
+        assert await check.owed(events[300].id, "crm")
+        assert reads == [51]  # the question and the first 50 jobs (before: one read of all 301)
+        assert sum(job.vouched is None for job in jobs) == 250
+        await eventually(lambda: all(job.vouched is not None for job in jobs))
+        assert reads == [51, 50, 50, 50, 50, 50]
+    finally:
+        await store.close()

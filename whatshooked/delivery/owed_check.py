@@ -30,6 +30,8 @@ from whatshooked.events import Event
 from whatshooked.store.base import Store
 
 FRESH = 2.0  # seconds an answer read ahead is used for
+AHEAD_READ = 4096  # jobs read ahead per hook in one read; the rest wait for the next, so questions asked
+# meanwhile are not held up behind a restart's 100,000 resumed jobs (one read of those: ~0.5 s)
 
 
 class Vouched(Protocol):
@@ -97,7 +99,9 @@ class OwedCheck:
             while self._asked or self._ahead:
                 await asyncio.sleep(0)  # the questions of workers that ask in this turn of the loop join
                 asked, self._asked = self._asked, {}
-                ahead, self._ahead = self._ahead, {}
+                ahead = {hook_id: jobs[:AHEAD_READ] for hook_id, jobs in self._ahead.items()}
+                self._ahead = {hook_id: jobs[AHEAD_READ:] for hook_id, jobs in self._ahead.items()
+                               if len(jobs) > AHEAD_READ}
                 for hook_id in {**asked, **ahead}:
                     by_event, jobs = asked.get(hook_id, {}), ahead.get(hook_id, [])
                     removals, read_at = self._moved(), asyncio.get_running_loop().time()

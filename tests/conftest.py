@@ -7,7 +7,7 @@ import pytest
 from tests.support.receiver import HookReceiver
 
 pytest_plugins = [
-    "tests.support.postgres",  # pg_cluster (session) and pg_url (a fresh database per test)
+    "tests.support.postgres",  # pg_cluster (session), pg_url (a fresh database per test), store (each backend)
     "tests.support.tls",  # tls_hook: an https hook with a self-signed certificate
 ]
 

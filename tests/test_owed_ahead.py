@@ -5,14 +5,14 @@ still holds: no row taken away since (Store.removals) and at most FRESH seconds 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import whatshooked.delivery.owed_check as owed_check
-from tests.support.postgres import BACKENDS, open_backend
+from tests.support.postgres import open_backend
 from tests.support.receiver import HookReceiver, Reply
 from tests.test_delivery import eventually, make_config, message, running
 from tests.test_replay_pages import given_up, publish_refused
@@ -29,12 +29,6 @@ class Asking:
     event: Event
     vouched: tuple[int, float, bool] | None = None
 
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_backend(request.param, tmp_path, request)
-    yield opened
-    await opened.close()
 
 
 def count_reads(store: Store) -> list[int]:

@@ -4,13 +4,13 @@ owed?" questions answered many to a read, with every guarantee of the one-by-one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 import whatshooked.delivery.replay as replay
-from tests.support.postgres import BACKENDS, open_backend
+from tests.support.postgres import open_backend
 from tests.support.receiver import HookReceiver, Reply
 from tests.test_delivery import Harness, eventually, make_config, message, metric, running
 from whatshooked.config.model import Config
@@ -23,13 +23,6 @@ from whatshooked.store.base import Store
 def event() -> Event:
     return Event("message.received", {"account_id": "shop", "text": "hi"})
 
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """Each backend in turn (tests/support/postgres.py), as in tests/test_store.py."""
-    opened = await open_backend(request.param, tmp_path, request)
-    yield opened
-    await opened.close()
 
 
 async def given_up(store: Store, count: int, hook_id: str = "crm") -> list[Event]:

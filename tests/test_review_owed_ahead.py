@@ -7,27 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 import whatshooked.delivery.owed_check as owed_check
 from tests.support.gated_receiver import gated
-from tests.support.postgres import BACKENDS, open_backend
+from tests.support.postgres import open_backend
 from tests.test_delivery import eventually, make_config, message, running
 from tests.test_owed_ahead import Asking
 from tests.test_replay_pages import given_up
 from whatshooked.delivery.owed_check import OwedCheck
 from whatshooked.events import Event
 from whatshooked.store.base import Store
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    kept = await open_backend(request.param, tmp_path, request)
-    yield kept
-    await kept.close()
 
 
 # -- a removal whose caller is cancelled ------------------------------------------------------------

@@ -7,20 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.postgres import BACKENDS, open_backend
 from whatshooked.errors import StoreError
 from whatshooked.events import Event, with_seq
 from whatshooked.store.base import Store
 from whatshooked.store.sqlite.migrations import LATEST
 from whatshooked.store.sqlite.store import SQLiteStore
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path):
-    """Each backend in turn (tests/support/postgres.py): the contract is the same."""
-    opened = await open_backend(request.param, tmp_path, request)
-    yield opened
-    await opened.close()
 
 
 def event(kind: str = "message.received", **data: object) -> Event:

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,14 @@ async def open_backend(kind: str, tmp_path: Path, request: pytest.FixtureRequest
     if kind == "sqlite":
         return await open_store(StorageConfig(path=tmp_path / "data" / "store.db", **storage))
     return await open_store(StorageConfig(url=request.getfixturevalue("pg_url"), **storage))
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Each persistent backend in turn, fresh: the store's contract is the same on both."""
+    opened = await open_backend(request.param, tmp_path, request)
+    yield opened
+    await opened.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

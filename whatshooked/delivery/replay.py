@@ -178,19 +178,23 @@ class Replayer:
 
         The usual event (its rows there, every target taking it) costs no task of its own: its outcome
         is settled by its attempts' callbacks. `progress` hears of each as it ends."""
-        loop = asyncio.get_running_loop()
         states = {row.hook_id: row.state for row in rows}
         targets = [r for r in self._matching(event) if states.get(r.hook.id) != "delivered"
                    and (hook_id is None or r.hook.id == hook_id)]
         if not targets or self._closing():
-            return _settled(loop, (SKIPPED, False), progress)
-        if any(runner.hook.id not in states for runner in targets):  # rows to add first
-            return self._task(tasks, self._send(event, body, targets, [r.hook.id for r in targets
-                                                                        if r.hook.id not in states], progress))
+            return _settled((SKIPPED, False), progress)
+        missing = [runner.hook.id for runner in targets if runner.hook.id not in states]
+        if missing:  # rows to add first
+            return self._task(tasks, self._send(event, body, targets, missing, progress, tasks))
+        return self._attempts(event, body, targets, progress, tasks)
+
+    def _attempts(self, event: Event, body: bytes, targets: list[HookRunner], progress: Progress | None,
+                  tasks: set[asyncio.Task[Outcome]]) -> asyncio.Future[Outcome]:
+        """One attempt per target; the outcome is settled by their callbacks (a task only for a failure)."""
         for runner in targets:
             runner.meters.replays.inc()
         attempts = [runner.replay(event, body) for runner in targets]
-        result: asyncio.Future[Outcome] = loop.create_future()
+        result: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
         def ended(_: object) -> None:
             if result.done() or not all(attempt.done() for attempt in attempts):
@@ -215,17 +219,12 @@ class Replayer:
         return task
 
     async def _send(self, event: Event, body: bytes, targets: list[HookRunner], missing: list[str],
-                    progress: Progress | None) -> Outcome:
+                    progress: Progress | None, tasks: set[asyncio.Task[Outcome]]) -> Outcome:
         """A target with no row for the event yet (a hook added or re-routed since): its row first."""
         if not await self._store.add_deliveries(event.id, missing):
             _tell(progress, DELIVERED)
             return DELIVERED, False  # it left the cache meanwhile: another replay (or new traffic's recovery) took it
-        for runner in targets:
-            runner.meters.replays.inc()
-        if all(await asyncio.gather(*(runner.replay(event, body) for runner in targets))):
-            _tell(progress, DELIVERED)
-            return DELIVERED, True
-        return await self._failed(event, targets, progress)
+        return await self._attempts(event, body, targets, progress, tasks)
 
     async def _failed(self, event: Event, targets: list[HookRunner], progress: Progress | None) -> Outcome:
         """Some target did not take it; a job that found its row gone or delivered (another replay got
@@ -253,10 +252,9 @@ def _tell(progress: Progress | None, outcome: str) -> None:
         progress.step(outcome)  # as each one ends, so a slow hook's replay shows it moves
 
 
-def _settled(loop: asyncio.AbstractEventLoop, outcome: Outcome,
-             progress: Progress | None) -> asyncio.Future[Outcome]:
+def _settled(outcome: Outcome, progress: Progress | None) -> asyncio.Future[Outcome]:
     _tell(progress, outcome[0])
-    future: asyncio.Future[Outcome] = loop.create_future()
+    future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
     future.set_result(outcome)
     return future
 

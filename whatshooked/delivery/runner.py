@@ -78,7 +78,6 @@ class HookRunner:
         elif hook.active and not was_active:
             for job in self.jobs.values():
                 job.paused = True
-                job.vouched = None
             log.info("hook %s is active again: %d deliveries resume", hook.id, len(self.jobs),
                      extra={"hook_id": hook.id})
         if concurrency != was_limit:
